@@ -1,0 +1,30 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Where adapters and fusion attach, named as the reference names them: `mh_adapter` after the self-attention output
+ * projection, `output_adapter` after the feed-forward output projection.
+ */
+export type SublayerLocation = 'mh_adapter' | 'output_adapter';
+
+/** One insertion point during a forward pass: everything an adapter or fusion layer needs there. */
+export interface Sublayer {
+  /** 0-based transformer layer index. */
+  readonly layer: number;
+  readonly location: SublayerLocation;
+  /** The sublayer's output after its output projection and dropout, before the residual. (B, T, D) */
+  readonly h: tf.Tensor3D;
+  /** The sublayer's input: the residual stream. (B, T, D) */
+  readonly x: tf.Tensor3D;
+  /** The sublayer's pretrained (frozen) LayerNorm. */
+  layerNorm(input: tf.Tensor3D): tf.Tensor3D;
+  /** 1 on real tokens, 0 on padding. (B, T) */
+  readonly attentionMask: tf.Tensor2D;
+  /** Dropout is active only when true. */
+  readonly training: boolean;
+}
+
+/**
+ * Computes a sublayer's final output in place of the default `layerNorm(h + x)`; returning undefined keeps the default.
+ * Hooks are pure functions of their inputs and weights.
+ */
+export type SublayerHook = (sublayer: Sublayer) => tf.Tensor3D | undefined;

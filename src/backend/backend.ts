@@ -1,0 +1,161 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** Which tensor backend to run on; `auto` picks the fastest that loads. */
+export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+/** Environment variable that overrides the backend choice (same values as `--backend`). */
+export const BACKEND_ENV = 'ADAPTERFUSION_BACKEND';
+
+/** What runs and why the better backends were skipped. */
+export interface BackendInfo {
+  /** tfjs backend name: `tensorflow`, `wasm` or `cpu`. */
+  name: string;
+  /** The package that provides it. */
+  package: string;
+  /** One sentence: why this backend runs. */
+  reason: string;
+  /** Better backends that were tried or passed over, each with the reason. */
+  skipped: { package: string; reason: string }[];
+  /** Versions of tfjs-core and the backend package. */
+  versions: Record<string, string>;
+}
+
+interface Candidate {
+  package: string;
+  name: string;
+  /** Loads the package (registering its backend) or throws with a reason. */
+  load(): void;
+  /** Explains a load failure for the user. */
+  explain(error: unknown): string;
+}
+
+const NATIVE_GPU_HINT =
+  'tfjs-node-gpu is built against libtensorflow 2.9.1, which needs CUDA 11.2 and cuDNN 8.1 on the library path';
+
+function message(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}
+
+function isMissing(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' &&
+    /Cannot find module '@tensorflow\/tfjs-node/.test(error.message);
+}
+
+/**
+ * Loads a native TensorFlow package only when its binding was built: requiring it without one registers half its
+ * kernels before failing, which floods the log and breaks the next candidate.
+ */
+function loadNative(packageName: string): void {
+  const root = dirname(require.resolve(`${packageName}/package.json`));
+  const libDir = join(root, 'lib');
+  const built = existsSync(libDir) && readdirSync(libDir).some((dir) => existsSync(join(libDir, dir, 'tfjs_binding.node')));
+  if (!built) throw new Error('its native binding was not built (the install script downloads libtensorflow, which needs internet access)');
+  require(packageName);
+}
+
+const CANDIDATES: Record<Exclude<BackendPreference, 'auto'>, Candidate[]> = {
+  tensorflow: [
+    {
+      package: '@tensorflow/tfjs-node-gpu',
+      name: 'tensorflow',
+      load: () => loadNative('@tensorflow/tfjs-node-gpu'),
+      explain: (e) => (isMissing(e) ? 'not installed (optional; its install downloads libtensorflow)' : `failed to load: ${message(e)}; ${NATIVE_GPU_HINT}`),
+    },
+    {
+      package: '@tensorflow/tfjs-node',
+      name: 'tensorflow',
+      load: () => loadNative('@tensorflow/tfjs-node'),
+      explain: (e) => (isMissing(e) ? 'not installed (optional; its install downloads libtensorflow)' : `failed to load: ${message(e)}`),
+    },
+  ],
+  wasm: [
+    {
+      package: '@tensorflow/tfjs-backend-wasm',
+      name: 'wasm',
+      load: () => require('@tensorflow/tfjs-backend-wasm'),
+      explain: (e) => `failed to load: ${message(e)}`,
+    },
+  ],
+  cpu: [
+    {
+      package: '@tensorflow/tfjs-backend-cpu',
+      name: 'cpu',
+      load: () => require('@tensorflow/tfjs-backend-cpu'),
+      explain: (e) => `failed to load: ${message(e)}`,
+    },
+  ],
+};
+
+function packageVersion(name: string): string {
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+let chosen: Promise<BackendInfo> | undefined;
+
+/** Reads the preference from the environment; throws on an unknown value. */
+export function backendFromEnv(env: NodeJS.ProcessEnv = process.env): BackendPreference | undefined {
+  const value = env[BACKEND_ENV];
+  if (value === undefined || value === '') return undefined;
+  if (!(BACKEND_PREFERENCES as readonly string[]).includes(value)) {
+    throw new Error(`${BACKEND_ENV}: expected one of ${BACKEND_PREFERENCES.join(', ')}, got "${value}"`);
+  }
+  return value as BackendPreference;
+}
+
+/**
+ * Chooses the tensor backend once per process: native TensorFlow (GPU, then CPU) where it loads, else wasm, else cpu.
+ * An explicit preference (argument, then the ADAPTERFUSION_BACKEND variable) restricts the choice to that backend.
+ * Later calls return the first call's result.
+ *
+ * @example
+ * const info = await initBackend();
+ * console.log(`${info.name}: ${info.reason}`);
+ */
+export function initBackend(preference?: BackendPreference): Promise<BackendInfo> {
+  chosen ??= choose(preference ?? backendFromEnv() ?? 'auto');
+  return chosen;
+}
+
+async function choose(preference: BackendPreference): Promise<BackendInfo> {
+  const order: Exclude<BackendPreference, 'auto'>[] = preference === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [preference];
+  const skipped: BackendInfo['skipped'] = [];
+  for (const kind of order) {
+    for (const candidate of CANDIDATES[kind]) {
+      try {
+        candidate.load();
+        if (!(await tf.setBackend(candidate.name))) throw new Error(`tf.setBackend('${candidate.name}') returned false`);
+        await tf.ready();
+      } catch (error) {
+        skipped.push({ package: candidate.package, reason: candidate.explain(error) });
+        continue;
+      }
+      const reason =
+        preference === 'auto'
+          ? skipped.length === 0 ? 'the fastest available backend' : 'the fastest backend that loaded'
+          : `requested (${process.env[BACKEND_ENV] === preference ? BACKEND_ENV : '--backend'} ${preference})`;
+      return {
+        name: candidate.name,
+        package: candidate.package,
+        reason,
+        skipped,
+        versions: { '@tensorflow/tfjs-core': tf.version_core, [candidate.package]: packageVersion(candidate.package) },
+      };
+    }
+  }
+  const details = skipped.map((s) => `${s.package}: ${s.reason}`).join('; ');
+  throw new Error(`no tensor backend could be loaded for "${preference}" (${details})`);
+}
+
+/** One line for logs: `backend wasm (@tensorflow/tfjs-backend-wasm 4.22.0): reason; skipped …`. */
+export function describeBackend(info: BackendInfo): string {
+  const skipped = info.skipped.map((s) => `${s.package} ${s.reason}`).join('; ');
+  return `backend ${info.name} (${info.package} ${info.versions[info.package] ?? ''}): ${info.reason}${skipped ? `; skipped ${skipped}` : ''}`;
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { doctorCommand } from './commands/doctor';
+import { runProgram, type CommandRegistration } from './program';
+
+/** Every subcommand of `adapterfusion`, in the order `--help` lists them. */
+export const COMMANDS: readonly CommandRegistration[] = [doctorCommand];
+
+if (require.main === module) {
+  void runProgram(COMMANDS, process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

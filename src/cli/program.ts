@@ -1,0 +1,69 @@
+import { Command, CommanderError, Option } from 'commander';
+import { BACKEND_PREFERENCES, initBackend, describeBackend, type BackendInfo, type BackendPreference } from '../backend/backend';
+
+/** Exit codes of the command line: 0 ok, 1 failure, 2 usage error. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** A usage mistake (bad or missing option): exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** The `--backend` option every computing command takes. */
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'tensor backend (default: ADAPTERFUSION_BACKEND or auto)').choices([...BACKEND_PREFERENCES]);
+}
+
+/** Starts the backend a command asked for and says once, on stderr, what runs and why. */
+export async function startBackend(options: { backend?: BackendPreference; quiet?: boolean }): Promise<BackendInfo> {
+  const info = await initBackend(options.backend);
+  if (!options.quiet) process.stderr.write(`${describeBackend(info)}\n`);
+  return info;
+}
+
+/** Output streams, replaceable in tests. */
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** A subcommand registers itself on the program. */
+export type CommandRegistration = (program: Command, io: Io) => void;
+
+/** Builds the program with the given subcommands; commander's own exits become exceptions so `run` decides codes. */
+export function buildProgram(commands: readonly CommandRegistration[], io: Io): Command {
+  const program = new Command('adapterfusion')
+    .description('Bottleneck adapters and AdapterFusion on TensorFlow.js: extract, fuse, inspect')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(run with --help for usage)');
+  for (const register of commands) register(program, io);
+  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  return program;
+}
+
+/** Runs the program on argv (without node and script), returning the exit code instead of exiting. */
+export async function runProgram(commands: readonly CommandRegistration[], argv: readonly string[], io: Io = processIo): Promise<number> {
+  const program = buildProgram(commands, io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    io.err(`error: ${(error as Error).message ?? String(error)}\n`);
+    if (process.env.ADAPTERFUSION_DEBUG) io.err(`${(error as Error).stack}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,8 @@
+// The public API: the only import path for tasks/, fusion/ and users.
+export * from './backend/backend';
+export * from './config/validate';
+export * from './di/container';
+export * from './task/task-plugin';
+export * from './task/task-registry';
+export * from './backbone/sublayer-hook';
+export * from './cli/program';
