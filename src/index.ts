@@ -6,3 +6,6 @@ export * from './task/task-plugin';
 export * from './task/task-registry';
 export * from './backbone/sublayer-hook';
 export * from './cli/program';
+export * from './util/random';
+export * from './io/atomic';
+export * from './tokenizer/tokenizer';
