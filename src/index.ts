@@ -9,3 +9,4 @@ export * from './cli/program';
 export * from './util/random';
 export * from './io/atomic';
 export * from './tokenizer/tokenizer';
+export * from './io/run-directory';
