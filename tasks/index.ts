@@ -1,0 +1,4 @@
+import { taskModule } from '../src/index';
+
+/** The built-in task plugins. */
+export default taskModule();
