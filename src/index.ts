@@ -10,3 +10,4 @@ export * from './util/random';
 export * from './io/atomic';
 export * from './tokenizer/tokenizer';
 export * from './io/run-directory';
+export * from './pipeline/task-sampler';
