@@ -11,3 +11,5 @@ export * from './io/atomic';
 export * from './tokenizer/tokenizer';
 export * from './io/run-directory';
 export * from './pipeline/task-sampler';
+export * from './io/safetensors';
+export * from './io/weights';
