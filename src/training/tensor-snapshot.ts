@@ -1,0 +1,31 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { readSafetensors, type SafetensorsTensor } from '../io/safetensors';
+import { checkWeights } from '../io/weights';
+
+/** Copies tensors' values out of the backend, by name: for checkpoints and for keeping the best weights in memory. */
+export function snapshotTensors(tensors: ReadonlyMap<string, tf.Tensor>): Map<string, SafetensorsTensor> {
+  const snapshot = new Map<string, SafetensorsTensor>();
+  // A copy, since some backends hand out their own buffer.
+  for (const [name, tensor] of tensors) snapshot.set(name, { shape: [...tensor.shape], values: Float32Array.from(tensor.dataSync()) });
+  return snapshot;
+}
+
+/** Assigns saved values to variables of the same names and shapes. */
+export function assignSnapshot(variables: ReadonlyMap<string, tf.Variable>, snapshot: ReadonlyMap<string, SafetensorsTensor>): void {
+  for (const [name, variable] of variables) {
+    const saved = snapshot.get(name);
+    if (!saved) throw new Error(`no saved value for variable "${name}"`);
+    tf.tidy(() => variable.assign(tf.tensor(saved.values, saved.shape, variable.dtype)));
+  }
+}
+
+/**
+ * Reads a safetensors file written from `snapshotTensors` and checks that it holds exactly the expected tensors
+ * (a `WeightMismatchError` names every missing, unexpected or misshapen one).
+ */
+export function readSnapshot(file: string, expected: ReadonlyMap<string, number[]>): { tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
+  const content = readSafetensors(file);
+  checkWeights(file, expected, new Map([...content.tensors].map(([name, entry]) => [name, entry.shape])));
+  return { tensors: content.tensors, metadata: content.metadata ?? {} };
+}
+
