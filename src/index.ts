@@ -13,3 +13,4 @@ export * from './io/run-directory';
 export * from './pipeline/task-sampler';
 export * from './io/safetensors';
 export * from './io/weights';
+export * from './ops/linear';

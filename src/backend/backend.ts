@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { registerKernels, type KernelInfo } from './kernels/register-kernels';
 
 /** Which tensor backend to run on; `auto` picks the fastest that loads. */
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -21,6 +22,8 @@ export interface BackendInfo {
   skipped: { package: string; reason: string }[];
   /** Versions of tfjs-core and the backend package. */
   versions: Record<string, string>;
+  /** The framework's own kernels registered on this backend (matrix products, native BLAS). */
+  kernels: KernelInfo;
 }
 
 interface Candidate {
@@ -147,6 +150,7 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
         reason,
         skipped,
         versions: { '@tensorflow/tfjs-core': tf.version_core, [candidate.package]: packageVersion(candidate.package) },
+        kernels: registerKernels(candidate.name),
       };
     }
   }
