@@ -1,0 +1,150 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { FusionSettings } from './fusion-options';
+
+/** Weight of the value regularization 0.01 · ‖I − W_V‖² (AdapterHub `get_fusion_regularization_loss`). */
+export const FUSION_REGULARIZATION_WEIGHT = 0.01;
+
+/** Arguments of one fusion layer. */
+export interface FusionLayerArgs {
+  /** Hidden size D of the backbone. */
+  hiddenSize: number;
+  settings: FusionSettings;
+  /** Dropout on the attention scores while training: `settings.dropoutProb`, or the backbone's attention dropout. */
+  dropoutRate: number;
+  /** Seeds the N(0, 0.02) initialisation of W_Q, W_K (and W_V when it does not start at the identity). */
+  seed: number;
+}
+
+/** What a fusion layer attends over at one sublayer. */
+export interface FusionInputs {
+  /** The query source: the adapters' input, or h when `queryBeforeLn`. (B, T, D) */
+  query: tf.Tensor3D;
+  /** The N adapters' up-projections z_n, scaled, without residual. (B, T, N, D) */
+  adapterOutputs: tf.Tensor4D;
+  /** The adapter residual r. (B, T, D) */
+  residual: tf.Tensor3D;
+}
+
+/** The inputs a caller chooses per call; the layer keeps no state between calls. */
+export interface FusionCallOptions {
+  /** Softmax temperature T (1 unless the temperature schedule is on). */
+  temperature: number;
+  /** Dropout on the scores is active only when true. */
+  training: boolean;
+  /**
+   * Per adapter, 1 keeps it and 0 removes it: removed adapters get weight 0 and the others' weights are renormalised
+   * to sum to 1 (a mask with one 1 forces that adapter). Length N, at least one 1.
+   */
+  adapterMask?: readonly number[];
+}
+
+/** The result of one fusion call. */
+export interface FusionOutput {
+  /** Σ_n P_n·V_n, plus the residual unless `residualBefore`; the caller applies the adapters' post-processing. (B, T, D) */
+  context: tf.Tensor3D;
+  /** Attention weights over the adapters, summing to 1 per token. (B, T, N) */
+  probabilities: tf.Tensor3D;
+}
+
+/**
+ * One AdapterFusion layer (Pfeiffer et al. 2021, AdapterHub `BertFusion`) at one sublayer: attention of each token over
+ * the outputs of N frozen adapters, with the query from the sublayer, keys and values from the adapters. Scores are
+ * Q·K over D per adapter, without 1/sqrt(D) and without a padding mask, as in the reference.
+ *
+ * The layer is pure: temperature, training flag and adapter mask are arguments of `apply`, which returns plain tensors.
+ * Kernels are stored `[in, out]` (x·W); AdapterHub files hold them `[out, in]`.
+ *
+ * @example
+ * const layer = new FusionLayer({ hiddenSize: 32, settings: presetSettings('dynamic'), dropoutRate: 0.1, seed: 1 });
+ * const { context, probabilities } = layer.apply({ query, adapterOutputs, residual }, { temperature: 1, training: false });
+ */
+export class FusionLayer {
+  /** Trainable weights under AdapterHub's suffixes: `query.weight`, `query.bias`, `key.weight`, `key.bias`, `value.weight`. */
+  readonly weights: ReadonlyMap<string, tf.Variable>;
+  readonly settings: FusionSettings;
+  private readonly dropoutRate: number;
+
+  constructor(args: FusionLayerArgs) {
+    const { hiddenSize: d, settings, seed } = args;
+    this.settings = settings;
+    this.dropoutRate = args.dropoutRate;
+    const weights = new Map<string, tf.Variable>();
+    const normal = (offset: number): tf.Variable => tf.variable(tf.tidy(() => tf.randomNormal([d, d], 0, 0.02, 'float32', seed + offset)));
+    const zeros = (): tf.Variable => tf.variable(tf.zeros([d]));
+    if (settings.query) weights.set('query.weight', normal(0)).set('query.bias', zeros());
+    if (settings.key) weights.set('key.weight', normal(1)).set('key.bias', zeros());
+    if (settings.value) {
+      // Identity with 1e-6 off the diagonal, as AdapterHub initialises it: fusion starts as a plain weighted average.
+      const initial = () => tf.add(tf.mul(tf.eye(d), 1 - 1e-6), 1e-6); // (D, D)
+      weights.set('value.weight', settings.valueInitialized ? tf.variable(tf.tidy(initial)) : normal(2));
+    }
+    this.weights = weights;
+  }
+
+  private weight(name: string): tf.Variable {
+    const weight = this.weights.get(name);
+    if (!weight) throw new Error(`fusion layer has no ${name} (settings: query ${this.settings.query}, key ${this.settings.key}, value ${this.settings.value})`);
+    return weight;
+  }
+
+  /** x·W (+ b) over the last axis of a tensor of any rank. */
+  private project(x: tf.Tensor, name: 'query' | 'key' | 'value'): tf.Tensor {
+    const d = x.shape[x.shape.length - 1] as number;
+    const flat = tf.matMul(tf.reshape(x, [-1, d]), this.weight(`${name}.weight`)); // (rows, D)
+    const projected = name === 'value' ? flat : tf.add(flat, this.weight(`${name}.bias`));
+    return tf.reshape(projected, x.shape);
+  }
+
+  /** Attention over the adapters; see `FusionOutput`. */
+  apply(inputs: FusionInputs, options: FusionCallOptions): FusionOutput {
+    return tf.tidy(() => {
+      const { settings } = this;
+      const [b, t, n, d] = inputs.adapterOutputs.shape;
+      const rows = b * t;
+      let z: tf.Tensor = inputs.adapterOutputs; // (B, T, N, D)
+      if (settings.residualBefore) z = tf.add(z, tf.expandDims(inputs.residual, 2)); // (B, T, N, D)
+      const query = settings.query ? this.project(inputs.query, 'query') : inputs.query; // (B, T, D)
+      const keys = settings.key ? this.project(z, 'key') : z; // (B, T, N, D)
+      const values = settings.value && settings.valueBeforeSoftmax ? this.project(z, 'value') : z; // (B, T, N, D)
+
+      let scores: tf.Tensor = tf.matMul(tf.reshape(query, [rows, 1, d]), tf.reshape(keys, [rows, n, d]), false, true); // (BT, 1, N)
+      if (options.training && this.dropoutRate > 0) scores = tf.dropout(scores, this.dropoutRate);
+      if (options.adapterMask) scores = tf.add(scores, logMask(options.adapterMask, n)); // (BT, 1, N)
+      const probabilities = tf.softmax(tf.div(scores, options.temperature)); // (BT, 1, N)
+
+      let context: tf.Tensor = tf.reshape(tf.matMul(probabilities, tf.reshape(values, [rows, n, d])), [b, t, d]); // (B, T, D)
+      if (settings.value && !settings.valueBeforeSoftmax) context = this.project(context, 'value'); // (B, T, D)
+      if (!settings.residualBefore) context = tf.add(context, inputs.residual); // (B, T, D)
+      return { context: context as tf.Tensor3D, probabilities: tf.reshape<tf.Rank.R3>(probabilities, [b, t, n]) };
+    });
+  }
+
+  /** ‖I − W_V‖²_F (sum of squares), without the 0.01 weight; zero when the layer has no value matrix. */
+  regularizationLoss(): tf.Scalar {
+    return tf.tidy(() => {
+      const value = this.weights.get('value.weight');
+      if (!value) return tf.scalar(0);
+      return tf.sum(tf.square(tf.sub(tf.eye(value.shape[0] ?? 0), value)));
+    });
+  }
+
+  /** Number of trainable values. */
+  parameterCount(): number {
+    return [...this.weights.values()].reduce((total, weight) => total + weight.size, 0);
+  }
+
+  dispose(): void {
+    for (const weight of this.weights.values()) weight.dispose();
+  }
+}
+
+/**
+ * log(mask): 0 for kept adapters, -∞ for removed ones. Added to the scores it gives removed adapters exactly weight 0
+ * and the kept ones the softmax over themselves, i.e. their weights renormalised.
+ */
+function logMask(mask: readonly number[], n: number): tf.Tensor1D {
+  if (mask.length !== n || !mask.includes(1) || mask.some((keep) => keep !== 0 && keep !== 1)) {
+    throw new Error(`adapter mask: expected ${n} entries of 0 or 1 with at least one 1, got [${mask.join(', ')}]`);
+  }
+  return tf.tensor1d(mask.map((keep) => (keep === 1 ? 0 : -Infinity))); // (N)
+}
