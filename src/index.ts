@@ -14,3 +14,8 @@ export * from './pipeline/task-sampler';
 export * from './io/safetensors';
 export * from './io/weights';
 export * from './ops/linear';
+export * from './adapters/activation';
+export * from './adapters/adapter-config';
+export * from './adapters/adapter-inputs';
+export * from './adapters/adapterhub-files';
+export * from './adapters/bottleneck-adapter';

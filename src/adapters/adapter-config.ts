@@ -1,0 +1,256 @@
+import { plainToInstance, Transform, Type } from 'class-transformer';
+import { IsArray, IsBoolean, IsIn, IsInt, IsNumber, Max, Min, ValidateBy, ValidateNested } from 'class-validator';
+import { validateConfig } from '../config/validate';
+import { ACTIVATION_NAMES } from './activation';
+
+/** How the residual around the bottleneck is taken (AdapterHub `residual_before_ln`). */
+export type ResidualBeforeLn = boolean | 'post_add';
+
+/** Adapter weight initialisations, as AdapterHub names them. */
+export const INIT_WEIGHTS = ['bert', 'mam_adapter', 'houlsby'] as const;
+export type InitWeights = (typeof INIT_WEIGHTS)[number];
+
+/** A reduction factor for every layer, or per layer: `{ "0": 8, "default": 16 }` (keys are 0-based layer indices). */
+export type ReductionFactor = number | Record<string, number>;
+
+function isReductionFactor(value: unknown): boolean {
+  const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  if (positive(value)) return true;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return entries.length > 0 && entries.every(([key, v]) => (key === 'default' || /^\d+$/.test(key)) && positive(v));
+}
+
+/**
+ * A bottleneck adapter's architecture: where modules sit, their size, non-linearity and how they connect to the
+ * sublayer's residual stream and pretrained LayerNorm. Field names are AdapterHub's `BnConfig` options in camelCase;
+ * the defaults are the `seq_bn` (Pfeiffer) preset. Configuration files may name a `preset` (`seq_bn`, `pfeiffer`,
+ * `double_seq_bn`, `houlsby`) that fills every option they leave out: read them with `validateAdapterConfig`, or nest
+ * them with `@AdapterConfigProperty()`.
+ *
+ * @example
+ * const houlsby = validateAdapterConfig({ preset: 'double_seq_bn', reductionFactor: 8 });
+ * houlsby.mhAdapter; // true
+ */
+export class AdapterConfig {
+  /** A module after the self-attention output projection of each layer (Houlsby adds one there). */
+  @IsBoolean()
+  mhAdapter = false;
+
+  /** A module after the feed-forward output projection of each layer. */
+  @IsBoolean()
+  @ValidateBy({
+    name: 'someLocation',
+    validator: {
+      validate: (value, args) => value === true || (args?.object as AdapterConfig).mhAdapter,
+      defaultMessage: () => 'outputAdapter must be true when mhAdapter is false (an adapter needs at least one location)',
+    },
+  })
+  outputAdapter = true;
+
+  /** Hidden size divided by the bottleneck size: `bottleneck = floor(hidden / reductionFactor)` (at least 1). */
+  @ValidateBy({
+    name: 'reductionFactor',
+    validator: {
+      validate: isReductionFactor,
+      defaultMessage: () => 'reductionFactor must be a positive number, or a record of layer index (or "default") to positive number',
+    },
+  })
+  reductionFactor: ReductionFactor = 16;
+
+  /** The bottleneck's non-linearity (`relu`, `swish`/`silu`, `gelu`, `gelu_new`, `tanh`, ...). */
+  @IsIn(ACTIVATION_NAMES)
+  nonLinearity = 'relu';
+
+  /** Apply the pretrained residual and LayerNorm before the adapter: its input is `LN(h + x)`. */
+  @IsBoolean()
+  originalLnBefore = true;
+
+  /** Apply the pretrained residual and LayerNorm after the adapter: the output is `LN(adapter + x)`. */
+  @IsBoolean()
+  originalLnAfter = true;
+
+  /** Residual around the bottleneck: `true` = the sublayer output `h`, `false` = the adapter input, `post_add` = `h + x`. */
+  @IsIn([true, false, 'post_add'])
+  residualBeforeLn: ResidualBeforeLn = true;
+
+  /** Constant factor on the bottleneck output (He et al. 2021). */
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  scaling = 1.0;
+
+  /** `bert`: N(0, 0.02) weights, zero biases; `mam_adapter`: Kaiming-uniform down, zero up; `houlsby`: truncated N(0, 0.01). */
+  @IsIn(INIT_WEIGHTS)
+  initWeights: InitWeights = 'bert';
+
+  /** 0-based layers that get no adapter module. */
+  @IsArray()
+  @IsInt({ each: true })
+  @Min(0, { each: true })
+  leaveOut: number[] = [];
+
+  /** Dropout on the bottleneck output while training. */
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  dropout = 0;
+
+  /**
+   * The AdapterHub `config` object of `adapter_config.json` (snake_case, every `BnConfig` option of adapters 1.0.1,
+   * sorted as AdapterHub writes them), so that AdapterHub's `load_adapter` builds the same architecture.
+   */
+  toAdapterHub(): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...UNSUPPORTED_DEFAULTS };
+    for (const [field, key] of Object.entries(ADAPTERHUB_KEYS)) out[key] = this[field as AdapterOption];
+    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+}
+
+/** The options of an adapter configuration (its data fields). */
+export type AdapterOption = Exclude<keyof AdapterConfig, 'toAdapterHub'>;
+
+/** Named adapter architectures; every option they do not name keeps the `AdapterConfig` default. */
+export const ADAPTER_PRESETS = {
+  seq_bn: {},
+  double_seq_bn: { mhAdapter: true, outputAdapter: true, originalLnBefore: false, nonLinearity: 'swish' },
+} as const satisfies Record<string, Partial<Pick<AdapterConfig, AdapterOption>>>;
+
+/** Legacy preset names (AdapterHub's earlier `pfeiffer` and `houlsby`). */
+const PRESET_ALIASES: Record<string, keyof typeof ADAPTER_PRESETS> = { pfeiffer: 'seq_bn', houlsby: 'double_seq_bn' };
+
+/** Every accepted preset name. */
+export const ADAPTER_PRESET_NAMES: readonly string[] = [...Object.keys(ADAPTER_PRESETS), ...Object.keys(PRESET_ALIASES)];
+
+/**
+ * Replaces a raw config's `preset` key by the preset's options (options given explicitly win). Raw data without a
+ * `preset` is returned as it is; an unknown preset is left for validation to report.
+ */
+export function expandAdapterPreset(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !('preset' in raw)) return raw;
+  const { preset, ...options } = raw as { preset: unknown } & Record<string, unknown>;
+  const name = typeof preset === 'string' ? (PRESET_ALIASES[preset] ?? preset) : undefined;
+  const values = name !== undefined && Object.hasOwn(ADAPTER_PRESETS, name) ? ADAPTER_PRESETS[name as keyof typeof ADAPTER_PRESETS] : undefined;
+  return values ? { ...values, ...options } : raw;
+}
+
+/**
+ * Validates a raw adapter configuration (parsed JSON or YAML), expanding its `preset` first.
+ *
+ * @example
+ * const config = validateAdapterConfig({ preset: 'pfeiffer', reductionFactor: { '0': 8, default: 16 } }, 'experiment.yaml');
+ */
+export function validateAdapterConfig(raw: unknown, source?: string): AdapterConfig {
+  return validateConfig(AdapterConfig, expandAdapterPreset(raw), source);
+}
+
+/**
+ * Declares a config field holding an `AdapterConfig`: validated as a nested object, with its `preset` expanded.
+ *
+ * @example
+ * class MyStageConfig {
+ *   @AdapterConfigProperty()
+ *   adapter = new AdapterConfig();
+ * }
+ */
+export function AdapterConfigProperty(): PropertyDecorator {
+  return (target, key) => {
+    ValidateNested()(target, key);
+    Type(() => AdapterConfig)(target, key);
+    // Transforms run after class-transformer built the nested instance; rebuilding it from the raw value is the one
+    // place where the preset is known.
+    Transform(
+      ({ obj, value }: { obj: Record<string | symbol, unknown>; value: unknown }) =>
+        obj[key] === undefined ? value : plainToInstance(AdapterConfig, expandAdapterPreset(obj[key]), { exposeDefaultValues: true }),
+      { toClassOnly: true },
+    )(target, key);
+  };
+}
+
+/**
+ * The bottleneck size of an adapter module in `layer`: `floor(hiddenSize / reductionFactor)`, at least 1, using the
+ * layer's own factor or `default` when the factor is a record.
+ */
+export function bottleneckSize(config: AdapterConfig, hiddenSize: number, layer: number): number {
+  const factor = config.reductionFactor;
+  const value = typeof factor === 'number' ? factor : (factor[String(layer)] ?? factor.default);
+  if (value === undefined) {
+    throw new Error(`reductionFactor ${JSON.stringify(factor)} gives no value for layer ${layer}: add "${layer}" or "default"`);
+  }
+  return Math.max(1, Math.floor(hiddenSize / value));
+}
+
+/** Parameters of one adapter module with hidden size d and bottleneck m: `2·m·d + d + m`. */
+export function moduleParameterCount(hiddenSize: number, bottleneck: number): number {
+  return 2 * bottleneck * hiddenSize + hiddenSize + bottleneck;
+}
+
+/**
+ * AdapterHub `BnConfig` options this project does not implement, with the value that means "off". A file setting
+ * one of them differently is refused rather than loaded with different behaviour.
+ */
+const UNSUPPORTED_DEFAULTS: Record<string, unknown> = {
+  adapter_residual_before_ln: false,
+  cross_adapter: false,
+  factorized_phm_W: true,
+  factorized_phm_rule: false,
+  hypercomplex_nonlinearity: 'glorot-uniform',
+  inv_adapter: null,
+  inv_adapter_reduction_factor: null,
+  is_parallel: false,
+  learn_phm: true,
+  ln_after: false,
+  ln_before: false,
+  phm_bias: true,
+  phm_c_init: 'normal',
+  phm_dim: 4,
+  phm_init_range: 0.0001,
+  phm_layer: false,
+  phm_rank: 1,
+  shared_W_phm: false,
+  shared_phm_rule: true,
+  use_gating: false,
+};
+
+/** Options that newer AdapterHub versions write; accepted at their "off" value, never written. */
+const NEWER_DEFAULTS: Record<string, unknown> = { init_weights_seed: null, stochastic_depth: 0.0, architecture: null };
+
+/** Our field ↔ AdapterHub key. */
+const ADAPTERHUB_KEYS: Record<AdapterOption, string> = {
+  mhAdapter: 'mh_adapter',
+  outputAdapter: 'output_adapter',
+  reductionFactor: 'reduction_factor',
+  nonLinearity: 'non_linearity',
+  originalLnBefore: 'original_ln_before',
+  originalLnAfter: 'original_ln_after',
+  residualBeforeLn: 'residual_before_ln',
+  scaling: 'scaling',
+  initWeights: 'init_weights',
+  leaveOut: 'leave_out',
+  dropout: 'dropout',
+};
+
+/**
+ * Reads the `config` object of an AdapterHub `adapter_config.json`. Options this project does not implement
+ * (PHM layers, gating, parallel adapters, adapter-own LayerNorms, ...) must have their "off" value; unknown keys are
+ * refused. Errors name `file`.
+ */
+export function adapterConfigFromAdapterHub(json: unknown, file: string): AdapterConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new Error(`${file}: expected "config" to be an AdapterHub bottleneck adapter configuration object, got ${JSON.stringify(json)?.slice(0, 60)}`);
+  }
+  const raw = json as Record<string, unknown>;
+  const fields = Object.fromEntries(Object.entries(ADAPTERHUB_KEYS).map(([field, key]) => [key, field]));
+  const camel: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const field = fields[key];
+    const off = key in UNSUPPORTED_DEFAULTS ? UNSUPPORTED_DEFAULTS[key] : NEWER_DEFAULTS[key];
+    if (field !== undefined) camel[field] = value;
+    else if (key === 'architecture' && value !== null) problems.push(`architecture ${JSON.stringify(value)} is not a bottleneck adapter`);
+    else if (key in UNSUPPORTED_DEFAULTS || key in NEWER_DEFAULTS) {
+      if (JSON.stringify(value) !== JSON.stringify(off)) problems.push(`${key} is ${JSON.stringify(value)}, but only ${JSON.stringify(off)} is supported`);
+    } else problems.push(`unknown option ${key}`);
+  }
+  if (typeof camel.scaling === 'string') problems.push(`scaling "${camel.scaling}" (learned scaling) is not supported; expected a number`);
+  if (problems.length > 0) throw new Error(`${file}: unsupported AdapterHub adapter configuration: ${problems.join('; ')}`);
+  return validateConfig(AdapterConfig, camel, file);
+}

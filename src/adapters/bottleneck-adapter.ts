@@ -1,0 +1,309 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Sublayer, SublayerHook, SublayerLocation } from '../backbone/sublayer-hook';
+import { writeJsonAtomic } from '../io/atomic';
+import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
+import { checkWeights, stripPrefix } from '../io/weights';
+import { linear } from '../ops/linear';
+import { SeededRandom } from '../util/random';
+import { activation } from './activation';
+import { AdapterConfig, adapterConfigFromAdapterHub, bottleneckSize, moduleParameterCount } from './adapter-config';
+import { adapterInputs, adapterOutput } from './adapter-inputs';
+import { adapterHubFileFields, readJsonFile, requireField } from './adapterhub-files';
+
+/** File names of an adapter directory, as AdapterHub names them. */
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
+export const ADAPTER_WEIGHTS_FILE = 'adapter.safetensors';
+
+/** Where each insertion point's modules sit in the model, as AdapterHub names the BERT submodules. */
+const LOCATION_PATHS: Record<SublayerLocation, string> = { mh_adapter: 'attention.output', output_adapter: 'output' };
+
+/** Activation names older AdapterHub files (without a `version`) used, mapped as AdapterHub's loader maps them. */
+const LEGACY_ACTIVATIONS: Record<string, string> = { gelu: 'gelu_new', gelu_orig: 'gelu' };
+
+/** The weights of one adapter module. */
+export interface AdapterModuleWeights {
+  /** W_down. (D, m) */
+  down: tf.Variable;
+  /** (m) */
+  downBias: tf.Variable;
+  /** W_up. (m, D) */
+  up: tf.Variable;
+  /** (D) */
+  upBias: tf.Variable;
+}
+
+/** An adapter file was made for a backbone of another shape; the message lists every difference. */
+export class AdapterBackboneMismatchError extends Error {
+  override name = 'AdapterBackboneMismatchError';
+
+  constructor(
+    readonly file: string,
+    readonly differences: string[],
+  ) {
+    super(`${file}: the adapter was made for another backbone: ${differences.join('; ')}`);
+  }
+}
+
+/** Valid adapter names: they become part of weight names and of comma-joined fusion names. */
+const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+
+/** The AdapterHub-style name prefix of one adapter module, without the base-model prefix. */
+export function adapterModulePrefix(name: string, layer: number, location: SublayerLocation): string {
+  return `encoder.layer.${layer}.${LOCATION_PATHS[location]}.adapters.${name}`;
+}
+
+/** The backbone facts an adapter depends on (a `BertModel` config has them). */
+export interface AdapterBackboneShape {
+  readonly modelType: string;
+  readonly hiddenSize: number;
+  readonly numHiddenLayers: number;
+}
+
+/** Anything with a backbone configuration, e.g. a `BertModel`. */
+export interface AdapterBackbone {
+  readonly config: AdapterBackboneShape;
+}
+
+/** Every (layer, location) that gets a module. */
+function moduleSites(config: AdapterConfig, numLayers: number): { layer: number; location: SublayerLocation }[] {
+  const locations = adapterLocations(config);
+  const sites: { layer: number; location: SublayerLocation }[] = [];
+  for (let layer = 0; layer < numLayers; layer++) {
+    if (config.leaveOut.includes(layer)) continue;
+    for (const location of locations) sites.push({ layer, location });
+  }
+  return sites;
+}
+
+function adapterLocations(config: AdapterConfig): SublayerLocation[] {
+  return [...(config.mhAdapter ? ['mh_adapter' as const] : []), ...(config.outputAdapter ? ['output_adapter' as const] : [])];
+}
+
+/** Weight names and shapes of an adapter, kernels `[in, out]` as held in memory. */
+function weightShapes(name: string, config: AdapterConfig, backbone: AdapterBackboneShape): Map<string, number[]> {
+  const d = backbone.hiddenSize;
+  const shapes = new Map<string, number[]>();
+  for (const { layer, location } of moduleSites(config, backbone.numHiddenLayers)) {
+    const m = bottleneckSize(config, d, layer);
+    const prefix = adapterModulePrefix(name, layer, location);
+    shapes.set(`${prefix}.adapter_down.0.weight`, [d, m]);
+    shapes.set(`${prefix}.adapter_down.0.bias`, [m]);
+    shapes.set(`${prefix}.adapter_up.weight`, [m, d]);
+    shapes.set(`${prefix}.adapter_up.bias`, [d]);
+  }
+  return shapes;
+}
+
+/** A variable owning `tensor`'s data (the temporary is released). */
+function variableOf(tensor: tf.Tensor): tf.Variable {
+  const variable = tf.variable(tensor);
+  tensor.dispose();
+  return variable;
+}
+
+/** PyTorch Linear weights are `[out, in]`; ours are `[in, out]`. Biases pass through. */
+function transposedIfMatrix(tensor: tf.Tensor): tf.Tensor {
+  return tensor.rank === 2 ? tf.tidy(() => tf.transpose(tensor)) : tensor;
+}
+
+/** Initial value of one adapter weight under the configured initialisation (AdapterHub `Adapter.__init__`). */
+function initialValue(config: AdapterConfig, role: 'down' | 'up' | 'bias', shape: number[], seed: number): tf.Tensor {
+  if (role === 'bias') return tf.zeros(shape);
+  switch (config.initWeights) {
+    case 'bert':
+      return tf.randomNormal(shape, 0, 0.02, 'float32', seed);
+    case 'houlsby':
+      // PyTorch trunc_normal_(std=1e-2, a=-2e-2, b=2e-2): tfjs truncates at two standard deviations too.
+      return tf.truncatedNormal(shape, 0, 0.01, 'float32', seed);
+    case 'mam_adapter': {
+      if (role === 'up') return tf.zeros(shape);
+      // kaiming_uniform_(a=√5) over fan_in = D: bound = sqrt(6 / ((1 + 5)·D)) = 1/√D.
+      const bound = 1 / Math.sqrt(shape[0] ?? 1);
+      return tf.randomUniform(shape, -bound, bound, 'float32', seed);
+    }
+  }
+}
+
+/**
+ * A bottleneck adapter (Houlsby et al. 2019; Pfeiffer et al. 2021) as AdapterHub computes it: at each insertion point
+ * of each layer, `z = scaling·(f(a·W_down + b_down)·W_up + b_up)` on the input `a` that the configuration wires, added
+ * to its residual and, with `originalLnAfter`, passed through the frozen pretrained LayerNorm. Files are AdapterHub's
+ * (`adapter_config.json` + `adapter.safetensors`), so adapters move between the two libraries both ways.
+ *
+ * @example
+ * const adapter = BottleneckAdapter.create('rte', validateAdapterConfig({ preset: 'seq_bn' }), backbone, 42);
+ * const output = backbone.forward(inputs, { hook: adapter.hook() });
+ * await adapter.save('runs/demo/adapters/rte');
+ * const again = await BottleneckAdapter.load('runs/demo/adapters/rte', backbone);
+ */
+export class BottleneckAdapter {
+  /** The insertion points this adapter uses (`mh_adapter` for Houlsby, `output_adapter` for both presets). */
+  readonly locations: SublayerLocation[];
+  private readonly modules = new Map<string, AdapterModuleWeights>();
+  private readonly nonLinearity: (x: tf.Tensor) => tf.Tensor;
+
+  private constructor(
+    readonly name: string,
+    readonly config: AdapterConfig,
+    private readonly backbone: AdapterBackboneShape,
+    /** Weights by AdapterHub name without the base-model prefix; kernels `[in, out]`. */
+    readonly variables: ReadonlyMap<string, tf.Variable>,
+  ) {
+    this.locations = adapterLocations(config);
+    this.nonLinearity = activation(config.nonLinearity);
+    for (const { layer, location } of moduleSites(config, backbone.numHiddenLayers)) {
+      const prefix = adapterModulePrefix(name, layer, location);
+      const get = (suffix: string): tf.Variable => {
+        const variable = variables.get(`${prefix}.${suffix}`);
+        if (!variable) throw new Error(`adapter "${name}": no weight ${prefix}.${suffix}`);
+        return variable;
+      };
+      this.modules.set(`${layer}/${location}`, {
+        down: get('adapter_down.0.weight'),
+        downBias: get('adapter_down.0.bias'),
+        up: get('adapter_up.weight'),
+        upBias: get('adapter_up.bias'),
+      });
+    }
+  }
+
+  /**
+   * A new adapter for `backbone`, initialised as the configuration says (`bert`: N(0, 0.02) weights, zero biases) from
+   * `seed`.
+   */
+  static create(name: string, config: AdapterConfig, backbone: AdapterBackbone, seed: number): BottleneckAdapter {
+    if (!NAME_PATTERN.test(name)) throw new Error(`adapter name "${name}": expected letters, digits, "_" or "-" only`);
+    const random = new SeededRandom(seed);
+    const variables = new Map<string, tf.Variable>();
+    for (const [weight, shape] of weightShapes(name, config, backbone.config)) {
+      const role = weight.endsWith('.bias') ? 'bias' : weight.includes('adapter_down') ? 'down' : 'up';
+      variables.set(weight, variableOf(initialValue(config, role, shape, random.int(2 ** 31))));
+    }
+    return new BottleneckAdapter(name, config, backbone.config, variables);
+  }
+
+  /**
+   * Loads an adapter directory written here or by AdapterHub (weight names with or without the base-model prefix,
+   * `[out, in]` kernels), under `name` (default: the name in the file). Refuses an adapter made for another backbone
+   * (hidden size, layer count, model type), missing or unexpected weights, and options this project does not implement.
+   */
+  static async load(dir: string, backbone: AdapterBackbone, name?: string): Promise<BottleneckAdapter> {
+    const configFile = join(dir, ADAPTER_CONFIG_FILE);
+    const weightsFile = join(dir, ADAPTER_WEIGHTS_FILE);
+    const json = readJsonFile(configFile);
+    const savedName = requireField(configFile, json, 'name', (v): v is string => typeof v === 'string', 'the adapter name');
+    const rawConfig = requireField(configFile, json, 'config', (v): v is Record<string, unknown> => v !== null && typeof v === 'object', 'an object');
+    const hiddenSize = requireField(configFile, json, 'hidden_size', (v): v is number => typeof v === 'number', 'a number');
+    const modelType = requireField(configFile, json, 'model_type', (v): v is string => typeof v === 'string', 'a string');
+    const legacy = !('version' in (json as object));
+    const nonLinearity = rawConfig.non_linearity;
+    const config = adapterConfigFromAdapterHub(
+      legacy && typeof nonLinearity === 'string' ? { ...rawConfig, non_linearity: LEGACY_ACTIVATIONS[nonLinearity] ?? nonLinearity } : rawConfig,
+      configFile,
+    );
+    const target = backbone.config;
+    const adapterName = name ?? savedName;
+    if (!NAME_PATTERN.test(adapterName)) throw new Error(`adapter name "${adapterName}": expected letters, digits, "_" or "-" only`);
+
+    const { tensors } = readSafetensors(weightsFile);
+    const renamed = new Map<string, string>();
+    for (const [stripped, original] of stripPrefix(tensors.keys(), [`${target.modelType}.`])) {
+      renamed.set(stripped.replace(`.adapters.${savedName}.`, `.adapters.${adapterName}.`), original);
+    }
+
+    const differences: string[] = [];
+    if (modelType !== target.modelType) differences.push(`model type "${modelType}" (this backbone: "${target.modelType}")`);
+    if (hiddenSize !== target.hiddenSize) differences.push(`hidden size ${hiddenSize} (this backbone: ${target.hiddenSize})`);
+    // Layer count as the highest layer with weights (AdapterHub files do not record it); leaveOut may drop the last ones.
+    const fileLayers = Math.max(-1, ...[...renamed.keys()].map((key) => Number(/^encoder\.layer\.(\d+)\./.exec(key)?.[1] ?? -1))) + 1;
+    const expectedLayers = Math.max(-1, ...moduleSites(config, target.numHiddenLayers).map((site) => site.layer)) + 1;
+    if (fileLayers > 0 && fileLayers !== expectedLayers) differences.push(`${fileLayers} layers (this backbone: ${target.numHiddenLayers})`);
+    if (differences.length > 0) throw new AdapterBackboneMismatchError(configFile, differences);
+
+    const expected = weightShapes(adapterName, config, target);
+    const onDisk = new Map([...expected].map(([weight, shape]) => [weight, [...shape].reverse()]));
+    checkWeights(weightsFile, onDisk, new Map([...renamed].map(([weight, original]) => [weight, tensors.get(original)?.shape ?? []])));
+    const variables = new Map<string, tf.Variable>();
+    for (const [weight, original] of renamed) {
+      const entry = tensors.get(original);
+      if (!entry) continue;
+      const stored = tf.tensor(entry.values, entry.shape);
+      const value = transposedIfMatrix(stored);
+      if (value !== stored) stored.dispose();
+      variables.set(weight, variableOf(value));
+    }
+    return new BottleneckAdapter(adapterName, config, target, variables);
+  }
+
+  /** True when this adapter has a module at `location` of `layer` (not left out, location configured). */
+  hasModule(layer: number, location: SublayerLocation): boolean {
+    return this.modules.has(`${layer}/${location}`);
+  }
+
+  /** The weights of the module at `location` of `layer`. */
+  moduleWeights(layer: number, location: SublayerLocation): AdapterModuleWeights {
+    const module = this.modules.get(`${layer}/${location}`);
+    if (!module) throw new Error(`adapter "${this.name}" has no module at layer ${layer} ${location} (locations: ${this.locations.join(', ')}; left out: [${this.config.leaveOut.join(', ')}])`);
+    return module;
+  }
+
+  /** The bottleneck output `z = scaling·(f(input·W_down + b_down)·W_up + b_up)` of one module, without residual. */
+  project(layer: number, location: SublayerLocation, input: tf.Tensor3D): tf.Tensor3D {
+    const { down, downBias, up, upBias } = this.moduleWeights(layer, location);
+    return tf.tidy(() => {
+      const hidden = this.nonLinearity(linear(input, down as tf.Tensor2D, downBias as tf.Tensor1D)); // (B, T, m)
+      const z = linear(hidden, up as tf.Tensor2D, upBias as tf.Tensor1D) as tf.Tensor3D; // (B, T, D)
+      return this.config.scaling === 1 ? z : tf.mul<tf.Tensor3D>(z, this.config.scaling); // (B, T, D)
+    });
+  }
+
+  /** The sublayer output with this adapter applied (AdapterHub `Stack(name)` at one insertion point). */
+  apply(sublayer: Sublayer): tf.Tensor3D {
+    return tf.tidy(() => {
+      const { input, residual } = adapterInputs(this.config, sublayer);
+      let z = this.project(sublayer.layer, sublayer.location, input); // (B, T, D)
+      if (sublayer.training && this.config.dropout > 0) z = tf.dropout(z, this.config.dropout) as tf.Tensor3D;
+      return adapterOutput(this.config, sublayer, z, residual); // (B, T, D)
+    });
+  }
+
+  /** A backbone hook running this adapter alone at every insertion point it has a module at. */
+  hook(): SublayerHook {
+    return (sublayer) => (this.hasModule(sublayer.layer, sublayer.location) ? this.apply(sublayer) : undefined);
+  }
+
+  /** Number of trainable values: `2·m·d + d + m` per module. */
+  parameterCount(): number {
+    let count = 0;
+    for (const { layer } of moduleSites(this.config, this.backbone.numHiddenLayers)) {
+      count += moduleParameterCount(this.backbone.hiddenSize, bottleneckSize(this.config, this.backbone.hiddenSize, layer));
+    }
+    return count;
+  }
+
+  /**
+   * Writes `adapter_config.json` and `adapter.safetensors` in AdapterHub's layout (names with the base-model prefix,
+   * `[out, in]` kernels, F32), each file atomically.
+   */
+  async save(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    const tensors: Record<string, SafetensorsTensor> = {};
+    for (const [weight, variable] of this.variables) {
+      const stored = transposedIfMatrix(variable);
+      tensors[`${this.backbone.modelType}.${weight}`] = { shape: stored.shape, values: (await stored.data()) as Float32Array };
+      if (stored !== variable) stored.dispose();
+    }
+    writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors);
+    writeJsonAtomic(join(dir, ADAPTER_CONFIG_FILE), {
+      config: this.config.toAdapterHub(),
+      ...adapterHubFileFields(this.backbone.modelType, this.backbone.hiddenSize, this.name),
+    });
+  }
+
+  /** Releases the weights. */
+  dispose(): void {
+    for (const variable of this.variables.values()) variable.dispose();
+  }
+}
