@@ -29,3 +29,5 @@ export * from './adapters/adapter-config';
 export * from './adapters/adapter-inputs';
 export * from './adapters/adapterhub-files';
 export * from './adapters/bottleneck-adapter';
+export * from './heads/loss-functions';
+export * from './heads/prediction-head';
