@@ -31,3 +31,6 @@ export * from './adapters/adapterhub-files';
 export * from './adapters/bottleneck-adapter';
 export * from './heads/loss-functions';
 export * from './heads/prediction-head';
+export * from './backbone/bert-config';
+export * from './backbone/bert-checkpoint';
+export * from './backbone/bert-model';

@@ -158,6 +158,11 @@ export function readSafetensors(path: string): SafetensorsContent {
   } catch (error) {
     throw new SafetensorsError(path, `cannot be read: ${(error as Error).message}`);
   }
+  return parseSafetensors(file, path);
+}
+
+/** `readSafetensors` on bytes already in memory; `path` names the source in errors. */
+export function parseSafetensors(file: Buffer, path: string): SafetensorsContent {
   if (file.length < 8) throw new SafetensorsError(path, `expected at least 8 bytes (the header length), got ${file.length}`);
   const headerLength = Number(file.readBigUInt64LE(0));
   if (headerLength > file.length - 8 || headerLength > MAX_HEADER_BYTES) {

@@ -1,0 +1,320 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { activation } from '../adapters/activation';
+import { writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
+import { linear } from '../ops/linear';
+import { SeededRandom } from '../util/random';
+import { readBertConfig, writeBertConfig, type BertConfig } from './bert-config';
+import { bertWeightShapes, isLinearKernel, POOLER_WEIGHTS, readBertCheckpoint } from './bert-checkpoint';
+import type { SublayerHook, SublayerLocation } from './sublayer-hook';
+
+/** Model inputs for a batch of B sequences of T tokens. */
+export interface BertInputs {
+  /** Token ids, int32. (B, T) */
+  inputIds: tf.Tensor2D;
+  /** 1 on real tokens, 0 on padding. (B, T) */
+  attentionMask: tf.Tensor2D;
+  /** Segment ids, int32; zeros when absent. (B, T) */
+  tokenTypeIds?: tf.Tensor2D;
+}
+
+/** How a forward pass runs. */
+export interface BertForwardOptions {
+  /** Dropout is active only when true. */
+  training?: boolean;
+  /** Replaces `LN(h + x)` at each insertion point (adapters, fusion). */
+  hook?: SublayerHook;
+  /** Also return the embedding output and every layer's output. */
+  outputHiddenStates?: boolean;
+  /** Seeds the dropout masks so a training step is repeatable; without it they are drawn from Math.random. */
+  dropoutSeed?: number;
+}
+
+/** What a forward pass returns; the caller owns (and disposes) these tensors. */
+export interface BertOutput {
+  /** The last layer's output. (B, T, D) */
+  lastHiddenState: tf.Tensor3D;
+  /** tanh(dense(first token of the last layer)). (B, D) */
+  pooledOutput: tf.Tensor2D;
+  /** With `outputHiddenStates`: the embedding output, then each layer's output; L + 1 tensors. (B, T, D) each */
+  hiddenStates?: tf.Tensor3D[];
+}
+
+/** Where a checkpoint load reports what it did. */
+export interface BertLoadOptions {
+  /** Details nobody needs to act on (weights of pretraining heads that were ignored). */
+  debug?: (line: string) => void;
+  /** Things worth knowing (a pooler that had to be initialised); defaults to stderr. */
+  warn?: (line: string) => void;
+}
+
+/** Added to the attention scores of padding keys, as BERT does: their softmax weight underflows to exactly 0. */
+const FLOAT32_MIN = -3.4028234663852886e38;
+
+/** Hugging Face's initialiser range for weights and embeddings. */
+const INITIALIZER_RANGE = 0.02;
+
+/**
+ * An embedding lookup whose gradient is a scatter-add: tfjs differentiates `gather` through UnsortedSegmentSum, which
+ * the wasm backend lacks, and MT-A trains the embeddings.
+ */
+function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
+  const [rows = 0, width = 0] = table.shape;
+  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [weights, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    save([tf.reshape(ids, [ids.size, 1])]); // (N, 1)
+    return {
+      value: tf.gather(weights, ids), // (..., D)
+      gradFunc: (dy: tf.Tensor, [indices]: tf.Tensor[]) => tf.scatterND(indices as tf.Tensor, tf.reshape(dy, [ids.size, width]), [rows, width]), // (V, D)
+    };
+  });
+  return lookup(table);
+}
+
+/**
+ * A BERT or RoBERTa encoder in tfjs with adapter insertion points, loading Hugging Face checkpoints.
+ *
+ * Weights are held by their Hugging Face names without the `bert.` / `roberta.` prefix; Linear kernels are stored
+ * `[in, out]` (transposed from the file) so a forward pass multiplies without transposing.
+ *
+ * @example
+ * const model = await BertModel.fromPretrained('models/bert-base-uncased');
+ * const { lastHiddenState, pooledOutput } = model.forward({ inputIds, attentionMask });
+ */
+export class BertModel {
+  private hash: string | undefined;
+  private readonly activation: (x: tf.Tensor) => tf.Tensor;
+
+  private constructor(
+    readonly config: BertConfig,
+    readonly weights: ReadonlyMap<string, tf.Variable>,
+    hash?: string,
+  ) {
+    this.hash = hash;
+    this.activation = activation(config.hiddenAct);
+  }
+
+  /** sha256 of the weight file(s) this model was loaded from or last saved to; undefined for a fresh random model. */
+  get checkpointHash(): string | undefined {
+    return this.hash;
+  }
+
+  /**
+   * Loads a Hugging Face checkpoint directory: config.json and model.safetensors (or a sharded
+   * model.safetensors.index.json), F32, F16 or BF16. Refuses weights that do not match the configuration, listing them.
+   *
+   * @example
+   * const model = await BertModel.fromPretrained('models/roberta-base', { debug: console.error });
+   */
+  static async fromPretrained(dir: string, options: BertLoadOptions = {}): Promise<BertModel> {
+    const config = readBertConfig(dir);
+    const checkpoint = readBertCheckpoint(dir, config, options.debug);
+    const weights = new Map<string, tf.Variable>();
+    for (const [name, { shape, values }] of checkpoint.tensors) {
+      const initial = tf.tidy(() => {
+        const tensor = tf.tensor(values, shape, 'float32');
+        return isLinearKernel(name) ? tf.transpose(tensor) : tensor;
+      });
+      weights.set(name, tf.variable(initial));
+      initial.dispose();
+    }
+    if (checkpoint.poolerMissing) {
+      const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
+      warn(`${dir}: the checkpoint has no pooler weights; initialised them randomly (pooledOutput is untrained until fine-tuned)`);
+      const fresh = initialWeights(config, 0, POOLER_WEIGHTS);
+      for (const [name, variable] of fresh) weights.set(name, variable);
+    }
+    // Hugging Face order, so saving reproduces the layout of the file.
+    const ordered = new Map([...bertWeightShapes(config).keys()].map((name) => [name, weights.get(name) as tf.Variable]));
+    return new BertModel(config, ordered, checkpoint.hash);
+  }
+
+  /**
+   * A randomly initialised encoder, as Hugging Face initialises one (weights and embeddings N(0, 0.02), LayerNorm
+   * weight 1 and bias 0, other biases 0, padding embedding 0), from seeded tfjs randoms: the same seed gives the same
+   * weights. Tests and demos build tiny backbones with it.
+   *
+   * @example
+   * const tiny = BertModel.random({ ...config, hiddenSize: 32, numHiddenLayers: 2 }, 42);
+   */
+  static random(config: BertConfig, seed: number): BertModel {
+    return new BertModel(config, initialWeights(config, seed));
+  }
+
+  /**
+   * Runs the encoder. Post-LN BERT: each sublayer computes `h` (projection + dropout) from its input `x`, then the hook
+   * (if any) or `LN(h + x)` gives its output. All intermediate tensors are released; the outputs belong to the caller.
+   */
+  forward(inputs: BertInputs, options: BertForwardOptions = {}): BertOutput {
+    const { training = false, hook, outputHiddenStates = false } = options;
+    const [batch, length] = inputs.inputIds.shape;
+    const firstPosition = this.config.modelType === 'roberta' ? this.config.padTokenId + 1 : 0;
+    if (firstPosition + length > this.config.maxPositionEmbeddings) {
+      throw new Error(`sequence length ${length} exceeds the ${this.config.maxPositionEmbeddings - firstPosition} positions this model has`);
+    }
+    const dropoutRandom = options.dropoutSeed === undefined ? undefined : new SeededRandom(options.dropoutSeed);
+    const dropout = (x: tf.Tensor, rate: number): tf.Tensor =>
+      training && rate > 0 ? tf.dropout(x, rate, undefined, dropoutRandom?.int(2 ** 31)) : x;
+    const output = tf.tidy(() => {
+      const mask = tf.cast<tf.Tensor2D>(inputs.attentionMask, 'float32'); // (B, T)
+      const scoreMask = tf.reshape(tf.mul(tf.sub(1, mask), FLOAT32_MIN), [batch, 1, 1, length]); // (B, 1, 1, T)
+      let hidden = this.embed(inputs, dropout); // (B, T, D)
+      const hiddenStates = [hidden];
+      for (let layer = 0; layer < this.config.numHiddenLayers; layer++) {
+        const run = { layer, mask, training, hook, dropout };
+        const attention = this.selfAttention(run, hidden, scoreMask); // (B, T, D)
+        hidden = this.feedForward(run, attention); // (B, T, D)
+        hiddenStates.push(hidden);
+      }
+      const first = tf.reshape<tf.Rank.R2>(tf.slice(hidden, [0, 0, 0], [batch, 1, this.config.hiddenSize]), [batch, this.config.hiddenSize]); // (B, D)
+      const pooledOutput = tf.tanh(this.dense(first, 'pooler.dense')); // (B, D)
+      return { lastHiddenState: hidden, pooledOutput, hiddenStates: outputHiddenStates ? hiddenStates : [] };
+    });
+    return outputHiddenStates ? output : { lastHiddenState: output.lastHiddenState, pooledOutput: output.pooledOutput };
+  }
+
+  /** Word + position + token-type embeddings, LayerNorm, dropout. (B, T, D) */
+  private embed(inputs: BertInputs, dropout: (x: tf.Tensor, rate: number) => tf.Tensor): tf.Tensor3D {
+    const { inputIds } = inputs;
+    const words = embeddingLookup(this.weight('embeddings.word_embeddings.weight'), inputIds); // (B, T, D)
+    const positions = embeddingLookup(this.weight('embeddings.position_embeddings.weight'), this.positionIds(inputIds)); // (B, T, D), or (T, D) for BERT
+    const typeIds = inputs.tokenTypeIds ?? tf.zerosLike(inputIds); // (B, T)
+    const types = embeddingLookup(this.weight('embeddings.token_type_embeddings.weight'), typeIds); // (B, T, D)
+    const sum = tf.add<tf.Tensor3D>(tf.add(words, positions), types); // (B, T, D)
+    return dropout(this.layerNorm(sum, 'embeddings.LayerNorm'), this.config.hiddenDropoutProb) as tf.Tensor3D;
+  }
+
+  /**
+   * BERT counts positions 0..T-1. RoBERTa counts real tokens from padding_idx + 1 and gives padding the padding
+   * position, from the input ids alone (Hugging Face's create_position_ids_from_input_ids).
+   */
+  private positionIds(inputIds: tf.Tensor2D): tf.Tensor {
+    const [, length] = inputIds.shape;
+    if (this.config.modelType === 'bert') return tf.range(0, length, 1, 'int32'); // (T)
+    const pad = this.config.padTokenId;
+    const real = tf.cast(tf.notEqual(inputIds, pad), 'int32'); // (B, T)
+    return tf.add(tf.mul(tf.cumsum(real, 1), real), tf.scalar(pad, 'int32')); // (B, T)
+  }
+
+  /** Multi-head self-attention, its output projection and dropout, then the `mh_adapter` insertion point. */
+  private selfAttention(run: LayerRun, x: tf.Tensor3D, scoreMask: tf.Tensor): tf.Tensor3D {
+    const [batch, length, hidden] = x.shape;
+    const heads = this.config.numAttentionHeads;
+    const headSize = hidden / heads;
+    const prefix = `encoder.layer.${run.layer}.attention`;
+    // (B, T, D) → (B, H, T, D/H): heads become a batch axis of the score products.
+    const project = (name: string): tf.Tensor4D => tf.transpose(tf.reshape(this.dense(x, `${prefix}.self.${name}`), [batch, length, heads, headSize]), [0, 2, 1, 3]);
+    // Scaling the queries instead of the (T × T) scores is the same product with fewer multiplications.
+    const query = tf.mul<tf.Tensor4D>(project('query'), 1 / Math.sqrt(headSize)); // (B, H, T, D/H)
+    const key = project('key'); // (B, H, T, D/H)
+    const value = project('value'); // (B, H, T, D/H)
+    const scores = tf.add(tf.matMul(query, key, false, true), scoreMask); // (B, H, T, T)
+    const probabilities = run.dropout(tf.softmax(scores), this.config.attentionProbsDropoutProb) as tf.Tensor4D; // (B, H, T, T)
+    const context = tf.reshape<tf.Rank.R3>(tf.transpose(tf.matMul(probabilities, value), [0, 2, 1, 3]), [batch, length, hidden]); // (B, T, D)
+    const h = this.dense(context, `${prefix}.output.dense`); // (B, T, D)
+    return this.sublayer(run, 'mh_adapter', run.dropout(h, this.config.hiddenDropoutProb) as tf.Tensor3D, x, `${prefix}.output.LayerNorm`);
+  }
+
+  /** Feed-forward block (dense, activation, dense, dropout), then the `output_adapter` insertion point. */
+  private feedForward(run: LayerRun, x: tf.Tensor3D): tf.Tensor3D {
+    const prefix = `encoder.layer.${run.layer}`;
+    const inner = this.activation(this.dense(x, `${prefix}.intermediate.dense`)) as tf.Tensor3D; // (B, T, I)
+    const h = this.dense(inner, `${prefix}.output.dense`); // (B, T, D)
+    return this.sublayer(run, 'output_adapter', run.dropout(h, this.config.hiddenDropoutProb) as tf.Tensor3D, x, `${prefix}.output.LayerNorm`);
+  }
+
+  /** An insertion point: the hook's result, or the pretrained `LN(h + x)`. (B, T, D) */
+  private sublayer(run: LayerRun, location: SublayerLocation, h: tf.Tensor3D, x: tf.Tensor3D, layerNormPrefix: string): tf.Tensor3D {
+    const layerNorm = (input: tf.Tensor3D): tf.Tensor3D => this.layerNorm(input, layerNormPrefix);
+    const replaced = run.hook?.({ layer: run.layer, location, h, x, layerNorm, attentionMask: run.mask, training: run.training });
+    return replaced ?? layerNorm(tf.add(h, x));
+  }
+
+  /** LayerNorm over the last axis with the named pretrained weight and bias. (B, T, D) */
+  private layerNorm(input: tf.Tensor3D, prefix: string): tf.Tensor3D {
+    const { mean, variance } = tf.moments(input, -1, true); // (B, T, 1) each
+    const normalised = tf.mul(tf.sub(input, mean), tf.rsqrt(tf.add(variance, this.config.layerNormEps))); // (B, T, D)
+    return tf.add(tf.mul(normalised, this.weight(`${prefix}.weight`)), this.weight(`${prefix}.bias`));
+  }
+
+  /** The named Linear layer applied over the last axis. (..., out) */
+  private dense<R extends tf.Rank>(x: tf.Tensor<R>, prefix: string): tf.Tensor<R> {
+    return linear(x, this.weight(`${prefix}.weight`) as tf.Tensor2D, this.weight(`${prefix}.bias`) as tf.Tensor1D);
+  }
+
+  private weight(name: string): tf.Variable {
+    const variable = this.weights.get(name);
+    if (!variable) throw new Error(`BertModel has no weight "${name}"`);
+    return variable;
+  }
+
+  /**
+   * Writes config.json and model.safetensors (F32, Hugging Face layout: Linear weights `[out, in]`, no prefix)
+   * atomically; `fromPretrained(dir)` and Hugging Face's `from_pretrained` read it back. Afterwards `checkpointHash`
+   * is the saved file's.
+   *
+   * @example
+   * await model.save('runs/demo/backbone');
+   */
+  async save(dir: string): Promise<void> {
+    const tensors: Record<string, SafetensorsTensor> = {};
+    for (const [name, variable] of this.weights) {
+      const stored = isLinearKernel(name) ? tf.transpose(variable) : variable;
+      tensors[name] = { shape: stored.shape, values: (await stored.data()) as Float32Array };
+      if (stored !== variable) stored.dispose();
+    }
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'model.safetensors');
+    writeSafetensors(file, tensors, { format: 'pt' });
+    writeBertConfig(dir, this.config);
+    this.hash = createHash('sha256').update(readFileSync(file)).digest('hex');
+  }
+
+  /** Number of scalar weights (110M for BERT-base). */
+  parameterCount(): number {
+    let count = 0;
+    for (const variable of this.weights.values()) count += variable.size;
+    return count;
+  }
+
+  /** Releases the weights; the model is unusable afterwards. */
+  dispose(): void {
+    for (const variable of this.weights.values()) variable.dispose();
+  }
+}
+
+/** Per-layer state threaded through a forward pass. */
+interface LayerRun {
+  layer: number;
+  /** 1 on real tokens, 0 on padding, float32. (B, T) */
+  mask: tf.Tensor2D;
+  training: boolean;
+  hook: SublayerHook | undefined;
+  dropout: (x: tf.Tensor, rate: number) => tf.Tensor;
+}
+
+/** Hugging Face initialisation of the named weights (all by default), in model layout, from one seed. */
+function initialWeights(config: BertConfig, seed: number, only?: readonly string[]): Map<string, tf.Variable> {
+  const random = new SeededRandom(seed);
+  const weights = new Map<string, tf.Variable>();
+  for (const [name, fileShape] of bertWeightShapes(config)) {
+    const weightSeed = random.int(2 ** 31); // drawn for every weight so a weight's values do not depend on `only`
+    if (only && !only.includes(name)) continue;
+    const shape = isLinearKernel(name) ? [...fileShape].reverse() : fileShape;
+    const initial = tf.tidy(() => {
+      if (name.includes('LayerNorm.weight')) return tf.ones(shape);
+      if (name.endsWith('.bias')) return tf.zeros(shape);
+      const values = tf.randomNormal(shape, 0, INITIALIZER_RANGE, 'float32', weightSeed);
+      const paddingRow = name === 'embeddings.word_embeddings.weight' || (config.modelType === 'roberta' && name === 'embeddings.position_embeddings.weight');
+      if (!paddingRow) return values;
+      // The padding embedding starts at zero, as nn.Embedding(padding_idx=...) makes it.
+      const keep = tf.reshape(tf.notEqual(tf.range(0, shape[0] ?? 0, 1, 'int32'), config.padTokenId), [shape[0] ?? 0, 1]); // (V, 1)
+      return tf.mul(values, tf.cast(keep, 'float32'));
+    });
+    weights.set(name, tf.variable(initial));
+    initial.dispose();
+  }
+  return weights;
+}
