@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import { FusionLayer } from '../../fusion/fusion-layer';
 import { presetSettings, type FusionSettings } from '../../fusion/fusion-options';
