@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { BLAS_ACTIVATIONS, type NativeBlas } from '../native/native-blas';
+import { isRowBias, planMatMul, productOffsets, type MatMulPlan } from './matmul-plan';
+
+/** The parts of @tensorflow/tfjs-backend-wasm's BackendWasm these kernels use (its heap and tensor registry). */
+export interface WasmBackend extends tf.KernelBackend {
+  wasm: {
+    HEAPF32: Float32Array;
+    cwrap(name: string, returns: null, argumentTypes: string[]): (...args: unknown[]) => void;
+    tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
+  };
+  dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } };
+  dataIdNextNumber: number;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+/** What follows the product: a row bias, then an activation (the names tf.fused.matMul takes). */
+interface Epilogue {
+  bias?: tf.TensorInfo;
+  activation: string;
+  preluWeights?: tf.TensorInfo;
+  leakyreluAlpha: number;
+}
+
+/** The inputs of `_FusedMatMul`; a and b always present. */
+export interface FusedInputs {
+  a: tf.TensorInfo;
+  b: tf.TensorInfo;
+  bias?: tf.TensorInfo;
+  preluActivationWeights?: tf.TensorInfo;
+}
+
+// The wasm backend's FusableActivation numbering (tfjs-backend-wasm src/cc/fusable_activations.h).
+const WASM_ACTIVATIONS: Readonly<Record<string, number>> = { ...BLAS_ACTIVATIONS, prelu: 3 };
+
+const FLOAT_BYTES = 4;
+
+/**
+ * Matrix-product kernels for the wasm backend. Every product (transposed, batched, broadcast, with bias and
+ * activation) takes a fast path: with the native add-on one batched `cblas_sgemm` call straight on the wasm heap;
+ * without it, XNNPACK's fully-connected operator that the stock kernel reserves for untransposed single-batch
+ * products, reached for every product by transposing operands into place and naming each batch as its own tensor.
+ * This also fixes the stock kernel's bias on its slow path (added per 48-wide block of the inner dimension, and
+ * taken from the wrong element beyond the first row).
+ */
+export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undefined): tf.KernelConfig[] {
+  const transposeKernel = tf.getKernel(tf.Transpose, 'wasm');
+  if (!transposeKernel) throw new Error('the wasm backend registers no Transpose kernel');
+  const fusedMatMul = backend.wasm.cwrap(tf._FusedMatMul, null, [
+    'number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number', 'number', 'number', 'number', 'number',
+  ]);
+
+  /** A contiguous copy of x with its last two axes swapped, as [batch, cols, rows]. */
+  const transposeLastTwo = (x: tf.TensorInfo): tf.TensorInfo => {
+    const [rows, cols] = x.shape.slice(-2) as [number, number];
+    const batched = { ...x, shape: [tf.util.sizeFromShape(x.shape) / (rows * cols), rows, cols] };
+    return transposeKernel.kernelFunc({ inputs: { x: batched }, backend, attrs: { perm: [0, 2, 1] } }) as tf.TensorInfo;
+  };
+
+  /** A tensor id naming `size` floats at `memoryOffset`, for the wasm kernels that address tensors by id. */
+  const view = (memoryOffset: number, size: number): number => {
+    const id = backend.dataIdNextNumber++;
+    backend.wasm.tfjs.registerTensor(id, size, memoryOffset);
+    return id;
+  };
+
+  function xnnpack(plan: MatMulPlan, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): void {
+    const { m, n, k } = plan;
+    if (k === 0) throw new Error('matMul on wasm: an inner dimension of 0 needs the native BLAS add-on');
+    const rowsA = transposeA ? transposeLastTwo(a) : a; // (batchA, m, k)
+    const colsB = transposeB ? transposeLastTwo(b) : b; // (batchB, k, n)
+    const biasId = epilogue.bias ? backend.dataIdMap.get(epilogue.bias.dataId).id : 0;
+    const preluId = epilogue.preluWeights ? backend.dataIdMap.get(epilogue.preluWeights.dataId).id : 0;
+    const activation = WASM_ACTIVATIONS[epilogue.activation] ?? 0;
+    const aShape = new Uint8Array(new Int32Array([1, m, k]).buffer);
+    const bShape = new Uint8Array(new Int32Array([1, k, n]).buffer);
+    const [aData, bData, outData] = [rowsA, colsB, out].map((info) => backend.dataIdMap.get(info.dataId));
+    if (!aData || !bData || !outData) throw new Error('matMul on wasm: an operand is not on the wasm backend');
+    const single = plan.products.length === 1;
+    plan.products.forEach((product, index) => {
+      // One product covers whole tensors: use their own ids, so XNNPACK's packed weights stay cached on a weight.
+      const aId = single ? aData.id : view(aData.memoryOffset + product.a * m * k * FLOAT_BYTES, m * k);
+      const bId = single ? bData.id : view(bData.memoryOffset + product.b * k * n * FLOAT_BYTES, k * n);
+      const outId = single ? outData.id : view(outData.memoryOffset + index * m * n * FLOAT_BYTES, m * n);
+      fusedMatMul(aId, aShape, 3, bId, bShape, 3, false, false, activation, biasId, preluId, epilogue.leakyreluAlpha, outId);
+      if (!single) for (const id of [aId, bId, outId]) backend.wasm.tfjs.disposeData(id);
+    });
+    if (rowsA !== a) backend.disposeData(rowsA.dataId);
+    if (colsB !== b) backend.disposeData(colsB.dataId);
+  }
+
+  function native(library: NativeBlas, plan: MatMulPlan, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): void {
+    const { m, n, k } = plan;
+    const heap = backend.wasm.HEAPF32; // read after makeOutput: allocating may have grown (and replaced) the heap
+    const floats = (info: tf.TensorInfo, size = tf.util.sizeFromShape(info.shape)) => {
+      const start = backend.dataIdMap.get(info.dataId).memoryOffset / FLOAT_BYTES;
+      return heap.subarray(start, start + size);
+    };
+    const bias = epilogue.bias ? floats(epilogue.bias, n) : null;
+    library.matMul(floats(a), floats(b), floats(out), bias, productOffsets(plan), m, n, k, transposeA, transposeB,
+      BLAS_ACTIVATIONS[epilogue.activation] ?? 0, epilogue.leakyreluAlpha);
+  }
+
+  function product(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): tf.TensorInfo {
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`matMul on wasm: expected float32 operands, got ${a.dtype} and ${b.dtype}`);
+    const plan = planMatMul(a.shape, b.shape, transposeA, transposeB);
+    if (epilogue.bias && !isRowBias(epilogue.bias.shape, plan.n)) {
+      throw new Error(`fused matMul on wasm: expected a bias of ${plan.n} values (shape [${plan.n}]), got shape [${epilogue.bias.shape.join(', ')}]`);
+    }
+    if (!(epilogue.activation in WASM_ACTIVATIONS)) throw new Error(`fused matMul on wasm: unsupported activation "${epilogue.activation}"`);
+    const out = backend.makeOutput(plan.outShape, 'float32');
+    if (tf.util.sizeFromShape(plan.outShape) === 0) return out;
+    if (blas && epilogue.activation !== 'prelu') native(blas, plan, a, b, out, transposeA, transposeB, epilogue);
+    else xnnpack(plan, a, b, out, transposeA, transposeB, epilogue);
+    return out;
+  }
+
+  return [
+    {
+      kernelName: tf.BatchMatMul,
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, attrs }) => {
+        const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+        const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
+        return product(a, b, transposeA, transposeB, { activation: 'linear', leakyreluAlpha: 0 });
+      },
+    },
+    {
+      kernelName: tf._FusedMatMul,
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, attrs }) => {
+        const { a, b, bias, preluActivationWeights } = inputs as unknown as FusedInputs;
+        const { transposeA, transposeB, activation, leakyreluAlpha } = attrs as unknown as tf._FusedMatMulAttrs;
+        return product(a, b, transposeA, transposeB, {
+          ...(bias ? { bias } : {}),
+          ...(preluActivationWeights ? { preluWeights: preluActivationWeights } : {}),
+          activation,
+          leakyreluAlpha: leakyreluAlpha ?? 0,
+        });
+      },
+    },
+  ];
+}
+
+/**
+ * Identity on wasm shares the input's memory, as the cpu backend's does, instead of copying it: the engine clones
+ * every tensor it keeps for backprop, so the stock copy costs a full pass over each saved activation.
+ */
+export function wasmIdentityKernel(): tf.KernelConfig {
+  return {
+    kernelName: tf.Identity,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const { x } = inputs as { x: tf.TensorInfo };
+      (backend as tf.KernelBackend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  };
+}

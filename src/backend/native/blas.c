@@ -1,0 +1,160 @@
+// Node-API add-on: batched single-precision matrix products through the system BLAS (cblas_sgemm), reading and
+// writing Float32Arrays in place: the tfjs cpu backend's arrays or views of the wasm backend's heap. No copies.
+#include <cblas.h>
+#include <math.h>
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+// Activation codes: the tfjs wasm backend's FusableActivation numbering (prelu, 3, is not done here).
+enum { LINEAR = 0, RELU = 1, RELU6 = 2, LEAKYRELU = 4, SIGMOID = 5, ELU = 6 };
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, NULL, "blas: Node-API call failed: " #call); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+static napi_value fail(napi_env env, const char* message) {
+  napi_throw_error(env, NULL, message);
+  return NULL;
+}
+
+// Reads a Float32Array argument; `name` appears in the error when it is something else.
+static bool float32_array(napi_env env, napi_value value, const char* name, float** data, size_t* length) {
+  bool is_typed_array = false;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array ||
+      napi_get_typedarray_info(env, value, &type, length, (void**)data, NULL, NULL) != napi_ok || type != napi_float32_array) {
+    char message[128];
+    snprintf(message, sizeof message, "blas.matMul: expected %s to be a Float32Array", name);
+    napi_throw_type_error(env, NULL, message);
+    return false;
+  }
+  return true;
+}
+
+static void activate(float* out, size_t size, int activation, float alpha) {
+  switch (activation) {
+    case RELU:
+      for (size_t i = 0; i < size; i++) out[i] = out[i] > 0 ? out[i] : 0;
+      break;
+    case RELU6:
+      for (size_t i = 0; i < size; i++) out[i] = out[i] < 0 ? 0 : (out[i] > 6 ? 6 : out[i]);
+      break;
+    case LEAKYRELU:
+      for (size_t i = 0; i < size; i++) out[i] = out[i] < 0 ? alpha * out[i] : out[i];
+      break;
+    case SIGMOID:
+      for (size_t i = 0; i < size; i++) out[i] = 1.0f / (1.0f + expf(-out[i]));
+      break;
+    case ELU:
+      for (size_t i = 0; i < size; i++) out[i] = out[i] < 0 ? expm1f(out[i]) : out[i];
+      break;
+    default:
+      break;
+  }
+}
+
+// matMul(a, b, c, bias, offsets, m, n, k, transposeA, transposeB, activation, alpha)
+// For each product p: c[oc .. oc + m·n) = act(op(a[oa ..]) · op(b[ob ..]) + bias), offsets = [oa, ob, oc] per product,
+// op(a) m×k (stored k×m when transposeA), op(b) k×n (stored n×k when transposeB), row-major, bias n values or null.
+static napi_value mat_mul(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 12) return fail(env, "blas.matMul: expected 12 arguments");
+
+  float *a, *b, *c, *bias = NULL;
+  size_t a_length, b_length, c_length, bias_length = 0;
+  if (!float32_array(env, argv[0], "a", &a, &a_length) || !float32_array(env, argv[1], "b", &b, &b_length) ||
+      !float32_array(env, argv[2], "c", &c, &c_length)) {
+    return NULL;
+  }
+  napi_valuetype bias_type;
+  CHECK(napi_typeof(env, argv[3], &bias_type));
+  if (bias_type != napi_null && !float32_array(env, argv[3], "bias", &bias, &bias_length)) return NULL;
+
+  bool is_typed_array = false;
+  napi_typedarray_type offsets_type;
+  size_t offsets_length;
+  double* offsets;
+  CHECK(napi_is_typedarray(env, argv[4], &is_typed_array));
+  if (!is_typed_array) return fail(env, "blas.matMul: expected offsets to be a Float64Array");
+  CHECK(napi_get_typedarray_info(env, argv[4], &offsets_type, &offsets_length, (void**)&offsets, NULL, NULL));
+  if (offsets_type != napi_float64_array || offsets_length % 3 != 0) {
+    return fail(env, "blas.matMul: expected offsets to be a Float64Array of [a, b, c] triples");
+  }
+
+  int64_t m, n, k;
+  int32_t activation;
+  bool transpose_a, transpose_b;
+  double alpha;
+  CHECK(napi_get_value_int64(env, argv[5], &m));
+  CHECK(napi_get_value_int64(env, argv[6], &n));
+  CHECK(napi_get_value_int64(env, argv[7], &k));
+  CHECK(napi_get_value_bool(env, argv[8], &transpose_a));
+  CHECK(napi_get_value_bool(env, argv[9], &transpose_b));
+  CHECK(napi_get_value_int32(env, argv[10], &activation));
+  CHECK(napi_get_value_double(env, argv[11], &alpha));
+  if (m < 0 || n < 0 || k < 0 || m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) {
+    return fail(env, "blas.matMul: expected dimensions m, n, k between 0 and 2^31 - 1");
+  }
+  if (activation == 3 || activation < 0 || activation > ELU) return fail(env, "blas.matMul: unsupported activation code");
+  if (bias != NULL && bias_length < (size_t)n) return fail(env, "blas.matMul: expected a bias of n values");
+
+  const size_t products = offsets_length / 3;
+  for (size_t p = 0; p < products; p++) {
+    const double oa = offsets[3 * p], ob = offsets[3 * p + 1], oc = offsets[3 * p + 2];
+    if (oa < 0 || ob < 0 || oc < 0 || oa + (double)(m * k) > (double)a_length || ob + (double)(k * n) > (double)b_length ||
+        oc + (double)(m * n) > (double)c_length) {
+      char message[160];
+      snprintf(message, sizeof message, "blas.matMul: product %zu reads or writes outside its arrays (offsets %.0f, %.0f, %.0f)", p, oa, ob, oc);
+      return fail(env, message);
+    }
+  }
+
+  for (size_t p = 0; p < products; p++) {
+    float* out = c + (size_t)offsets[3 * p + 2];
+    if (bias != NULL) {
+      for (int64_t row = 0; row < m; row++) memcpy(out + row * n, bias, (size_t)n * sizeof(float));
+    }
+    if (m > 0 && n > 0 && k > 0) {
+      cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                  (int)k, 1.0f, a + (size_t)offsets[3 * p], transpose_a ? (int)m : (int)k, b + (size_t)offsets[3 * p + 1],
+                  transpose_b ? (int)k : (int)n, bias != NULL ? 1.0f : 0.0f, out, (int)n);
+    } else if (bias == NULL) {
+      memset(out, 0, (size_t)(m * n) * sizeof(float));
+    }
+    activate(out, (size_t)(m * n), activation, (float)alpha);
+  }
+  return NULL;
+}
+
+// info(): { config, coreName, threads } of the BLAS library in use.
+static napi_value blas_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result, config, core_name, threads;
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &config));
+  CHECK(napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &core_name));
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &threads));
+  CHECK(napi_set_named_property(env, result, "config", config));
+  CHECK(napi_set_named_property(env, result, "coreName", core_name));
+  CHECK(napi_set_named_property(env, result, "threads", threads));
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"matMul", NULL, mat_mul, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"info", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** Environment variable that turns the native BLAS add-on off (`0`) even where it was built. */
+export const BLAS_ENV = 'ADAPTERFUSION_BLAS';
+
+/** Activation codes the add-on applies after the product: the tfjs wasm backend's numbering (no prelu). */
+export const BLAS_ACTIVATIONS: Readonly<Record<string, number>> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 4, sigmoid: 5, elu: 6 };
+
+/** The native add-on (src/backend/native/blas.c): batched `cblas_sgemm` on Float32Arrays, in place. */
+export interface NativeBlas {
+  /**
+   * For each product p with `offsets[3p..3p+2] = [oa, ob, oc]`: `c[oc..] = act(op(a[oa..])·op(b[ob..]) + bias)`,
+   * row-major, op(a) m×k (stored k×m when transposeA), op(b) k×n (stored n×k when transposeB), bias n values or null.
+   */
+  matMul(
+    a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array | null, offsets: Float64Array,
+    m: number, n: number, k: number, transposeA: boolean, transposeB: boolean, activation: number, alpha: number,
+  ): void;
+  /** The BLAS library in use. */
+  info(): { config: string; coreName: string; threads: number };
+}
+
+/** The add-on when it loads, else why not (one line). */
+export interface BlasStatus {
+  blas?: NativeBlas;
+  /** `OpenBLAS 0.3.21 … (Zen, 2 threads)`, or why the add-on is not used. */
+  description: string;
+}
+
+const ADDON = join('build', 'Release', 'adapterfusion_blas.node');
+
+/** The add-on is built beside its source; compiled code runs from dist/src/backend/native, tests from the source. */
+function addonPath(): string | undefined {
+  return [join(__dirname, ADDON), resolve(__dirname, '..', '..', '..', '..', 'src', 'backend', 'native', ADDON)].find((path) => existsSync(path));
+}
+
+/**
+ * Loads the native BLAS add-on unless `ADAPTERFUSION_BLAS=0`. It is built by `npm install` where OpenBLAS and a
+ * C compiler are present (`npm run build:native` rebuilds it); everything works without it, only slower.
+ *
+ * @example
+ * const { blas, description } = loadNativeBlas();
+ * console.log(`blas: ${description}`);
+ */
+export function loadNativeBlas(env: NodeJS.ProcessEnv = process.env): BlasStatus {
+  if (env[BLAS_ENV] === '0') return { description: `off (${BLAS_ENV}=0)` };
+  const path = addonPath();
+  if (!path) return { description: 'not built (needs OpenBLAS, e.g. apt-get install libopenblas-dev, then npm run build:native)' };
+  try {
+    const blas = require(path) as NativeBlas;
+    const { config, coreName, threads } = blas.info();
+    return { blas, description: `${config.split(' ').slice(0, 2).join(' ')} (${coreName}, ${threads} threads)` };
+  } catch (error) {
+    return { description: `failed to load ${path}: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
