@@ -34,3 +34,8 @@ export * from './heads/prediction-head';
 export * from './backbone/bert-config';
 export * from './backbone/bert-checkpoint';
 export * from './backbone/bert-model';
+export * from './training/training-config';
+export * from './training/adamw';
+export * from './training/clip-by-global-norm';
+export * from './training/learning-rate-at';
+export * from './training/trainer';

@@ -1,0 +1,155 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/validate';
+import { Trainer, type TrainResult } from '../../src/training/trainer';
+import { TrainingConfig } from '../../src/training/training-config';
+import { SeededRandom } from '../../src/util/random';
+
+/** Features (N, 6) and class ids (N). */
+interface Batch {
+  x: number[][];
+  labels: number[];
+}
+
+const EXAMPLES: Batch[] = (() => {
+  const random = new SeededRandom(5);
+  return Array.from({ length: 7 }, () => {
+    const x = Array.from({ length: 4 }, () => Array.from({ length: 6 }, () => random.next() * 2 - 1));
+    return { x, labels: x.map((row) => ((row[0] as number) + (row[3] as number) > 0 ? 1 : 0)) };
+  });
+})();
+
+/** A fresh seeded order of the micro-batches for each epoch, as callers of `fit` make them. */
+const batchesForEpoch = (epoch: number): Batch[] => new SeededRandom(100 + epoch).shuffle(EXAMPLES);
+
+/**
+ * A run with everything that could make a resumed run drift: dropout drawing seeds from the trainer's generator,
+ * gradient accumulation with an odd number of micro-batches per epoch, a deferred loss, a linear schedule with
+ * warm-up, early stopping on a metric, checkpoints every 2 steps.
+ */
+function setUp(dir: string, failAtStep?: number) {
+  const random = new SeededRandom(1);
+  const init = (n: number) => Array.from({ length: n }, () => (random.next() - 0.5) * 0.5);
+  const hidden = tf.variable(tf.tensor2d(init(6 * 5), [6, 5]));
+  const frozen = new Map([['encoder.weight', tf.variable(tf.tensor2d(init(6 * 6), [6, 6]))]]);
+  const trainable = new Map<string, tf.Variable>([
+    ['hidden.weight', hidden],
+    ['hidden.bias', tf.variable(tf.zeros([5]))],
+    ['classifier.weight', tf.variable(tf.tensor2d(init(5 * 2), [5, 2]))],
+  ]);
+  const forward = (x: number[][], dropoutSeed?: number) => {
+    const encoded = tf.matMul(tf.tensor2d(x), frozen.get('encoder.weight') as tf.Variable); // (N, 6)
+    let h = tf.tanh(tf.add(tf.matMul(encoded, hidden), trainable.get('hidden.bias') as tf.Variable)); // (N, 5)
+    if (dropoutSeed !== undefined) h = tf.dropout(h, 0.3, undefined, dropoutSeed);
+    return tf.matMul(h, trainable.get('classifier.weight') as tf.Variable); // (N, 2)
+  };
+  const dev = EXAMPLES.slice(0, 2);
+  const config = validateConfig(TrainingConfig, {
+    learningRate: 0.05,
+    epochs: 4,
+    gradientAccumulationSteps: 2,
+    warmupSteps: 3,
+    evaluateEverySteps: 3,
+    checkpointEverySteps: 2,
+    earlyStoppingPatience: 4,
+    logEverySteps: 1,
+  });
+  const trainer = new Trainer<Batch>({
+    config,
+    trainable,
+    frozen,
+    loss: (batch, context) => {
+      if (context.step === failAtStep) throw new Error(`interrupted at step ${context.step}`);
+      const logits = forward(batch.x, context.random.int(2 ** 31));
+      return tf.losses.softmaxCrossEntropy<tf.Tensor, tf.Scalar>(tf.oneHot(tf.tensor1d(batch.labels, 'int32'), 2), logits);
+    },
+    deferredLoss: () => tf.mul<tf.Scalar>(tf.sum(tf.square(hidden)), 0.01),
+    evaluate: async () =>
+      tf.tidy(() => {
+        const logits = forward(dev.flatMap((batch) => batch.x));
+        const labels = dev.flatMap((batch) => batch.labels);
+        const predicted = tf.argMax(logits, 1).arraySync() as number[];
+        const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(labels, 'int32'), 2), logits).dataSync()[0] as number;
+        return { accuracy: predicted.filter((label, i) => label === labels[i]).length / labels.length, loss };
+      }),
+    primaryMetric: 'loss',
+    checkpointDir: join(dir, 'checkpoint'),
+    metricsLog: join(dir, 'metrics.jsonl'),
+    log: () => {},
+    progress: false,
+  });
+  const weights = () => Object.fromEntries([...trainable].map(([name, variable]) => [name, Float32Array.from(variable.dataSync())]));
+  const dispose = () => {
+    trainer.dispose();
+    tf.dispose([...trainable.values(), ...frozen.values()]);
+  };
+  return { trainer, weights, dispose };
+}
+
+/** The metrics log without the timing field, which differs from run to run. */
+function metrics(dir: string): unknown[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const { examplesPerSecond: _timing, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      return rest;
+    });
+}
+
+describe('resuming from a checkpoint', () => {
+  it('ends with exactly the weights, history and log of an uninterrupted run', async () => {
+    const straightDir = mkdtempSync(join(tmpdir(), 'resume-straight-'));
+    const straight = setUp(straightDir);
+    const expected = await straight.trainer.fit(batchesForEpoch);
+    const expectedWeights = straight.weights();
+    straight.dispose();
+    expect(expected.steps).toBe(16); // 7 micro-batches in groups of 2: 4 steps per epoch
+    expect(expected.history.length).toBeGreaterThanOrEqual(5);
+
+    const dir = mkdtempSync(join(tmpdir(), 'resume-interrupted-'));
+    // Step 11 fails: the last checkpoint is step 10, after the evaluation at step 9 and the epoch boundary at step 8.
+    const interrupted = setUp(dir, 11);
+    await expect(interrupted.trainer.fit(batchesForEpoch)).rejects.toThrow('interrupted at step 11');
+    interrupted.dispose();
+    const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8'));
+    expect(state).toMatchObject({ step: 10, epoch: 2, position: 4, finished: false });
+
+    const resumed = setUp(dir);
+    const result: TrainResult = await resumed.trainer.fit(batchesForEpoch, { resume: true });
+    expect(result).toEqual(expected);
+    expect(resumed.weights()).toEqual(expectedWeights);
+    expect(metrics(dir)).toEqual(metrics(straightDir));
+    resumed.dispose();
+
+    // Resuming a finished run trains no further and restores the same best weights.
+    const again = setUp(dir);
+    expect(await again.trainer.fit(() => { throw new Error('no batches are needed'); }, { resume: true })).toEqual(expected);
+    expect(again.weights()).toEqual(expectedWeights);
+    again.dispose();
+  });
+
+  it('refuses a checkpoint whose weights do not fit the variables, naming them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'resume-mismatch-'));
+    const first = setUp(dir, 3);
+    await expect(first.trainer.fit(batchesForEpoch)).rejects.toThrow('interrupted at step 3');
+    first.dispose();
+    const other = tf.variable(tf.zeros([3]));
+    const trainer = new Trainer<Batch>({
+      config: validateConfig(TrainingConfig, {}),
+      trainable: new Map([['other.weight', other]]),
+      frozen: new Map(),
+      loss: () => tf.sum<tf.Scalar>(other),
+      checkpointDir: join(dir, 'checkpoint'),
+      log: () => {},
+    });
+    await expect(trainer.fit(() => EXAMPLES, { resume: true })).rejects.toThrow(
+      /trainable-2\.safetensors: weights do not match the model \(1 missing, 3 unexpected, 0 of the wrong shape\):\n {2}missing: other\.weight \[3\]/,
+    );
+    trainer.dispose();
+    other.dispose();
+  });
+});
