@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate';
+import * as api from '../../src/index';
 import { formatDuration, ProgressBar } from '../../src/training/progress-bar';
 import { Trainer, type TrainerOptions } from '../../src/training/trainer';
 import { TrainingConfig } from '../../src/training/training-config';
@@ -272,5 +274,20 @@ describe('ProgressBar', () => {
       '\n',
     ]);
     expect([5, 65, 3725, Infinity].map(formatDuration)).toEqual(['5s', '1m05s', '1h02m', '?']);
+  });
+});
+
+describe('docs/training.md', () => {
+  it('runs its example and gets what the comment says', async () => {
+    const markdown = readFileSync(resolve(__dirname, '..', '..', 'docs', 'training.md'), 'utf8');
+    const source = /```ts\n([\s\S]*?)```/.exec(markdown)?.[1] ?? '';
+    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+    const modules: Record<string, unknown> = { adapterfusion: api, '@tensorflow/tfjs-core': tf };
+    const printed: string[] = [];
+    const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...names: string[]) => (...args: unknown[]) => Promise<void>;
+    const run = new AsyncFunction('require', 'exports', 'console', outputText);
+    await run((name: string) => modules[name], {}, { log: (...parts: unknown[]) => printed.push(parts.join(' ')) });
+    expect(printed[0]).toBe('training 2 tensors / 2 parameters, frozen 0 tensors / 0 parameters');
+    expect(printed.at(-1)).toBe(/\/\/ (.*)\n```/.exec(markdown)?.[1]);
   });
 });
