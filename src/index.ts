@@ -39,3 +39,6 @@ export * from './training/adamw';
 export * from './training/clip-by-global-norm';
 export * from './training/learning-rate-at';
 export * from './training/trainer';
+export * from './composition/composition-stage';
+export * from './composition/attention-inspector';
+export * from './composition/fusion-loader';
