@@ -55,6 +55,8 @@ export interface FusionHookOptions {
   adapterMask?: readonly number[];
   /** Receives every site's attention weights as plain numbers. */
   recorder?: AttentionRecorder;
+  /** Seeds the score dropout of a training pass (each site draws from it) so a step is repeatable. */
+  dropoutSeed?: number;
 }
 
 /** A fusion directory was written for other adapters, or in another order, than the ones given. */
@@ -92,7 +94,7 @@ export class AdapterFusion {
   readonly sites: readonly FusionSite[];
   /** Trainable weights by AdapterHub name without the base-model prefix. */
   readonly variables: ReadonlyMap<string, tf.Variable>;
-  private readonly layers = new Map<string, { fusion: FusionLayer; adapters: StackedAdapters }>();
+  private readonly layers = new Map<string, { index: number; fusion: FusionLayer; adapters: StackedAdapters }>();
   /** AdapterHub wires the fusion's input and output with the last adapter's configuration. */
   private readonly wiring: AdapterConfig;
 
@@ -128,7 +130,7 @@ export class AdapterFusion {
         activate: activation(adapter.config.nonLinearity),
         scaling: adapter.config.scaling,
       })));
-      this.layers.set(siteKey(layer, location), { fusion, adapters: stacked });
+      this.layers.set(siteKey(layer, location), { index: i, fusion, adapters: stacked });
       for (const [suffix, weight] of fusion.weights) variables.set(`${fusionPrefix(this.name, layer, location)}.${suffix}`, weight);
     });
     this.variables = variables;
@@ -180,7 +182,7 @@ export class AdapterFusion {
    * dropout follows the sublayer's training flag.
    */
   hook(options: FusionHookOptions = {}): SublayerHook {
-    const { temperature = 1, adapterMask, recorder } = options;
+    const { temperature = 1, adapterMask, recorder, dropoutSeed } = options;
     return (sublayer) => {
       const site = this.layers.get(siteKey(sublayer.layer, sublayer.location));
       if (!site) return undefined;
@@ -189,7 +191,12 @@ export class AdapterFusion {
         const adapterOutputs = site.adapters.project(input); // (B, T, N, D)
         const { context, probabilities } = site.fusion.apply(
           { query, adapterOutputs, residual },
-          { temperature, training: sublayer.training, ...(adapterMask ? { adapterMask } : {}) },
+          {
+            temperature,
+            training: sublayer.training,
+            ...(adapterMask ? { adapterMask } : {}),
+            ...(dropoutSeed === undefined ? {} : { dropoutSeed: dropoutSeed + site.index }),
+          },
         );
         recorder?.record(sublayer.layer, sublayer.location, probabilities, sublayer.attentionMask);
         return adapterOutput(this.wiring, sublayer, context); // (B, T, D)

@@ -31,6 +31,8 @@ export interface FusionCallOptions {
   temperature: number;
   /** Dropout on the scores is active only when true. */
   training: boolean;
+  /** Seeds the dropout mask so a training step is repeatable (Math.random without it). */
+  dropoutSeed?: number;
   /**
    * Per adapter, 1 keeps it and 0 removes it: removed adapters get weight 0 and the others' weights are renormalised
    * to sum to 1 (a mask with one 1 forces that adapter). Length N, at least one 1.
@@ -108,7 +110,7 @@ export class FusionLayer {
       const values = settings.value && settings.valueBeforeSoftmax ? this.project(z, 'value') : z; // (B, T, N, D)
 
       let scores: tf.Tensor = tf.matMul(tf.reshape(query, [rows, 1, d]), tf.reshape(keys, [rows, n, d]), false, true); // (BT, 1, N)
-      if (options.training && this.dropoutRate > 0) scores = tf.dropout(scores, this.dropoutRate);
+      if (options.training && this.dropoutRate > 0) scores = tf.dropout(scores, this.dropoutRate, undefined, options.dropoutSeed);
       if (options.adapterMask) scores = tf.add(scores, logMask(options.adapterMask, n)); // (BT, 1, N)
       const probabilities = tf.softmax(tf.div(scores, options.temperature)); // (BT, 1, N)
 

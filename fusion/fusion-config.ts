@@ -1,0 +1,93 @@
+import { Type } from 'class-transformer';
+import { ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { TrainingConfig } from '../src/index';
+import { FusionOptions } from './fusion-options';
+
+/**
+ * When the fusion regularization's gradient is applied: `same-step` adds it to the loss of the step it is computed in;
+ * `adaptertrainer` reproduces AdapterHub's AdapterTrainer, which takes it at the updated weights after each step and
+ * applies it with the next one (step 1 gets none, the last one is dropped).
+ */
+export const REGULARIZATION_TIMINGS = ['same-step', 'adaptertrainer'] as const;
+export type RegularizationTiming = (typeof REGULARIZATION_TIMINGS)[number];
+
+/** Training defaults of the paper's fusion recipe: AdamW lr 5e-5, up to 10 epochs, batch 32, early stopping. */
+export class FusionTrainingConfig extends TrainingConfig {
+  override learningRate = 5e-5;
+  override epochs = 10;
+}
+
+/** Below this batch size fusion training is unstable (Pfeiffer et al. 2021); the stage warns. */
+export const SMALLEST_STABLE_FUSION_BATCH = 16;
+
+/**
+ * The composition stage (`adapterfusion fuse`): which adapters to fuse for which target task, the fusion architecture
+ * and how to train it. Relative paths are resolved against the directory of the config file.
+ *
+ * @example
+ * // fuse.yaml
+ * // target: rte
+ * // dataDir: data/RTE
+ * // adapters: [mnli, qnli, sst2, rte]     # task ids of adapters in the run directory, or adapter directories
+ * // fusion: { preset: dynamic }
+ * // training: { learningRate: 5.0e-5, epochs: 10, batchSize: 32 }
+ * const config = loadConfigFile(FusionConfig, 'fuse.yaml');
+ */
+export class FusionConfig {
+  /** Id of the target task: a task plugin registered by the built-in tasks or by `modules`. */
+  @IsString() @Matches(/^[a-z0-9_-]+$/, { message: 'must be a task id (lower-case letters, digits, "_" or "-")' })
+  target!: string;
+
+  /** Directory holding the target task's files. */
+  @IsString()
+  dataDir!: string;
+
+  /**
+   * The adapters to fuse, in this order: adapter directories (holding `adapter_config.json`) or task ids of adapters
+   * in the run directory (`<run>/adapters/<id>`). The order is part of the fusion: loading checks it.
+   */
+  @IsArray() @ArrayMinSize(2, { message: 'needs at least 2 adapters' }) @IsString({ each: true })
+  adapters!: string[];
+
+  /** Run directory for the fusion, head, metrics and manifest (the `--run` option overrides it). */
+  @IsOptional() @IsString()
+  run?: string;
+
+  /**
+   * Backbone directory (Hugging Face layout). Default: the tuned backbone of an MT-A run (`<run>/backbone`) when
+   * there is one, else the backbone recorded in the run's manifest.
+   */
+  @IsOptional() @IsString()
+  backbone?: string;
+
+  /** Fusion architecture: a preset (`dynamic`, `static`) and overrides of AdapterHub's fusion options. */
+  @ValidateNested() @Type(() => FusionOptions)
+  fusion: FusionOptions = new FusionOptions();
+
+  /** When the regularization 0.01·Σ‖I − W_V‖² acts: `same-step` (default) or `adaptertrainer`. */
+  @IsIn(REGULARIZATION_TIMINGS)
+  regularizationTiming: RegularizationTiming = 'same-step';
+
+  /** Optimizer, schedule, batching and early stopping; defaults are the paper's fusion recipe. */
+  @ValidateNested() @Type(() => FusionTrainingConfig)
+  training: FusionTrainingConfig = new FusionTrainingConfig();
+
+  /** Tokens per sequence, special tokens included; longer inputs are truncated. */
+  @IsInt() @Min(4)
+  maxLength = 128;
+
+  /** Read at most this many examples per split (for quick runs). */
+  @IsOptional() @IsInt() @Min(1)
+  maxExamples?: number;
+
+  /** The split to train on and the one that selects the best weights. */
+  @IsString()
+  trainSplit = 'train';
+
+  @IsString()
+  evalSplit = 'dev';
+
+  /** Plugin modules registering more tasks (paths relative to the config file, or package names). */
+  @IsArray() @IsString({ each: true })
+  modules: string[] = [];
+}
