@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { IGNORE_INDEX } from '../heads/loss-functions';
 import type { HeadSpec } from '../task/task-plugin';
-import { IGNORED_LABEL } from './encode-examples';
 import type { Batch } from './make-batches';
 
 /** A batch as tensors; the caller disposes them (`tf.dispose(Object.values(tensors))`). */
@@ -13,7 +13,7 @@ export interface BatchTensors {
   attentionMask: tf.Tensor2D;
   /**
    * Classification and multiple choice: int32 (B) class or choice index; regression: float32 (B); multi-label: float32
-   * (B, L) multi-hot; tagging: int32 (B, T) with `IGNORED_LABEL` off the first sub-tokens and on padding.
+   * (B, L) multi-hot; tagging: int32 (B, T) with `IGNORE_INDEX` off the first sub-tokens and on padding.
    */
   labels?: tf.Tensor;
 }
@@ -37,7 +37,7 @@ function labelTensor(labels: readonly (number | number[])[], head: HeadSpec, wid
       return tf.tensor2d(hot, [labels.length, head.labels.length]); // (B, L)
     }
     case 'tagging':
-      return matrix(labels.map((label) => [...(label as number[]), ...new Array<number>(width - (label as number[]).length).fill(IGNORED_LABEL)])); // (B, T)
+      return matrix(labels.map((label) => [...(label as number[]), ...new Array<number>(width - (label as number[]).length).fill(IGNORE_INDEX)])); // (B, T)
   }
 }
 

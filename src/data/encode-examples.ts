@@ -1,15 +1,13 @@
+import { IGNORE_INDEX } from '../heads/loss-functions';
 import type { Example, HeadSpec } from '../task/task-plugin';
 import type { Encoding, Tokenizer } from '../tokenizer/tokenizer';
-
-/** Label value of a token that the loss and metrics ignore (PyTorch's cross-entropy `ignore_index`). */
-export const IGNORED_LABEL = -100;
 
 /** An example turned into model inputs. */
 export interface EncodedExample {
   id: string;
   /** One row per input sequence: one for most heads, `numChoices` for multiple choice. */
   rows: Encoding[];
-  /** As `Example.label`, except tagging: one label per token of `rows[0]`, `IGNORED_LABEL` where no word starts. */
+  /** As `Example.label`, except tagging: one label per token of `rows[0]`, `IGNORE_INDEX` where no word starts. */
   label?: number | number[];
 }
 
@@ -29,10 +27,10 @@ function subTokenCount(tokenizer: Tokenizer, word: string): number {
 
 /**
  * Aligns word-level tags to tokens: each word's tag goes to its first sub-token, every other position (special tokens,
- * continuation pieces, words cut off by truncation) gets `IGNORED_LABEL`. `length` is the unpadded encoding's length.
+ * continuation pieces, words cut off by truncation) gets `IGNORE_INDEX`. `length` is the unpadded encoding's length.
  */
 function alignTags(example: Example, words: readonly string[], tags: readonly number[], tokenizer: Tokenizer, length: number, maxLength: number): number[] {
-  const aligned = new Array<number>(length).fill(IGNORED_LABEL);
+  const aligned = new Array<number>(length).fill(IGNORE_INDEX);
   const content = length - 2; // between [CLS] and [SEP]
   let position = 1;
   words.forEach((word, i) => {

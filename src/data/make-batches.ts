@@ -4,7 +4,7 @@ import type { EncodedExample } from './encode-examples';
 /**
  * A padded batch of examples, as plain arrays. Rows are padded to the batch's longest row. Multiple choice: B examples
  * give B×numChoices rows (example-major) and B labels; tagging: one label per token of the example's row, unpadded
- * (`batchToTensors` pads them with `IGNORED_LABEL`).
+ * (`batchToTensors` pads them with `IGNORE_INDEX`).
  */
 export interface Batch {
   ids: string[];

@@ -1,3 +1,5 @@
+import { IGNORE_INDEX } from '../heads/loss-functions';
+
 /** A metric: how it is computed and which direction is better. */
 export interface Metric {
   /** Computes the metric over aligned predictions and gold values (class indices or real values). */
@@ -146,7 +148,7 @@ export function metricNamed(name: string): Metric {
 
 /**
  * Flattens per-example values into the sequences metrics compare. Array values (tagging: one class per word) are
- * compared position by position; gold positions of -100 (ignored tokens) are left out.
+ * compared position by position; gold positions of `IGNORE_INDEX` (-100: sub-tokens, padding) are left out.
  */
 function flatten(predictions: readonly (number | number[])[], golds: readonly (number | number[])[]): [number[], number[]] {
   if (predictions.length !== golds.length) {
@@ -162,7 +164,7 @@ function flatten(predictions: readonly (number | number[])[], golds: readonly (n
       throw new Error(`example ${i}: expected a prediction of length ${g.length} (as its gold label), got length ${p.length}`);
     }
     g.forEach((value, k) => {
-      if (value === -100) return;
+      if (value === IGNORE_INDEX) return;
       flatPredictions.push(p[k] as number);
       flatGolds.push(value);
     });

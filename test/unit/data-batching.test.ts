@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   batchToTensors,
   encodeExamples,
-  IGNORED_LABEL,
+  IGNORE_INDEX,
   makeBatches,
   SeededRandom,
   type Batch,
@@ -198,7 +198,7 @@ describe('batchToTensors', () => {
   it('tagging: int32 (B, T), padding positions ignored', async () => {
     const head: HeadSpec = { type: 'tagging', labels: ['O', 'A'] };
     const labels = [[-100, 1, -100], [-100, -100]];
-    expect(await labelsOf({ ...base, labels }, head)).toEqual({ dtype: 'int32', shape: [2, 3], values: [[-100, 1, -100], [-100, -100, IGNORED_LABEL]] });
+    expect(await labelsOf({ ...base, labels }, head)).toEqual({ dtype: 'int32', shape: [2, 3], values: [[-100, 1, -100], [-100, -100, IGNORE_INDEX]] });
   });
 
   it('no labels on an unlabelled batch', () => {
