@@ -94,6 +94,8 @@ interface Best {
 interface CheckpointState {
   formatVersion: 1;
   step: number;
+  /** Optimizer steps the run planned (the schedule's length). */
+  totalSteps: number;
   /** The epoch to continue in, and how many of its micro-batches are done. */
   epoch: number;
   position: number;
@@ -260,10 +262,12 @@ export class Trainer<B> {
         `frozen ${this.options.frozen.size} tensors / ${countParameters(this.options.frozen)} parameters`,
     );
     let { finished, stoppedEarly } = options.resume ? this.resume() : { finished: false, stoppedEarly: false };
+    this.truncateMetricsLog(this.stepsDone);
     let batches = finished ? [] : batchesForEpoch(this.epoch);
     if (!finished && batches.length === 0) throw new Error(`batchesForEpoch(${this.epoch}) returned no batches; the training split is empty`);
     const accumulation = this.config.gradientAccumulationSteps;
-    this.totalSteps = this.config.maxSteps ?? Math.ceil(batches.length / accumulation) * this.config.epochs;
+    // A resumed run keeps the length it planned, so its schedule stays that of the uninterrupted run.
+    this.totalSteps ??= this.config.maxSteps ?? Math.ceil(batches.length / accumulation) * this.config.epochs;
     if (!finished && this.options.progress !== false && process.stderr.isTTY) this.bar = new ProgressBar(process.stderr, this.totalSteps);
     const started = { time: performance.now(), step: this.stepsDone };
     let window: LogWindow = { steps: 0, lossSum: 0, microBatches: 0, started: performance.now() };
@@ -439,6 +443,7 @@ export class Trainer<B> {
     const state: CheckpointState = {
       formatVersion: 1,
       step: this.stepsDone,
+      totalSteps: this.totalSteps ?? this.stepsDone,
       epoch: this.epoch,
       position: this.position,
       epochs: this.epochs,
@@ -458,7 +463,17 @@ export class Trainer<B> {
     }
   }
 
-  /** Loads the checkpoint in `checkpointDir` (if there is one) and truncates the metrics log to its step. */
+  /** Drops metrics-log lines after `step`: those of an earlier run, or of steps a resumed run does again. */
+  private truncateMetricsLog(step: number): void {
+    const file = this.options.metricsLog;
+    if (!file || !existsSync(file)) return;
+    const kept = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => stepOf(line) <= step);
+    writeFileAtomic(file, kept.map((line) => `${line}\n`).join(''));
+  }
+
+  /** Loads the checkpoint in `checkpointDir`, if there is one. */
   private resume(): { finished: boolean; stoppedEarly: boolean } {
     const dir = this.options.checkpointDir;
     if (!dir) throw new Error('fit({ resume: true }) needs a checkpointDir to resume from');
@@ -487,12 +502,7 @@ export class Trainer<B> {
     if (this.stepsDone > 0) this.deferredGrads = this.computeDeferredGrads();
     const changed = (Object.keys(this.config) as (keyof TrainingConfig)[]).filter((key) => state.config[key] !== this.config[key]);
     if (changed.length > 0) this.log(`resuming with a changed training configuration (${changed.join(', ')}); the run will differ from an uninterrupted one`);
-    if (this.options.metricsLog && existsSync(this.options.metricsLog)) {
-      const kept = readFileSync(this.options.metricsLog, 'utf8')
-        .split('\n')
-        .filter((line) => stepOf(line) <= state.step);
-      writeFileAtomic(this.options.metricsLog, kept.map((line) => `${line}\n`).join(''));
-    }
+    else this.totalSteps = state.totalSteps;
     this.log(`resumed from ${dir} at step ${state.step} (epoch ${state.epoch + 1}, micro-batch ${state.position})${state.finished ? '; training had finished' : ''}`);
     return { finished: state.finished, stoppedEarly: state.stoppedEarly };
   }

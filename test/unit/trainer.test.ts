@@ -231,6 +231,11 @@ describe('Trainer.fit', () => {
     expect(readdirSync(join(dir, 'checkpoint')).sort()).toEqual(['best-4.safetensors', 'optimizer-8.safetensors', 'state.json', 'trainable-8.safetensors']);
     const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8'));
     expect(state).toMatchObject({ step: 8, epoch: 2, position: 0, finished: true, best: { step: 4, value: 0.5 } });
+    // A fresh run with the same log starts it again instead of appending to the old lines.
+    const again = trainer(model, { epochs: 1, logEverySteps: 2 }, { metricsLog: join(dir, 'metrics', 'extract-toy.jsonl') });
+    await again.fit(() => model.batches(4, 4, 6));
+    expect(readFileSync(join(dir, 'metrics', 'extract-toy.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line).step)).toEqual([2, 4]);
+    again.dispose();
     run.dispose();
     model.dispose();
   });
