@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BertModel } from '../../src/backbone/bert-model';
+import { createCliContainer } from '../../src/cli/cli-container';
 import { forwardCommand } from '../../src/cli/commands/forward';
 import { runProgram } from '../../src/cli/program';
+import { FusionLoader } from '../../src/composition/fusion-loader';
+import { resolveToken } from '../../src/di/container';
 import { hasShared, sharedPath } from '../shared-fixtures';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -36,15 +39,22 @@ describe.skipIf(!hasShared('conformance', 'adapterhub-seqbn-fusion'))('docs/forw
     expect(input).toEqual({ input_ids: expected.input_ids, attention_mask: expected.attention_mask, token_type_ids: expected.token_type_ids });
   });
 
-  it('runs the documented commands and reproduces base_only and adapters_only.a', async () => {
+  /**
+   * The documented `adapterfusion forward` commands, without the command name; paths are relative to the repository
+   * root, as documented, and the JSON files they name go to a temp folder, where the documented input is written.
+   */
+  function documentedCommands(): string[][] {
     writeFileSync(join(work, 'ids.json'), /```json\n([\s\S]*?)```/.exec(doc)?.[1] ?? '');
-    const block = /```sh\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
-    const commands = block.replace(/\\\n\s*/g, ' ').split('\n').filter((line) => line.startsWith('adapterfusion forward'));
-    expect(commands).toHaveLength(2);
+    const blocks = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((block) => (block[1] ?? '').replace(/\\\n\s*/g, ' '));
+    const commands = blocks.flatMap((block) => block.split('\n')).filter((line) => line.startsWith('adapterfusion forward'));
+    return commands.map((command) => command.split(/\s+/).slice(2).map((word) => (word.endsWith('.json') ? join(work, word) : word.startsWith('../') ? resolve(ROOT, word) : word)));
+  }
+
+  it('runs the documented commands and reproduces base_only and adapters_only.a', async () => {
+    const commands = documentedCommands();
+    expect(commands).toHaveLength(3);
     const outputs: unknown[] = [];
-    for (const command of commands) {
-      // Paths relative to the repository root, as documented; the files the example names live in a temp folder.
-      const argv = command.split(/\s+/).slice(2).map((word) => (word.endsWith('.json') ? join(work, word) : word.startsWith('../') ? resolve(ROOT, word) : word));
+    for (const argv of commands.slice(0, 2)) {
       const result = await run(argv);
       expect(result.err.replace(/^backend .*\n/, '')).toBe('');
       expect(result.code).toBe(0);
@@ -61,13 +71,27 @@ describe.skipIf(!hasShared('conformance', 'adapterhub-seqbn-fusion'))('docs/forw
     expect(maxAbsDiff(adapter?.last_hidden_state, base?.last_hidden_state)).toBeGreaterThan(0.01);
   });
 
-  it('says that --fusion is not available yet', async () => {
-    const adapters = ['a', 'b', 'c'].flatMap((name) => ['--adapter', sharedPath('conformance', 'adapterhub-seqbn-fusion', 'adapters', name)]);
-    const fusion = sharedPath('conformance', 'adapterhub-seqbn-fusion', 'fusion');
-    writeFileSync(join(work, 'ids-fusion.json'), JSON.stringify({ input_ids: [[2, 5, 3]] }));
-    const result = await run(['--model', sharedPath('conformance', 'adapterhub-seqbn-fusion'), ...adapters, '--fusion', fusion, '--input', join(work, 'ids-fusion.json'), '--output', join(work, 'fused.json')]);
-    expect(result.code).toBe(1);
-    expect(result.err).toContain(`error: --fusion ${fusion}: fusion is not available yet in "forward"`);
+  it('runs a fusion through the fusion module\'s loader and reproduces fusion_calls[0] (or says no loader is registered)', async () => {
+    const argv = documentedCommands()[2] ?? [];
+    expect(argv).toContain('--fusion');
+    const result = await run(argv);
+    const loaderBound = await createCliContainer().then((container) => {
+      try {
+        return resolveToken<FusionLoader>(container, FusionLoader) !== undefined;
+      } catch {
+        return false;
+      }
+    });
+    if (!loaderBound) {
+      expect(result.code).toBe(1);
+      expect(result.err).toContain('error: --fusion is not available: no fusion loader is registered by the loaded modules');
+      return;
+    }
+    expect(result.code).toBe(0);
+    const fused = JSON.parse(readFileSync(argv[argv.indexOf('--output') + 1] ?? '', 'utf8'));
+    const reference = expected.fusion_calls[0];
+    expect(maxAbsDiff(fused.last_hidden_state, reference.last_hidden_state)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(fused.hidden_states, reference.hidden_states)).toBeLessThan(1e-4);
   });
 });
 
@@ -112,7 +136,6 @@ describe('adapterfusion forward errors', () => {
   it('refuses option combinations it cannot run, as usage errors', async () => {
     expect(await withInput({ input_ids: [[1]] }, ['--adapter', 'x', '--adapter', 'y'])).toEqual({ code: 2, err: 'error: 2 --adapter options need --fusion to combine them; give one adapter, or add --fusion <dir>\n' });
     expect(await withInput({ input_ids: [[1]] }, ['--temperature', '2'])).toEqual({ code: 2, err: 'error: --temperature applies to --fusion only\n' });
-    expect((await withInput({ input_ids: [[1]] }, ['--fusion', 'f', '--adapter', 'x'])).code).toBe(2);
     expect((await run(['--input', 'x.json', '--output', output])).code).toBe(2);
   });
 });

@@ -6,7 +6,10 @@ import type { BertConfig } from '../../backbone/bert-config';
 import { BertModel } from '../../backbone/bert-model';
 import type { SublayerHook } from '../../backbone/sublayer-hook';
 import type { BackendPreference } from '../../backend/backend';
+import { FusionLoader } from '../../composition/fusion-loader';
+import { resolveToken } from '../../di/container';
 import { writeFileAtomic } from '../../io/atomic';
+import { createCliContainer } from '../cli-container';
 import { backendOption, startBackend, UsageError, type CommandRegistration } from '../program';
 
 /** Token ids for one forward pass, as read from an input file and checked against the model. */
@@ -71,11 +74,48 @@ export function readForwardInput(file: string, config: BertConfig): ForwardInput
 }
 
 /**
- * The hook that runs a fusion directory over the loaded adapters. Fusion lives outside src/ and reaches commands only
- * through the container, which does not provide a fusion loader yet.
+ * The fusion loader bound by the built-in fusion module: fusion lives outside src/ and reaches commands only through
+ * the container.
  */
-function fusionHook(dir: string): SublayerHook {
-  throw new Error(`--fusion ${dir}: fusion is not available yet in "forward" (no fusion loader is registered); run with --adapter alone`);
+async function fusionLoader(): Promise<FusionLoader> {
+  const container = await createCliContainer();
+  try {
+    return resolveToken<FusionLoader>(container, FusionLoader);
+  } catch (error) {
+    throw new Error(`--fusion is not available: no fusion loader is registered by the loaded modules (${(error as Error).message.split('\n')[0]})`);
+  }
+}
+
+/** The hook for the options: a fusion (which loads its own adapters), one adapter, or none (the backbone alone). */
+async function loadHook(options: ForwardOptions, model: BertModel): Promise<{ hook?: SublayerHook; release: () => void }> {
+  if (options.fusion) {
+    const fusion = await (await fusionLoader()).load(options.fusion, model, options.adapter.length > 0 ? { adapterDirs: options.adapter } : {});
+    return { hook: fusion.hook(options.temperature === undefined ? {} : { temperature: options.temperature }), release: () => fusion.dispose() };
+  }
+  const [dir] = options.adapter;
+  if (dir === undefined) return { release: () => undefined };
+  const adapter = await BottleneckAdapter.load(dir, model);
+  return { hook: adapter.hook(), release: () => adapter.dispose() };
+}
+
+/** Runs the model on the input and writes the outputs as compact JSON; returns a one-line summary. */
+async function writeOutputs(model: BertModel, input: ForwardInput, hook: SublayerHook | undefined, file: string): Promise<string> {
+  const tensors = {
+    inputIds: tf.tensor2d(input.inputIds, undefined, 'int32'),
+    attentionMask: tf.tensor2d(input.attentionMask, undefined, 'int32'),
+    ...(input.tokenTypeIds ? { tokenTypeIds: tf.tensor2d(input.tokenTypeIds, undefined, 'int32') } : {}),
+  };
+  const output = model.forward(tensors, { outputHiddenStates: true, ...(hook ? { hook } : {}) });
+  const hiddenStates = output.hiddenStates ?? [];
+  const result = {
+    last_hidden_state: await output.lastHiddenState.array(),
+    pooler_output: await output.pooledOutput.array(),
+    hidden_states: await Promise.all(hiddenStates.map((state) => state.array())),
+  };
+  tf.dispose([...Object.values(tensors), output.lastHiddenState, output.pooledOutput, ...hiddenStates]);
+  writeFileAtomic(file, `${JSON.stringify(result)}\n`);
+  const [batch, length, hidden] = output.lastHiddenState.shape;
+  return `wrote ${file}: last_hidden_state [${batch}, ${length}, ${hidden}], pooler_output [${batch}, ${hidden}], hidden_states ${hiddenStates.length} × [${batch}, ${length}, ${hidden}]`;
 }
 
 interface ForwardOptions {
@@ -103,44 +143,29 @@ export const forwardCommand: CommandRegistration = (program: Command, io) => {
     .command('forward')
     .description('run the backbone (with an adapter or a fusion) on token ids from JSON and write its hidden states as JSON')
     .requiredOption('--model <dir>', 'Hugging Face model directory (config.json + model.safetensors)')
-    .option('--adapter <dir>', 'adapter directory (AdapterHub layout); repeat, in the fusion\'s order, for --fusion', (dir: string, all: string[]) => [...all, dir], [])
-    .option('--fusion <dir>', 'fusion directory over the --adapter adapters')
+    .option('--adapter <dir>', 'adapter directory (AdapterHub layout); with --fusion, repeat it to give the fused adapters in order', (dir: string, all: string[]) => [...all, dir], [])
+    .option('--fusion <dir>', 'fusion directory; its adapters come from --adapter, else from the directories recorded when it was trained')
     .requiredOption('--input <file>', 'JSON with input_ids, and optionally attention_mask and token_type_ids (lists of rows)')
     .requiredOption('--output <file>', 'where to write the outputs as JSON')
     .option('--temperature <T>', 'fusion softmax temperature (default 1)', positiveNumber)
     .addOption(backendOption())
     .action(async (options: ForwardOptions) => {
       if (options.adapter.length > 1 && !options.fusion) throw new UsageError(`${options.adapter.length} --adapter options need --fusion to combine them; give one adapter, or add --fusion <dir>`);
-      if (options.fusion && options.adapter.length < 2) throw new UsageError('--fusion needs the adapters it fuses: give each as --adapter <dir>, in the fusion\'s order');
       if (options.temperature !== undefined && !options.fusion) throw new UsageError('--temperature applies to --fusion only');
       await startBackend(options);
       const model = await BertModel.fromPretrained(options.model, {
         warn: (line) => io.err(`${line}\n`),
         ...(process.env.ADAPTERFUSION_DEBUG ? { debug: (line: string) => io.err(`${line}\n`) } : {}),
       });
-      const adapters: BottleneckAdapter[] = [];
       try {
         const input = readForwardInput(options.input, model.config);
-        for (const dir of options.adapter) adapters.push(await BottleneckAdapter.load(dir, model));
-        const hook = options.fusion ? fusionHook(options.fusion) : adapters[0]?.hook();
-        const tensors = {
-          inputIds: tf.tensor2d(input.inputIds, undefined, 'int32'),
-          attentionMask: tf.tensor2d(input.attentionMask, undefined, 'int32'),
-          ...(input.tokenTypeIds ? { tokenTypeIds: tf.tensor2d(input.tokenTypeIds, undefined, 'int32') } : {}),
-        };
-        const output = model.forward(tensors, { outputHiddenStates: true, ...(hook ? { hook } : {}) });
-        const hiddenStates = output.hiddenStates ?? [];
-        const result = {
-          last_hidden_state: await output.lastHiddenState.array(),
-          pooler_output: await output.pooledOutput.array(),
-          hidden_states: await Promise.all(hiddenStates.map((state) => state.array())),
-        };
-        tf.dispose([...Object.values(tensors), output.lastHiddenState, output.pooledOutput, ...hiddenStates]);
-        writeFileAtomic(options.output, `${JSON.stringify(result)}\n`);
-        const [batch, length, hidden] = output.lastHiddenState.shape;
-        io.out(`wrote ${options.output}: last_hidden_state [${batch}, ${length}, ${hidden}], pooler_output [${batch}, ${hidden}], hidden_states ${hiddenStates.length} × [${batch}, ${length}, ${hidden}]\n`);
+        const { hook, release } = await loadHook(options, model);
+        try {
+          io.out(`${await writeOutputs(model, input, hook, options.output)}\n`);
+        } finally {
+          release();
+        }
       } finally {
-        adapters.forEach((adapter) => adapter.dispose());
         model.dispose();
       }
     });
