@@ -35,9 +35,9 @@ export async function* readJsonItems(file: string): AsyncGenerator<JsonItem | Da
     }
     try {
       if (container === '[') return { line: itemLine, value: JSON.parse(text) as unknown };
-      const [entry] = Object.entries(JSON.parse(`{${text}}`) as Record<string, unknown>);
-      if (!entry) throw new Error('no member');
-      return { line: itemLine, key: entry[0], value: entry[1] };
+      // A non-empty member text between separators is exactly one `"key": value` pair, or it does not parse.
+      const [key, value] = Object.entries(JSON.parse(`{${text}}`) as Record<string, unknown>)[0] as [string, unknown];
+      return { line: itemLine, key, value };
     } catch (error) {
       return new DataError(file, itemLine, undefined, `invalid JSON: ${(error as Error).message}`);
     }

@@ -190,6 +190,8 @@ export async function* rowsOrErrors(file: string, options: RowReadOptions = {}):
     const separator = format === 'tsv' ? 'tab' : 'comma';
     for await (const record of records(file, format)) {
       if (record instanceof DataError) {
+        // Without its header the file cannot be read at all.
+        if (options.header !== false && !header) throw new DataFileError(record.file, record.line, record.field, record.detail);
         index++;
         yield record;
       } else if (options.header !== false && !header) {

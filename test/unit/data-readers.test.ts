@@ -130,6 +130,13 @@ describe('CSV (RFC 4180)', () => {
     await expect(collect(path, { text: 'text', label: 'label' })).rejects.toThrow(`${path} line 2, field "column 0": expected a comma after the closing quote, got "b"`);
   });
 
+  it('stops on a broken header even when skipping bad lines', async () => {
+    const path = file('csv', '"text,label\nok,pos\n');
+    await expect(collect(path, { text: 'text', label: 'label' }, sentiment, { skipBadLines: true })).rejects.toThrow(
+      `${path} line 1: expected a closing quote, got the end of the file`,
+    );
+  });
+
   it('refuses a quoted field that is never closed', async () => {
     const path = file('csv', 'text,label\nok,pos\n"open,pos\nmore,neg\n');
     await expect(collect(path, { text: 'text', label: 'label' })).rejects.toThrow(`${path} line 3: expected a closing quote, got the end of the file`);
