@@ -172,7 +172,7 @@ function round(value: number, digits = 6): number {
  */
 export class Trainer<B> {
   readonly config: TrainingConfig;
-  readonly optimizer: AdamW;
+  private readonly optimizer: AdamW;
   private readonly random: SeededRandom;
   private readonly trainable: ReadonlyMap<string, tf.Variable>;
   /** tfjs variable name → our name, to read `tf.variableGrads` results. */
