@@ -1,0 +1,61 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { resolve } from 'node:path';
+import type { BackendPreference } from '../../backend/backend';
+import { AttentionInspector } from '../../composition/attention-inspector';
+import { resolveToken } from '../../di/container';
+import { createCliContainer } from '../cli-container';
+import { backendOption, startBackend, type CommandRegistration } from '../program';
+
+interface InspectOptions {
+  run: string;
+  target: string[];
+  split?: string;
+  perClass?: boolean;
+  perExample?: boolean;
+  ablate?: boolean;
+  temperature?: number;
+  out?: string;
+  backend?: BackendPreference;
+}
+
+function positiveNumber(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`expected a positive number, got "${text}"`);
+  return value;
+}
+
+/**
+ * `adapterfusion inspect --run <dir> --target <task>`: which adapters each layer of a trained fusion attends to, as a
+ * terminal table and as JSON, CSV and an HTML heatmap (the attention inspector, bound by the fusion module).
+ */
+export const inspectCommand: CommandRegistration = (program: Command, io) => {
+  program
+    .command('inspect')
+    .description('report which adapters each fusion layer attends to: terminal table, JSON, CSV and HTML heatmap')
+    .requiredOption('--run <dir>', 'run directory holding the trained fusion(s)')
+    .requiredOption('--target <task>', 'target task of a fusion; repeat it for a target × adapter matrix', (task: string, all: string[]) => [...all, task], [])
+    .option('--split <name>', 'split to run over (default: the one that selected the fusion, usually dev)')
+    .option('--per-class', 'also aggregate per gold class')
+    .option('--per-example', 'also report every example')
+    .option('--ablate', 'also report the dev metric with each adapter masked in turn')
+    .option('--temperature <T>', 'fusion softmax temperature (default: the one the fusion was saved with)', positiveNumber)
+    .option('--out <dir>', 'output directory (default: <run>/reports); each target gets <out>/<target>/')
+    .addOption(backendOption())
+    .action(async (options: InspectOptions) => {
+      await startBackend(options);
+      const container = await createCliContainer();
+      const inspector = resolveToken<AttentionInspector>(container, AttentionInspector);
+      const result = await inspector.inspect({
+        runDir: resolve(options.run),
+        targets: options.target,
+        perClass: options.perClass === true,
+        perExample: options.perExample === true,
+        ablate: options.ablate === true,
+        ...(options.split === undefined ? {} : { split: options.split }),
+        ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+        ...(options.out === undefined ? {} : { outDir: resolve(options.out) }),
+        log: (line) => io.err(`${line}\n`),
+      });
+      io.out(`${result.table}${result.files.map((file) => `wrote ${file}`).join('\n')}\n`);
+    });
+};
