@@ -42,3 +42,6 @@ export * from './training/trainer';
 export * from './composition/composition-stage';
 export * from './composition/attention-inspector';
 export * from './composition/fusion-loader';
+export * from './tokenizer/word-piece-tokenizer';
+export * from './tokenizer/load-tokenizer';
+export * from './tokenizer/tokenizer-error';

@@ -9,8 +9,11 @@ export interface Encoding {
 export interface EncodeOptions {
   /** Truncate (longest-first for pairs) so the encoding has at most this many ids, special tokens included. */
   maxLength?: number;
-  /** `max_length` pads to maxLength; `false` (default) does not pad. */
-  padding?: 'max_length' | false;
+  /**
+   * `max_length` pads to maxLength; `longest` pads a batch to its longest encoding (a single encoding is left as is);
+   * `false` does not pad. Single encodings default to `false`, batches to `longest`.
+   */
+  padding?: 'max_length' | 'longest' | false;
 }
 
 /** What the data pipeline needs from a tokenizer. */
