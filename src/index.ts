@@ -45,5 +45,4 @@ export * from './composition/fusion-loader';
 export * from './tokenizer/word-piece-tokenizer';
 export * from './tokenizer/load-tokenizer';
 export * from './tokenizer/tokenizer-error';
-export * from './tokenizer/load-tokenizer';
 export * from './pipeline/experiment-config';
