@@ -1,0 +1,318 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: training and inference throughput of adapters, fusion and full fine-tuning on BERT-shaped random
+ * backbones at sequence length 128, with peak memory, effective matmul GFLOP/s and where the time goes. Each case runs
+ * in its own process, so peak memory is that case's and the wasm heap (which never shrinks) starts empty.
+ * Options are listed by `--help`; docs/performance.md records results.
+ */
+import 'reflect-metadata';
+import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AdapterFusion } from '../../fusion/adapter-fusion';
+import { presetSettings } from '../../fusion/fusion-options';
+import { planMatMul } from '../../src/backend/kernels/matmul-plan';
+import type { WasmBackend } from '../../src/backend/kernels/wasm-matmul';
+import { loadNativeBlas } from '../../src/backend/native/native-blas';
+import {
+  BertModel, BottleneckAdapter, Trainer, createHead, initBackend, validateAdapterConfig, validateConfig, writeJsonAtomic,
+  TrainingConfig, BACKEND_PREFERENCES, type BackendPreference, type BertConfig,
+} from '../../src/index';
+
+/** BERT shapes from the BERT paper's table (Turc et al. 2019 for tiny and mini). */
+const MODELS = {
+  tiny: { layers: 2, hidden: 128, heads: 2, batch: 32 },
+  mini: { layers: 4, hidden: 256, heads: 4, batch: 32 },
+  base: { layers: 12, hidden: 768, heads: 12, batch: 8 },
+} as const;
+type ModelName = keyof typeof MODELS;
+
+const CASES = ['adapter', 'fusion-2', 'fusion-4', 'fusion-8', 'full', 'inference'] as const;
+type CaseName = (typeof CASES)[number];
+
+const SEQUENCE_LENGTH = 128;
+
+/** One (model, case) measurement. */
+interface Result {
+  model: ModelName;
+  case: CaseName;
+  batch: number;
+  /** Examples per forward/backward pass; batch / microBatch passes are accumulated into one optimizer step. */
+  microBatch: number;
+  examplesPerSecond: number;
+  /** Median, fastest and slowest timed step. */
+  stepMs: { median: number; min: number; max: number };
+  /** Matrix-product FLOPs of one step, counted kernel by kernel. */
+  matMulFlopsPerStep: number;
+  effectiveGflops: number;
+  peakRssBytes: number;
+  /** Size of the wasm memory at the end, which is its peak (wasm memory never shrinks); null on other backends. */
+  wasmHeapBytes: number | null;
+  /** The kernels that took the most time in one profiled step, with their share of it. */
+  profile?: { kernel: string; ms: number; share: number }[];
+}
+
+interface Spec {
+  model: ModelName;
+  case: CaseName;
+  steps: number;
+  warmup: number;
+  microBatch: number;
+  profile: boolean;
+  backend: BackendPreference;
+}
+
+/** Micro-batch size for a case: BERT-base training must accumulate to stay inside wasm's 4 GiB. */
+function defaultMicroBatch(model: ModelName, caseName: CaseName): number {
+  const { batch } = MODELS[model];
+  if (model !== 'base' || caseName === 'inference') return batch;
+  return caseName === 'full' || caseName === 'fusion-8' ? 2 : 4;
+}
+
+function bertConfig(model: ModelName): BertConfig {
+  const { layers, hidden, heads } = MODELS[model];
+  return {
+    modelType: 'bert', vocabSize: 30522, hiddenSize: hidden, numHiddenLayers: layers, numAttentionHeads: heads,
+    intermediateSize: 4 * hidden, hiddenAct: 'gelu', hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1,
+    maxPositionEmbeddings: 512, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0,
+  };
+}
+
+/** Counts the FLOPs (2·m·n·k per product) of every matrix-product kernel `f` runs. */
+function countMatMulFlops(f: () => void): number {
+  const backendName = tf.getBackend();
+  let flops = 0;
+  const originals = [tf.BatchMatMul, tf._FusedMatMul].map((name) => tf.getKernel(name, backendName)).filter((kernel) => kernel !== undefined);
+  const swap = (configs: tf.KernelConfig[]) => configs.forEach((config) => {
+    tf.unregisterKernel(config.kernelName, config.backendName);
+    tf.registerKernel(config);
+  });
+  swap(originals.map((original) => ({
+    ...original,
+    kernelFunc: (args: Parameters<tf.KernelFunc>[0]) => {
+      const { a, b } = args.inputs as unknown as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      const plan = planMatMul(a.shape, b.shape, transposeA, transposeB);
+      flops += 2 * plan.m * plan.n * plan.k * plan.products.length;
+      return original.kernelFunc(args);
+    },
+  })));
+  try {
+    f();
+  } finally {
+    swap(originals);
+  }
+  return flops;
+}
+
+interface Inputs {
+  inputIds: tf.Tensor2D;
+  attentionMask: tf.Tensor2D;
+  labels: tf.Tensor1D;
+}
+
+function randomInputs(batch: number, seed: number): Inputs {
+  return tf.tidy(() => ({
+    inputIds: tf.randomUniformInt<tf.Rank.R2>([batch, SEQUENCE_LENGTH], 1000, 30000, seed),
+    attentionMask: tf.ones<tf.Rank.R2>([batch, SEQUENCE_LENGTH], 'int32'),
+    labels: tf.randomUniformInt<tf.Rank.R1>([batch], 0, 2, seed + 1),
+  }));
+}
+
+/** Builds the case and returns one step (a training step of `batch` examples, or one inference batch). */
+function buildCase(spec: Spec): { step: () => void; dispose: () => void } {
+  const { batch } = MODELS[spec.model];
+  const backbone = BertModel.random(bertConfig(spec.model), 1);
+  const hidden = backbone.config.hiddenSize;
+  const head = createHead('bench', { type: 'classification', labels: ['a', 'b'] }, hidden, 2);
+  const adapterCount = spec.case.startsWith('fusion-') ? Number(spec.case.slice('fusion-'.length)) : 1;
+  const adapters = Array.from({ length: adapterCount }, (_, i) => BottleneckAdapter.create(`task${i}`, validateAdapterConfig({ preset: 'seq_bn' }), backbone, 10 + i));
+  const fusion = adapterCount > 1 ? AdapterFusion.create(adapters, presetSettings('dynamic'), backbone, 3) : undefined;
+  const hook = fusion ? fusion.hook() : spec.case === 'full' ? undefined : adapters[0]?.hook();
+  const microBatches = Array.from({ length: batch / spec.microBatch }, (_, i) => randomInputs(spec.microBatch, 100 + 2 * i));
+  const dispose = () => {
+    tf.dispose(microBatches.flatMap((inputs) => [inputs.inputIds, inputs.attentionMask, inputs.labels]));
+    fusion?.dispose();
+    adapters.forEach((adapter) => adapter.dispose());
+    backbone.dispose();
+    tf.dispose([...head.variables.values()]);
+  };
+
+  if (spec.case === 'inference') {
+    const inputs = randomInputs(batch, 7);
+    return {
+      step: () => tf.tidy(() => {
+        const output = backbone.forward(inputs, { training: false, ...(hook ? { hook } : {}) });
+        head.forward(output.lastHiddenState, output.pooledOutput, false).dataSync();
+      }),
+      dispose: () => {
+        tf.dispose([inputs.inputIds, inputs.attentionMask, inputs.labels]);
+        dispose();
+      },
+    };
+  }
+
+  const trainable = new Map<string, tf.Variable>([...head.variables]);
+  const frozen = new Map<string, tf.Variable>();
+  const own = fusion ? fusion.variables : spec.case === 'full' ? backbone.weights : adapters[0]?.variables ?? new Map<string, tf.Variable>();
+  for (const [name, variable] of own) trainable.set(name, variable);
+  if (spec.case !== 'full') for (const [name, variable] of backbone.weights) frozen.set(name, variable);
+  if (fusion) for (const adapter of adapters) for (const [name, variable] of adapter.variables) frozen.set(name, variable);
+  const config = validateConfig(TrainingConfig, { schedule: 'constant', maxSteps: 1_000_000 });
+  const trainer = new Trainer<Inputs>({
+    config, trainable, frozen, progress: false, log: () => undefined,
+    loss: (inputs) => {
+      const output = backbone.forward(inputs, { training: true, ...(hook ? { hook } : {}) });
+      const loss = head.loss(head.forward(output.lastHiddenState, output.pooledOutput, true), inputs.labels);
+      return fusion ? tf.add(loss, fusion.regularizationLoss()) : loss;
+    },
+  });
+  return { step: () => void trainer.step(microBatches), dispose };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] ?? NaN) : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
+}
+
+async function runCase(spec: Spec): Promise<Result> {
+  await initBackend(spec.backend);
+  const { batch } = MODELS[spec.model];
+  const { step, dispose } = buildCase(spec);
+  for (let i = 0; i < spec.warmup; i++) step();
+  const matMulFlopsPerStep = countMatMulFlops(step);
+  const times: number[] = [];
+  for (let i = 0; i < spec.steps; i++) {
+    const started = performance.now();
+    step();
+    times.push(performance.now() - started);
+  }
+  let profile: Result['profile'];
+  if (spec.profile) {
+    const info = await tf.profile(step);
+    const byKernel = new Map<string, number>();
+    for (const kernel of info.kernels) byKernel.set(kernel.name, (byKernel.get(kernel.name) ?? 0) + Number(kernel.kernelTimeMs));
+    const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+    profile = [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([kernel, ms]) => ({ kernel, ms: round(ms, 1), share: round(ms / total, 3) }));
+  }
+  dispose();
+  const stepMs = median(times);
+  const backend = tf.backend() as Partial<WasmBackend>;
+  return {
+    model: spec.model, case: spec.case, batch, microBatch: spec.microBatch,
+    examplesPerSecond: round(batch / (stepMs / 1000), 2),
+    stepMs: { median: round(stepMs, 1), min: round(Math.min(...times), 1), max: round(Math.max(...times), 1) },
+    matMulFlopsPerStep,
+    effectiveGflops: round(matMulFlopsPerStep / stepMs / 1e6, 2),
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    wasmHeapBytes: backend.wasm ? backend.wasm.HEAPF32.buffer.byteLength : null,
+    ...(profile ? { profile } : {}),
+  };
+}
+
+function round(value: number, digits: number): number {
+  return Number(value.toFixed(digits));
+}
+
+/** The add-on's own sgemm rate on a BERT-base-sized product (1024×768 · 768×3072), best of several runs. */
+function sgemmCeiling(): number | null {
+  const { blas } = loadNativeBlas();
+  if (!blas) return null;
+  const [m, k, n] = [1024, 768, 3072];
+  const [a, b, c] = [new Float32Array(m * k).fill(0.5), new Float32Array(k * n).fill(0.5), new Float32Array(m * n)];
+  const offsets = new Float64Array(3);
+  let best = 0;
+  for (let run = 0; run < 20; run++) {
+    const started = performance.now();
+    blas.matMul(a, b, c, null, offsets, m, n, k, false, false, 0, 0);
+    best = Math.max(best, (2 * m * n * k) / ((performance.now() - started) * 1e6));
+  }
+  return round(best, 1);
+}
+
+const HELP = `usage: npm run bench -- [options]
+  --models <list>       tiny,mini,base (default: all)
+  --cases <list>        ${CASES.join(',')} (default: all)
+  --quick               BERT-tiny only, cases adapter, fusion-2 and inference, 3 timed steps
+  --steps <n>           timed steps per case (default 5), after --warmup <n> (default 2)
+  --micro-batch <n>     examples per forward/backward pass (default: the whole batch; 4, or 2 for full and fusion-8, on BERT-base)
+  --profile             add the kernels that take the most time in one step
+  --backend <name>      ${BACKEND_PREFERENCES.join(', ')} (default: ADAPTERFUSION_BACKEND or auto)
+  --out <file>          JSON results (default: runs/bench/bench-<date>.json)`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string' }, cases: { type: 'string' }, quick: { type: 'boolean' }, steps: { type: 'string' },
+      warmup: { type: 'string' }, 'micro-batch': { type: 'string' }, profile: { type: 'boolean' }, backend: { type: 'string' },
+      out: { type: 'string' }, child: { type: 'string' }, help: { type: 'boolean' },
+    },
+  });
+  if (values.help) return void process.stdout.write(`${HELP}\n`);
+  if (values.child) return void process.stdout.write(`${JSON.stringify(await runCase(JSON.parse(values.child) as Spec))}\n`);
+
+  const list = <T extends string>(text: string | undefined, all: readonly T[], fallback: readonly T[]): T[] => {
+    if (!text) return [...fallback];
+    const items = text.split(',');
+    const unknown = items.filter((item) => !all.includes(item as T));
+    if (unknown.length > 0) throw new Error(`expected items from ${all.join(', ')}, got ${unknown.join(', ')}`);
+    return items as T[];
+  };
+  const modelNames = Object.keys(MODELS) as ModelName[];
+  const models = list(values.models, modelNames, values.quick ? ['tiny'] : modelNames);
+  const cases = list(values.cases, CASES, values.quick ? ['adapter', 'fusion-2', 'inference'] : CASES);
+  const backend = (values.backend ?? process.env.ADAPTERFUSION_BACKEND ?? 'auto') as BackendPreference;
+  if (!BACKEND_PREFERENCES.includes(backend)) throw new Error(`--backend: expected one of ${BACKEND_PREFERENCES.join(', ')}, got "${backend}"`);
+  const count = (text: string | undefined, fallback: number, name: string): number => {
+    const value = text === undefined ? fallback : Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: expected a positive integer, got "${text}"`);
+    return value;
+  };
+  const steps = count(values.steps, values.quick ? 3 : 5, 'steps');
+  const warmup = count(values.warmup, values.quick ? 1 : 2, 'warmup');
+
+  const info = await initBackend(backend);
+  const ceiling = sgemmCeiling();
+  const header = `backend ${info.name}; matmul: ${info.kernels.matMul}; blas: ${info.kernels.blas}` +
+    (ceiling === null ? '' : `; sgemm ceiling ${ceiling} GFLOP/s`);
+  process.stdout.write(`${header}\n`);
+  const row = (cells: (string | number)[]) => cells.map((cell, i) => String(cell).padStart(i < 2 ? 9 : 11)).join(' ');
+  process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'step ms', 'GFLOP/s', ceiling === null ? '' : '% sgemm', 'RSS MiB', 'heap MiB'])}\n`);
+  const results: Result[] = [];
+  for (const model of models) {
+    for (const caseName of cases) {
+      const microBatch = values['micro-batch'] ? count(values['micro-batch'], 1, 'micro-batch') : defaultMicroBatch(model, caseName);
+      const spec: Spec = { model, case: caseName, steps, warmup, microBatch, profile: values.profile ?? false, backend };
+      const child = spawnSync(process.execPath, [__filename, '--child', JSON.stringify(spec)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+      const last = child.stdout.trim().split('\n').pop() ?? '';
+      if (child.status !== 0 || !last.startsWith('{')) {
+        process.stdout.write(`${row([model, caseName, 'failed'])} (exit ${child.status ?? child.signal})\n`);
+        continue;
+      }
+      const result = JSON.parse(last) as Result;
+      results.push(result);
+      const mib = (bytes: number | null) => (bytes === null ? '-' : (bytes / 2 ** 20).toFixed(0));
+      process.stdout.write(`${row([
+        model, caseName, result.microBatch === result.batch ? result.batch : `${result.batch}=${result.batch / result.microBatch}×${result.microBatch}`,
+        result.examplesPerSecond, result.stepMs.median, result.effectiveGflops,
+        ceiling === null ? '' : `${((100 * result.effectiveGflops) / ceiling).toFixed(0)}%`, mib(result.peakRssBytes), mib(result.wasmHeapBytes),
+      ])}\n`);
+      for (const entry of result.profile ?? []) process.stdout.write(`${' '.repeat(21)}${entry.kernel.padEnd(24)} ${entry.ms.toFixed(1).padStart(9)} ms ${(100 * entry.share).toFixed(1).padStart(5)}%\n`);
+    }
+  }
+  const out = values.out ?? join('runs', 'bench', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeJsonAtomic(out, {
+    date: new Date().toISOString(), command: `node ${process.argv.slice(1).join(' ')}`, node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, sequenceLength: SEQUENCE_LENGTH,
+    backend: info.name, kernels: info.kernels, sgemmCeilingGflops: ceiling, results,
+  });
+  process.stdout.write(`results: ${out}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+});
