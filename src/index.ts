@@ -46,3 +46,4 @@ export * from './tokenizer/word-piece-tokenizer';
 export * from './tokenizer/load-tokenizer';
 export * from './tokenizer/tokenizer-error';
 export * from './pipeline/experiment-config';
+export * from './pipeline/mt-a-backbone';
