@@ -80,13 +80,20 @@ export class BasicTokenizer {
     const text = this.normalize(this.options.lowercase ? lowercasePerCodePoint(piece) : piece);
     // Python's str.split(): every whitespace character is a BMP code unit, so scanning code units is exact.
     let wordStart = -1;
+    // Most words are ASCII without punctuation; they skip the second scan of splitWord.
+    let isPlain = true;
     for (let index = 0; index <= text.length; index++) {
-      const isBoundary = index === text.length || (characterFlags(text.charCodeAt(index)) & WHITESPACE) !== 0;
-      if (!isBoundary) {
-        if (wordStart < 0) wordStart = index;
-      } else if (wordStart >= 0) {
-        this.splitWord(text.slice(wordStart, index), words);
+      const unit = index < text.length ? text.charCodeAt(index) : 0x20;
+      const flags = characterFlags(unit);
+      if (flags & WHITESPACE) {
+        if (wordStart < 0) continue;
+        const word = text.slice(wordStart, index);
+        if (isPlain) words.push(word);
+        else this.splitWord(word, words);
         wordStart = -1;
+      } else {
+        if (wordStart < 0) [wordStart, isPlain] = [index, true];
+        if (unit > 0x7f || flags & PUNCTUATION) isPlain = false;
       }
     }
   }

@@ -1,8 +1,8 @@
 import { isUnassignedInUnicode14 } from './unassigned-in-unicode-14';
 
 // Per-code-point classification used by the BERT basic tokenizer. Looking a code point up in a table is much faster
-// than running a Unicode-property regex on every character of 400k examples, so the Basic Multilingual Plane is
-// classified once (on first use) and only the rare astral characters are classified on the fly.
+// than running Unicode-property regexes on every character of 400k examples. Each code point is classified the first
+// time it is seen (a corpus uses a few thousand at most), so no start-up time goes into classifying all of Unicode.
 
 /**
  * Removed by text cleaning: U+0000, U+FFFD and every category C* character except tab, newline and carriage return,
@@ -56,20 +56,21 @@ function classify(codePoint: number): number {
   return flags;
 }
 
-let basicPlane: Uint8Array | undefined;
+const NOT_YET_CLASSIFIED = 0x80;
+const basicPlane = new Uint8Array(0x10000).fill(NOT_YET_CLASSIFIED);
+const astralPlanes = new Map<number, number>();
 
-// Lone surrogates are category Cs, so they are removed, as Python removes them.
-function buildBasicPlane(): Uint8Array {
-  const table = new Uint8Array(0x10000);
-  for (let codePoint = 0; codePoint < 0x10000; codePoint++) table[codePoint] = classify(codePoint);
-  return table;
-}
-
-/** The flags (REMOVED, SPACE, WHITESPACE, PUNCTUATION, CHINESE) of one code point. */
+/**
+ * The flags (REMOVED, SPACE, WHITESPACE, PUNCTUATION, CHINESE) of one code point. A lone surrogate is category Cs,
+ * so it is removed, as Python removes it.
+ */
 export function characterFlags(codePoint: number): number {
   if (codePoint < 0x10000) {
-    basicPlane ??= buildBasicPlane();
-    return basicPlane[codePoint] ?? 0;
+    const flags = basicPlane[codePoint] ?? NOT_YET_CLASSIFIED;
+    if (flags !== NOT_YET_CLASSIFIED) return flags;
+    return (basicPlane[codePoint] = classify(codePoint));
   }
-  return classify(codePoint);
+  let flags = astralPlanes.get(codePoint);
+  if (flags === undefined) astralPlanes.set(codePoint, (flags = classify(codePoint)));
+  return flags;
 }

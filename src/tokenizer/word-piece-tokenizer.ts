@@ -225,7 +225,7 @@ export class WordPieceTokenizer implements Tokenizer {
 
   private textIds(text: string): number[] {
     const ids: number[] = [];
-    for (const word of this.basic.split(text)) ids.push(...this.wordIds(word));
+    for (const word of this.basic.split(text)) for (const id of this.wordIds(word)) ids.push(id);
     return ids;
   }
 
