@@ -47,3 +47,5 @@ export * from './tokenizer/load-tokenizer';
 export * from './tokenizer/tokenizer-error';
 export * from './pipeline/experiment-config';
 export * from './pipeline/mt-a-backbone';
+export * from './pipeline/extraction-config';
+export * from './pipeline/extraction-stage';

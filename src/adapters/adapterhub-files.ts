@@ -1,18 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-let packageVersion: string | undefined;
+let cachedVersion: string | undefined;
 
 /** This package's version, from the nearest package.json named `adapterfusion` above this file (source or dist). */
-function ownVersion(): string {
-  if (packageVersion !== undefined) return packageVersion;
+export function packageVersion(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       const json = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (json.name === 'adapterfusion') return (packageVersion = json.version ?? 'unknown');
+      if (json.name === 'adapterfusion') return (cachedVersion = json.version ?? 'unknown');
     }
-    if (dirname(dir) === dir) return (packageVersion = 'unknown');
+    if (dirname(dir) === dir) return (cachedVersion = 'unknown');
   }
 }
 
@@ -34,7 +34,7 @@ export interface AdapterHubFileFields {
  */
 export function adapterHubFileFields(modelType: string, hiddenSize: number, name: string): AdapterHubFileFields {
   const modelClass = `${modelType === 'roberta' ? 'Roberta' : 'Bert'}AdapterModel`;
-  return { hidden_size: hiddenSize, model_class: modelClass, model_name: '', model_type: modelType, name, version: `adapterfusion.${ownVersion()}` };
+  return { hidden_size: hiddenSize, model_class: modelClass, model_name: '', model_type: modelType, name, version: `adapterfusion.${packageVersion()}` };
 }
 
 /** Reads a JSON file, naming the file in any error. */

@@ -126,9 +126,10 @@ export class PredictionHead {
 
   /**
    * Logits: `(B, labels)` for classification and multi-label, `(B, 1)` for regression, `(B, T, labels)` for tagging,
-   * `(B, choices)` for multiple choice (whose inputs are B×choices rows). Dropout only when `training`.
+   * `(B, choices)` for multiple choice (whose inputs are B×choices rows). Dropout only when `training`, its masks drawn
+   * from `dropoutSeed` when given (repeatable steps) and from Math.random otherwise.
    */
-  forward(lastHiddenState: tf.Tensor3D, pooledOutput: tf.Tensor2D, training: boolean): tf.Tensor {
+  forward(lastHiddenState: tf.Tensor3D, pooledOutput: tf.Tensor2D, training: boolean, dropoutSeed?: number): tf.Tensor {
     return tf.tidy(() => {
       const dropout = this.options.dropoutProb ?? this.fallbackDropout;
       let x: tf.Tensor =
@@ -136,7 +137,7 @@ export class PredictionHead {
         : this.options.usePooler ? pooledOutput // (B, D)
         : tf.reshape(tf.slice(lastHiddenState, [0, 0, 0], [-1, 1, -1]), [-1, this.hiddenSize]); // (B, D)
       this.layers.forEach(({ kernel, bias }, i) => {
-        if (training && dropout > 0) x = tf.dropout(x, dropout);
+        if (training && dropout > 0) x = tf.dropout(x, dropout, undefined, dropoutSeed === undefined ? undefined : dropoutSeed + i);
         x = linear(x, kernel, bias); // (B, [T,] out)
         if (i < this.layers.length - 1 && this.activate) x = this.activate(x);
       });

@@ -1,0 +1,94 @@
+import { Type } from 'class-transformer';
+import { ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { AdapterConfig, AdapterConfigProperty } from '../adapters/adapter-config';
+import { TrainingConfig } from '../training/training-config';
+import { SAMPLER_KINDS, type SamplerKind } from './task-sampler';
+
+/** How adapters are extracted: one task at a time with the backbone frozen, or all tasks jointly with it. */
+export const EXTRACTION_MODES = ['st-a', 'mt-a'] as const;
+export type ExtractionMode = (typeof EXTRACTION_MODES)[number];
+
+/** One task to extract an adapter for. */
+export class ExtractionTaskConfig {
+  /** Task id, as a registered task plugin names it. */
+  @IsString()
+  @Matches(/^[a-z0-9_-]+$/, { message: 'id must be lower-case letters, digits, "_" or "-"' })
+  id!: string;
+
+  /** Directory with the task's files (relative paths are relative to the configuration file). */
+  @IsString()
+  dataDir!: string;
+
+  /** Read at most this many training and dev examples each (quick runs). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxExamples?: number;
+
+  /** Tokens per sequence for this task, special tokens included (default: the config's `maxLength`). */
+  @IsOptional()
+  @IsInt()
+  @Min(4)
+  maxLength?: number;
+}
+
+/**
+ * Adapter extraction. ST-A (the default): one bottleneck adapter and head per task, trained with the backbone frozen;
+ * training defaults follow the paper's recipe (AdamW, learning rate 1e-4 with linear decay, batch 32, up to 30 epochs
+ * with early stopping on the task's first dev metric). MT-A: every task's adapter and head trained in one loop
+ * together with the backbone (the paper uses learning rate 2e-5 there).
+ *
+ * @example
+ * const config = loadConfigFile(ExtractionConfig, 'extract.yaml');
+ * // backbone: models/bert-base-uncased
+ * // tasks: [{ id: rte, dataDir: data/RTE }, { id: sst2, dataDir: data/SST-2, maxExamples: 20000 }]
+ * // adapter: { preset: seq_bn, reductionFactor: 16 }
+ */
+export class ExtractionConfig {
+  /** `st-a`: each task alone, backbone frozen; `mt-a`: all tasks jointly, backbone tuned with them. */
+  @IsIn(EXTRACTION_MODES)
+  mode: ExtractionMode = 'st-a';
+
+  /** Hugging Face model directory of the frozen backbone (config.json + model.safetensors). */
+  @IsString()
+  backbone!: string;
+
+  /** Directory with vocab.txt or tokenizer.json (default: the backbone directory). */
+  @IsOptional()
+  @IsString()
+  tokenizer?: string;
+
+  /** The tasks, extracted in this order. */
+  @IsArray()
+  @ArrayMinSize(1)
+  @ValidateNested({ each: true })
+  @Type(() => ExtractionTaskConfig)
+  tasks: ExtractionTaskConfig[] = [];
+
+  /** The adapter architecture every task gets (a `preset` fills the options left out). */
+  @AdapterConfigProperty()
+  adapter = new AdapterConfig();
+
+  /** Optimizer, schedule, batching, early stopping and checkpoints. */
+  @ValidateNested()
+  @Type(() => TrainingConfig)
+  training = new TrainingConfig();
+
+  /** Plugin modules registering further tasks: file paths (relative to the configuration file) or package names. */
+  @IsArray()
+  @IsString({ each: true })
+  modules: string[] = [];
+
+  /** MT-A only: how each step's task is drawn (`annealed`: probability ∝ N_i^α, α from 1 down to 0.2). */
+  @IsIn(SAMPLER_KINDS)
+  sampler: SamplerKind = 'annealed';
+
+  /** Tokens per sequence, special tokens included, unless a task sets its own. */
+  @IsInt()
+  @Min(4)
+  maxLength = 128;
+
+  /** Seeds the adapter and head initialisation and the order of the training examples. */
+  @IsInt()
+  seed = 42;
+}

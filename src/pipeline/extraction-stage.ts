@@ -1,0 +1,234 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { packageVersion } from '../adapters/adapterhub-files';
+import { BottleneckAdapter } from '../adapters/bottleneck-adapter';
+import { BertModel } from '../backbone/bert-model';
+import type { BackendInfo } from '../backend/backend';
+import { batchToTensors } from '../data/batch-to-tensors';
+import { encodeExamples, type EncodedExample } from '../data/encode-examples';
+import { makeBatches, type Batch } from '../data/make-batches';
+import { readTaskSplit } from '../data/read-task-split';
+import { taskRegistry, type Container } from '../di/container';
+import { createHead, type PredictionHead } from '../heads/prediction-head';
+import type { RunDirectory } from '../io/run-directory';
+import { computeMetrics } from '../task/metrics';
+import type { HeadSpec, TaskPlugin } from '../task/task-plugin';
+import { loadTokenizer } from '../tokenizer/load-tokenizer';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+import { Trainer } from '../training/trainer';
+import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
+
+/** How one extraction run goes. */
+export interface ExtractionRunOptions {
+  /** Where adapters, heads, metrics, checkpoints and the manifest go. */
+  run: RunDirectory;
+  /** Extract only these task ids (each must be in the config); default: every task, in config order. */
+  only?: readonly string[];
+  /** Continue an interrupted task from its checkpoint instead of starting it over. */
+  resume?: boolean;
+  /** Directory that relative paths of the config are resolved against (the config file's); default: the working directory. */
+  baseDir?: string;
+  /** The running backend, recorded in the manifest. */
+  backend?: BackendInfo;
+  /** Receives log lines; default: stderr. */
+  log?: (line: string) => void;
+  /** Draw a progress bar when stderr is a terminal (default true). */
+  progress?: boolean;
+}
+
+/** What extraction did for one task. */
+export interface ExtractionTaskResult {
+  task: string;
+  /** True when the task was already recorded as done and was left as it was. */
+  skipped: boolean;
+  /** Dev metrics of the saved (best) weights. */
+  metrics: Record<string, number>;
+  adapterDir: string;
+  headDir: string;
+}
+
+/** Manifest key of a task's extraction. */
+export function extractionStageKey(task: string): string {
+  return `extract/${task}`;
+}
+
+/**
+ * The logits of a batch: the backbone with the adapter hooked in, then the head. In training, `seed` draws the
+ * dropout masks (the backbone's from `seed`, the head's from `seed + 1`) so that a step is repeatable.
+ */
+export function logitsOf(backbone: BertModel, adapter: BottleneckAdapter, head: PredictionHead, tensors: ReturnType<typeof batchToTensors>, training: boolean, seed?: number): tf.Tensor {
+  const { inputIds, attentionMask, tokenTypeIds } = tensors;
+  const output = backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { training, hook: adapter.hook(), dropoutSeed: seed });
+  return head.forward(output.lastHiddenState, output.pooledOutput, training, seed === undefined ? undefined : seed + 1);
+}
+
+/**
+ * Predictions and gold labels in the shape `computeMetrics` compares position by position: tagging rows cut to the
+ * example's tokens, multi-label index lists as multi-hot vectors.
+ */
+function alignForMetrics(head: HeadSpec, prediction: number | number[], gold: number | number[]): [number | number[], number | number[]] {
+  if (head.type === 'tagging') return [(prediction as number[]).slice(0, (gold as number[]).length), gold];
+  if (head.type === 'multi-label') {
+    const hot = (indices: number[]) => head.labels.map((_, i) => (indices.includes(i) ? 1 : 0));
+    return [hot(prediction as number[]), hot(gold as number[])];
+  }
+  return [prediction, gold];
+}
+
+/**
+ * Writes the backbone (sha256 and path) and the environment (package, Node and tfjs versions, backend) to the run's
+ * manifest, refusing a run directory that was made with another backbone.
+ */
+export function recordEnvironment(run: RunDirectory, backbone: BertModel, backbonePath: string, backend?: BackendInfo): void {
+  const manifest = run.readManifest();
+  const hash = backbone.checkpointHash;
+  if (manifest.backboneHash !== undefined && manifest.backboneHash !== hash) {
+    throw new Error(
+      `${run.manifestPath}: this run was made with the backbone ${manifest.backbonePath ?? ''} (sha256 ${manifest.backboneHash}), ` +
+        `but ${backbonePath} has sha256 ${hash ?? 'unknown'}; use another run directory`,
+    );
+  }
+  const environment: Record<string, string> = { adapterfusion: packageVersion(), node: process.version, ...(backend?.versions ?? {}) };
+  if (backend) environment.backend = backend.name;
+  run.updateManifest({ ...(hash === undefined ? {} : { backboneHash: hash }), backbonePath, environment });
+}
+
+/** A task's metrics on its (labelled) dev batches, in inference mode. */
+export async function evaluateTask(batches: readonly Batch[], plugin: TaskPlugin, backbone: BertModel, adapter: BottleneckAdapter, head: PredictionHead): Promise<Record<string, number>> {
+  const predictions: (number | number[])[] = [];
+  const golds: (number | number[])[] = [];
+  for (const batch of batches) {
+    const predicted = tf.tidy(() => head.predict(logitsOf(backbone, adapter, head, batchToTensors(batch, plugin.head), false)));
+    predicted.forEach((prediction, i) => {
+      const [p, g] = alignForMetrics(plugin.head, prediction, batch.labels?.[i] as number | number[]);
+      predictions.push(p);
+      golds.push(g);
+    });
+  }
+  return computeMetrics(plugin.metrics, predictions, golds);
+}
+
+/**
+ * Single-task adapter extraction (ST-A): for each task, a new bottleneck adapter and head are trained on the task's
+ * training split with the backbone frozen, selected on the dev split by the task's first metric (early stopping),
+ * and saved in AdapterHub's layout in the run directory, which also records metrics, checkpoints and the manifest
+ * (backbone hash, configuration, seed, versions, backend). Tasks already recorded as done are skipped.
+ *
+ * @example
+ * const container = createContainer([tasksModule]);
+ * const stage = new ExtractionStage(container, loadConfigFile(ExtractionConfig, 'extract.yaml'));
+ * const results = await stage.run({ run: new RunDirectory('runs/glue'), baseDir: '.' });
+ */
+export class ExtractionStage {
+  constructor(
+    private readonly container: Container,
+    private readonly config: ExtractionConfig,
+  ) {}
+
+  /** Extracts every selected task in config order; returns what happened to each. */
+  async run(options: ExtractionRunOptions): Promise<ExtractionTaskResult[]> {
+    if (this.config.mode !== 'st-a') throw new Error(`ExtractionStage runs ST-A; a configuration with mode "${this.config.mode}" runs with MultiTaskExtractionStage`);
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const path = (file: string) => (isAbsolute(file) ? file : resolve(options.baseDir ?? process.cwd(), file));
+    const tasks = this.selectedTasks(options.only);
+    const registry = taskRegistry(this.container);
+    const plugins = tasks.map((task) => registry.get(task.id)); // unknown ids fail before anything loads
+
+    const backbone = await BertModel.fromPretrained(path(this.config.backbone));
+    try {
+      recordEnvironment(options.run, backbone, this.config.backbone, options.backend);
+      const tokenizer = await loadTokenizer(path(this.config.tokenizer ?? this.config.backbone));
+      const results: ExtractionTaskResult[] = [];
+      for (const [i, task] of tasks.entries()) {
+        const plugin = plugins[i] as TaskPlugin;
+        const run = options.run;
+        const done = run.readManifest().stages[extractionStageKey(task.id)];
+        if (done) {
+          log(`extract ${task.id}: already done in ${run.root}, skipped (dev ${JSON.stringify(done.metrics ?? {})})`);
+          results.push({ task: task.id, skipped: true, metrics: done.metrics ?? {}, adapterDir: run.adapterDir(task.id), headDir: run.headDir(task.id) });
+          continue;
+        }
+        results.push(await this.extract(task, plugin, backbone, tokenizer, { ...options, log, dataDir: path(task.dataDir) }));
+      }
+      return results;
+    } finally {
+      backbone.dispose();
+    }
+  }
+
+  private selectedTasks(only: readonly string[] | undefined): ExtractionTaskConfig[] {
+    if (!only) return this.config.tasks;
+    const known = this.config.tasks.map((task) => task.id);
+    const unknown = only.filter((id) => !known.includes(id));
+    if (unknown.length > 0) throw new Error(`tasks ${unknown.join(', ')}: not in the configuration; its tasks are ${known.join(', ')}`);
+    return this.config.tasks.filter((task) => only.includes(task.id));
+  }
+
+  private async extract(
+    task: ExtractionTaskConfig,
+    plugin: TaskPlugin,
+    backbone: BertModel,
+    tokenizer: Tokenizer,
+    options: ExtractionRunOptions & { log: (line: string) => void; dataDir: string },
+  ): Promise<ExtractionTaskResult> {
+    const { run, log } = options;
+    const { training, seed } = this.config;
+    const maxLength = task.maxLength ?? this.config.maxLength;
+    const read = async (split: string): Promise<EncodedExample[]> => {
+      const examples = await readTaskSplit(plugin, split, { dataDir: options.dataDir, ...(task.maxExamples === undefined ? {} : { maxExamples: task.maxExamples }) });
+      return encodeExamples(examples, tokenizer, plugin.head, maxLength);
+    };
+    const train = await read('train');
+    const dev = await read('dev');
+    const batching = { batchSize: training.batchSize, padTokenId: tokenizer.padTokenId };
+    const devBatches = makeBatches(dev, { ...batching, shuffle: false, seed });
+    if (devBatches.some((batch) => !batch.labels)) throw new Error(`task "${task.id}": the dev split in ${options.dataDir} has no labels; extraction selects weights on labelled dev data`);
+    log(`extract ${task.id}: ${train.length} training and ${dev.length} dev examples from ${options.dataDir}`);
+
+    const adapter = BottleneckAdapter.create(task.id, this.config.adapter, backbone, seed);
+    const head = createHead(task.id, plugin.head, backbone.config.hiddenSize, seed + 1, { dropoutProb: backbone.config.hiddenDropoutProb, modelType: backbone.config.modelType });
+    const adapterParameters = adapter.parameterCount();
+    const share = (100 * adapterParameters) / backbone.parameterCount();
+    log(`extract ${task.id}: adapter ${adapterParameters} parameters (${share.toFixed(2)}% of the backbone's ${backbone.parameterCount()}), head ${head.parameterCount()}`);
+
+    const loss = plugin.loss?.bind(plugin) ?? ((logits: tf.Tensor, labels: tf.Tensor) => head.loss(logits, labels));
+    const trainer = new Trainer<Batch>({
+      config: training,
+      trainable: new Map([...adapter.variables, ...head.variables]),
+      frozen: backbone.weights,
+      loss: (batch, { random }) => {
+        const tensors = batchToTensors(batch, plugin.head);
+        return loss(logitsOf(backbone, adapter, head, tensors, true, random.int(2 ** 31)), tensors.labels as tf.Tensor);
+      },
+      evaluate: async () => evaluateTask(devBatches, plugin, backbone, adapter, head),
+      primaryMetric: plugin.metrics[0],
+      checkpointDir: run.checkpointDir('extract', task.id),
+      metricsLog: run.metricsFile('extract', task.id),
+      log,
+      ...(options.progress === undefined ? {} : { progress: options.progress }),
+    });
+    try {
+      const result = await trainer.fit((epoch) => makeBatches(train, { ...batching, shuffle: true, seed: seed + epoch }), { resume: options.resume === true });
+      await adapter.save(run.adapterDir(task.id));
+      await head.save(run.headDir(task.id));
+      run.recordStage(extractionStageKey(task.id), {
+        config: { task, adapter: this.config.adapter, training, maxLength, backbone: this.config.backbone },
+        seed,
+        metrics: result.bestMetrics,
+        bestStep: result.bestStep,
+        steps: result.steps,
+        epochs: result.epochs,
+        stoppedEarly: result.stoppedEarly,
+        adapterParameters,
+        adapterPercentOfBackbone: Number(share.toFixed(4)),
+        files: { adapter: relative(run.root, run.adapterDir(task.id)), head: relative(run.root, run.headDir(task.id)) },
+      });
+      log(`extract ${task.id}: saved adapter and head (dev ${Object.entries(result.bestMetrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')})`);
+      return { task: task.id, skipped: false, metrics: result.bestMetrics, adapterDir: run.adapterDir(task.id), headDir: run.headDir(task.id) };
+    } finally {
+      trainer.dispose();
+      adapter.dispose();
+      head.dispose();
+    }
+  }
+}
