@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/backend';
 import { cpuMatMulKernels } from '../../src/backend/kernels/cpu-matmul';
+import { cpuGatherKernel, wasmGatherKernel } from '../../src/backend/kernels/gather-rows';
 import { planMatMul } from '../../src/backend/kernels/matmul-plan';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from '../../src/backend/kernels/wasm-matmul';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
@@ -204,5 +205,34 @@ describe('planMatMul', () => {
 
   it('names both shapes when inner dimensions differ', () => {
     expect(() => planMatMul([2, 3], [4, 5], false, false)).toThrow('matMul: inner dimensions differ: [2, 3] · [4, 5] (3 vs 4)');
+  });
+});
+
+describe('gather kernels', () => {
+  const table = [[0, 1, 2], [10, 11, 12], [20, 21, 22], [30, 31, 32]];
+
+  async function checkGather(): Promise<void> {
+    const x = tf.tensor2d(table);
+    const rows = tf.gather(x, tf.tensor2d([[3, 0], [1, 1]], [2, 2], 'int32'));
+    expect(rows.shape).toEqual([2, 2, 3]);
+    expect(await rows.array()).toEqual([[[30, 31, 32], [0, 1, 2]], [[10, 11, 12], [10, 11, 12]]]);
+    const ints = tf.gather(tf.tensor2d(table, [4, 3], 'int32'), tf.tensor1d([2], 'int32'));
+    expect(ints.dtype).toBe('int32');
+    expect(await ints.array()).toEqual([[20, 21, 22]]);
+    expect(await tf.gather(x, tf.tensor1d([2, 0], 'int32'), 1).array()).toEqual(table.map((row) => [row[2], row[0]]));
+    expect(() => tf.gather(x, tf.tensor1d([4], 'int32'))).toThrow('gather: expected indices in [0, 4), got 4');
+  }
+
+  it('copy rows along axis 0 on wasm and leave other gathers to the stock kernel', async () => {
+    await withKernels([wasmGatherKernel()], checkGather);
+  });
+
+  it('do the same on cpu', async () => {
+    await tf.setBackend('cpu');
+    try {
+      await withKernels([cpuGatherKernel()], checkGather);
+    } finally {
+      await tf.setBackend('wasm');
+    }
   });
 });

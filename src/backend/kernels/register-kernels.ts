@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadNativeBlas } from '../native/native-blas';
 import { cpuMatMulKernels } from './cpu-matmul';
+import { cpuGatherKernel, wasmGatherKernel } from './gather-rows';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from './wasm-matmul';
 
 /** What the framework put in place of the backend's stock kernels, for `doctor` and the benchmark. */
@@ -33,8 +34,8 @@ const registered = new Map<string, KernelInfo>();
 
 /**
  * Registers the framework's kernels for the backend that was just set, once per backend: gradients for every op, and
- * where they beat the stock ones, matrix products (through the native BLAS add-on when it loads) and a copy-free
- * Identity. Called by `initBackend`; `ADAPTERFUSION_BLAS=0` keeps the add-on out, `ADAPTERFUSION_KERNELS=stock` all of it.
+ * where they beat the stock ones, matrix products (through the native BLAS add-on when it loads), embedding-style
+ * gathers and a copy-free Identity. Called by `initBackend`; `ADAPTERFUSION_BLAS=0` keeps the add-on out, `ADAPTERFUSION_KERNELS=stock` all of it.
  */
 export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = process.env): KernelInfo {
   ensureGradients();
@@ -49,11 +50,11 @@ export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = pr
   let configs: tf.KernelConfig[] = [];
   let info: Omit<KernelInfo, 'registered'>;
   if (backendName === 'wasm') {
-    configs = [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas), wasmIdentityKernel()];
+    configs = [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas), wasmIdentityKernel(), wasmGatherKernel()];
     info = { matMul: blas ? 'native BLAS on the wasm heap' : 'XNNPACK for every product (transposed operands copied into place)', blas: blas ? description : `not used: ${description}` };
-  } else if (backendName === 'cpu' && blas) {
-    configs = cpuMatMulKernels(blas);
-    info = { matMul: 'native BLAS on the cpu backend\'s arrays', blas: description };
+  } else if (backendName === 'cpu') {
+    configs = [...(blas ? cpuMatMulKernels(blas) : []), cpuGatherKernel()];
+    info = blas ? { matMul: 'native BLAS on the cpu backend\'s arrays', blas: description } : { matMul: 'stock cpu kernels', blas: `not used: ${description}` };
   } else {
     info = { matMul: `stock ${backendName} kernels`, blas: backendName === 'tensorflow' ? 'not used (TensorFlow brings its own)' : `not used: ${description}` };
   }

@@ -6,6 +6,7 @@ import { isRowBias, planMatMul, productOffsets, type MatMulPlan } from './matmul
 export interface WasmBackend extends tf.KernelBackend {
   wasm: {
     HEAPF32: Float32Array;
+    HEAPU8: Uint8Array;
     cwrap(name: string, returns: null, argumentTypes: string[]): (...args: unknown[]) => void;
     tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
   };
