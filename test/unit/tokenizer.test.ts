@@ -27,6 +27,21 @@ describe('WordPieceTokenizer.tokenize (uncased)', () => {
     expect(WordPieceTokenizer.fromVocab([...SPECIALS, 'hello']).tokenize('Hello')).toEqual(['hello']);
   });
 
+  it('runs the example of docs/tokenizer.md', () => {
+    const docs = WordPieceTokenizer.fromVocab([...SPECIALS, 'adapter', '##s', 'fuse', '!', 'οδοσ']);
+    expect(docs.tokenize('Adapters FUSE!')).toEqual(['adapter', '##s', 'fuse', '!']);
+    expect(docs.tokenize('ΟΔΟΣ')).toEqual(['οδοσ']);
+    expect(docs.encode('Adapters fuse', '!', { maxLength: 8, padding: 'max_length' })).toEqual({
+      inputIds: [2, 5, 6, 7, 3, 8, 3, 0],
+      tokenTypeIds: [0, 0, 0, 0, 0, 1, 1, 0],
+      attentionMask: [1, 1, 1, 1, 1, 1, 1, 0],
+    });
+    expect(docs.encodeBatch(['fuse', ['adapters', 'fuse !']]).map((row) => row.inputIds)).toEqual([
+      [2, 7, 3, 0, 0, 0, 0],
+      [2, 5, 6, 3, 7, 8, 3],
+    ]);
+  });
+
   it('lowercases one code point at a time: no final sigma, İ loses its dot', () => {
     // JavaScript's "ΟΔΟΣ".toLowerCase() is "οδος"; the reference lowercases Σ on its own to σ.
     expect(tokenizer.tokenize('ΟΔΟΣ')).toEqual(['οδοσ']);
