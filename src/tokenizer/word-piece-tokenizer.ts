@@ -3,7 +3,7 @@ import { BasicTokenizer } from './basic-tokenizer';
 import type { EncodeOptions, Encoding, Tokenizer } from './tokenizer';
 import { TokenizerError } from './tokenizer-error';
 
-/** How text is normalized and split; the defaults are those of Hugging Face's `BertTokenizer`. */
+/** How text is normalized and split; defaults as in Hugging Face's `BertTokenizer`, but cased vocabularies keep case. */
 export interface WordPieceTokenizerOptions {
   /**
    * Lowercase the text. Default `true` for an uncased vocabulary, `false` for a cased one (one where some entry other
