@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BertModel } from '../../src/backbone/bert-model';
 import { createCliContainer } from '../../src/cli/cli-container';
-import { forwardCommand } from '../../src/cli/commands/forward';
+import { COMMANDS } from '../../src/cli/main';
 import { runProgram } from '../../src/cli/program';
 import { FusionLoader } from '../../src/composition/fusion-loader';
 import { resolveToken } from '../../src/di/container';
@@ -17,7 +17,7 @@ const work = mkdtempSync(join(tmpdir(), 'af-forward-'));
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runProgram([forwardCommand], ['forward', ...argv], { out: (text) => (out += text), err: (text) => (err += text) });
+  const code = await runProgram(COMMANDS, ['forward', ...argv], { out: (text) => (out += text), err: (text) => (err += text) });
   return { code, out, err };
 }
 
