@@ -64,7 +64,7 @@ export class BasicTokenizer {
   split(text: string): string[] {
     const words: string[] = [];
     let start = 0;
-    if (this.specialPattern && text.includes('[')) {
+    if (this.specialPattern) {
       for (const match of text.matchAll(this.specialPattern)) {
         this.splitPiece(text.slice(start, match.index), words);
         words.push(match[0]);
