@@ -39,6 +39,10 @@ const CASES: Case[] = [
   { name: 'sigmoid', a: [5, 9], b: [9, 4], transposeA: false, bias: [4], activation: 'sigmoid' },
   { name: 'elu', a: [9, 5], b: [9, 4], transposeA: true, activation: 'elu' },
   { name: 'prelu', a: [5, 9], b: [9, 4], bias: [4], activation: 'prelu' },
+  // Above the direct-loop size (32·1024 multiply-adds), so the tuned paths run too.
+  { name: 'large, transposed B, bias', a: [2, 40, 64], b: [2, 48, 64], transposeB: true, bias: [48], activation: 'relu' },
+  { name: 'large, transposed A', a: [2, 64, 40], b: [64, 48], transposeA: true },
+  { name: 'inner dimension 0 with bias', a: [3, 0], b: [0, 4], bias: [4] },
 ];
 
 function seeded(shape: number[], seed: number): tf.Tensor {
@@ -162,19 +166,25 @@ describe('matmul kernels match a float64 reference', () => {
 });
 
 describe('wasm kernels', () => {
-  it('leave the tensor count and the wasm heap unchanged', async () => {
+  it('leave the tensor count and the wasm heap unchanged, on both paths', async () => {
     await initBackend();
-    const a = seeded([2, 3, 16, 8], 1);
-    const b = seeded([2, 3, 16, 8], 2);
-    const step = () => tf.tidy(() => tf.sum(tf.matMul(a, b, true, false)).dataSync());
-    step();
-    const before = tf.memory();
-    for (let i = 0; i < 3; i++) step();
-    const after = tf.memory();
-    expect(after.numTensors).toBe(before.numTensors);
-    expect(after.numBytes).toBe(before.numBytes);
-    expect(tf.engine().backend.numDataIds()).toBe(before.numDataBuffers);
-    tf.dispose([a, b]);
+    const wasm = tf.findBackend('wasm') as WasmBackend;
+    // Large enough for the XNNPACK path's transposed temporaries and per-batch tensor ids.
+    const a = seeded([2, 3, 64, 48], 1);
+    const b = seeded([2, 3, 64, 48], 2);
+    const bias = seeded([48], 3);
+    const step = () => tf.tidy(() => tf.sum(tf.fused.matMul({ a, b, transposeA: true, bias })).dataSync());
+    for (const library of [undefined, blas]) {
+      await withKernels(wasmMatMulKernels(wasm, library), async () => {
+        step();
+        const before = { ...tf.memory(), dataIds: wasm.numDataIds() };
+        for (let i = 0; i < 3; i++) step();
+        expect(tf.memory().numTensors).toBe(before.numTensors);
+        expect(tf.memory().numBytes).toBe(before.numBytes);
+        expect(wasm.numDataIds()).toBe(before.dataIds);
+      });
+    }
+    tf.dispose([a, b, bias]);
   });
 
   it('Identity shares memory instead of copying it', async () => {

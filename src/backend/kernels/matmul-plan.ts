@@ -11,7 +11,7 @@ export interface MatMulPlan {
   k: number;
   /** Shape of the result: broadcast batch dims, then the rows and columns of each product. */
   outShape: number[];
-  /** Batches in A and B (their leading dims flattened). */
+  /** Batches in A and B as stored (their leading dims flattened), before any folding. */
   batchA: number;
   batchB: number;
   /** For each product: the batch of A, the batch of B (the result's batch is the product's index). */
@@ -37,7 +37,7 @@ export function planMatMul(aShape: readonly number[], bShape: readonly number[],
   const batchB = util.sizeFromShape(bBatchShape);
   const outShape = [...batchShape, m, n];
   if (batchB === 1 && !transposeA) {
-    return { m: m * batchA, n, k, outShape, batchA: 1, batchB, products: [{ a: 0, b: 0 }] };
+    return { m: m * batchA, n, k, outShape, batchA, batchB, products: [{ a: 0, b: 0 }] };
   }
   const count = util.sizeFromShape(batchShape);
   const products = Array.from({ length: count }, (_, index) => ({

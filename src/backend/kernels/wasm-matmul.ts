@@ -37,6 +37,9 @@ const WASM_ACTIVATIONS: Readonly<Record<string, number>> = { ...BLAS_ACTIVATIONS
 
 const FLOAT_BYTES = 4;
 
+/** Multiply-adds below which a product is done by a direct loop rather than a tuned kernel (see `direct`). */
+export const SMALL_PRODUCT = 32 * 1024;
+
 /**
  * Matrix-product kernels for the wasm backend. Every product (transposed, batched, broadcast, with bias and
  * activation) takes a fast path: with the native add-on one batched `cblas_sgemm` call straight on the wasm heap;
@@ -68,7 +71,6 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
 
   function xnnpack(plan: MatMulPlan, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): void {
     const { m, n, k } = plan;
-    if (k === 0) throw new Error('matMul on wasm: an inner dimension of 0 needs the native BLAS add-on');
     const rowsA = transposeA ? transposeLastTwo(a) : a; // (batchA, m, k)
     const colsB = transposeB ? transposeLastTwo(b) : b; // (batchB, k, n)
     const biasId = epilogue.bias ? backend.dataIdMap.get(epilogue.bias.dataId).id : 0;
@@ -103,6 +105,44 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
       BLAS_ACTIVATIONS[epilogue.activation] ?? 0, epilogue.leakyreluAlpha);
   }
 
+  /**
+   * Many small products (fusion's per-token scores, 1×N·N×D) cost more to set up for XNNPACK than to compute: the
+   * stock kernel's direct loop does them in one call. It adds a bias wrongly, and pairs batches by modulo.
+   */
+  function direct(plan: MatMulPlan, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): boolean {
+    const { m, n, k, batchA, batchB } = plan;
+    const pairedByModulo = plan.products.every((product, index) => product.a === index % batchA && product.b === index % batchB);
+    if (m * n * k > SMALL_PRODUCT || plan.products.length === 1 || epilogue.bias || epilogue.preluWeights || !pairedByModulo) return false;
+    const shape = (info: tf.TensorInfo, batch: number) => new Uint8Array(new Int32Array([batch, ...info.shape.slice(-2)]).buffer);
+    const id = (info: tf.TensorInfo) => backend.dataIdMap.get(info.dataId).id;
+    fusedMatMul(id(a), shape(a, batchA), 3, id(b), shape(b, batchB), 3, transposeA, transposeB, WASM_ACTIVATIONS[epilogue.activation] ?? 0, 0, 0, epilogue.leakyreluAlpha, id(out));
+    return true;
+  }
+
+  /** With an inner dimension of 0 every element is act(bias), which no product routine computes. */
+  function emptyProduct(plan: MatMulPlan, out: tf.TensorInfo, epilogue: Epilogue): void {
+    const heap = backend.wasm.HEAPF32;
+    const floats = (info: tf.TensorInfo, size: number) => {
+      const start = backend.dataIdMap.get(info.dataId).memoryOffset / FLOAT_BYTES;
+      return heap.subarray(start, start + size);
+    };
+    const bias = epilogue.bias ? floats(epilogue.bias, plan.n) : undefined;
+    const slopes = epilogue.preluWeights ? floats(epilogue.preluWeights, plan.n) : undefined;
+    const activate = (x: number, column: number): number => {
+      switch (epilogue.activation) {
+        case 'relu': return Math.max(x, 0);
+        case 'relu6': return Math.min(Math.max(x, 0), 6);
+        case 'leakyrelu': return x < 0 ? epilogue.leakyreluAlpha * x : x;
+        case 'prelu': return x < 0 ? (slopes?.[column] ?? 0) * x : x;
+        case 'sigmoid': return 1 / (1 + Math.exp(-x));
+        case 'elu': return x < 0 ? Math.expm1(x) : x;
+        default: return x;
+      }
+    };
+    const values = floats(out, tf.util.sizeFromShape(plan.outShape));
+    values.forEach((_, i) => (values[i] = activate(bias?.[i % plan.n] ?? 0, i % plan.n)));
+  }
+
   function product(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): tf.TensorInfo {
     if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`matMul on wasm: expected float32 operands, got ${a.dtype} and ${b.dtype}`);
     const plan = planMatMul(a.shape, b.shape, transposeA, transposeB);
@@ -112,8 +152,9 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
     if (!(epilogue.activation in WASM_ACTIVATIONS)) throw new Error(`fused matMul on wasm: unsupported activation "${epilogue.activation}"`);
     const out = backend.makeOutput(plan.outShape, 'float32');
     if (tf.util.sizeFromShape(plan.outShape) === 0) return out;
-    if (blas && epilogue.activation !== 'prelu') native(blas, plan, a, b, out, transposeA, transposeB, epilogue);
-    else xnnpack(plan, a, b, out, transposeA, transposeB, epilogue);
+    if (plan.k === 0) emptyProduct(plan, out, epilogue);
+    else if (blas && epilogue.activation !== 'prelu') native(blas, plan, a, b, out, transposeA, transposeB, epilogue);
+    else if (!direct(plan, a, b, out, transposeA, transposeB, epilogue)) xnnpack(plan, a, b, out, transposeA, transposeB, epilogue);
     return out;
   }
 

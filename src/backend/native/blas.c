@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+// Products with fewer multiply-adds than this skip cblas_sgemm, whose set-up (and thread hand-off) costs more than
+// the arithmetic for fusion's per-token 1×N·N×D products.
+#define SMALL_PRODUCT (32 * 1024)
+
 // Activation codes: the tfjs wasm backend's FusableActivation numbering (prelu, 3, is not done here).
 enum { LINEAR = 0, RELU = 1, RELU6 = 2, LEAKYRELU = 4, SIGMOID = 5, ELU = 6 };
 
@@ -56,6 +60,24 @@ static void activate(float* out, size_t size, int activation, float alpha) {
       break;
     default:
       break;
+  }
+}
+
+// out (m×n) = op(a)·op(b) + bias (or 0) by direct loops: dot products when b is transposed, row updates otherwise.
+static void small_product(const float* a, const float* b, float* out, int64_t m, int64_t n, int64_t k, bool transpose_a,
+                          bool transpose_b, const float* bias) {
+  for (int64_t i = 0; i < m; i++) {
+    float* row = out + i * n;
+    for (int64_t j = 0; j < n; j++) row[j] = bias != NULL ? bias[j] : 0.0f;
+    for (int64_t l = 0; l < k; l++) {
+      const float x = transpose_a ? a[l * m + i] : a[i * k + l];
+      if (transpose_b) {
+        for (int64_t j = 0; j < n; j++) row[j] += x * b[j * k + l];
+      } else {
+        const float* b_row = b + l * n;
+        for (int64_t j = 0; j < n; j++) row[j] += x * b_row[j];
+      }
+    }
   }
 }
 
@@ -119,16 +141,18 @@ static napi_value mat_mul(napi_env env, napi_callback_info info) {
 
   for (size_t p = 0; p < products; p++) {
     float* out = c + (size_t)offsets[3 * p + 2];
+    // Zero-sized products land here too: they only fill `out` with the bias, if any.
+    if (m * n * k <= SMALL_PRODUCT) {
+      small_product(a + (size_t)offsets[3 * p], b + (size_t)offsets[3 * p + 1], out, m, n, k, transpose_a, transpose_b, bias);
+      activate(out, (size_t)(m * n), activation, (float)alpha);
+      continue;
+    }
     if (bias != NULL) {
       for (int64_t row = 0; row < m; row++) memcpy(out + row * n, bias, (size_t)n * sizeof(float));
     }
-    if (m > 0 && n > 0 && k > 0) {
-      cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-                  (int)k, 1.0f, a + (size_t)offsets[3 * p], transpose_a ? (int)m : (int)k, b + (size_t)offsets[3 * p + 1],
-                  transpose_b ? (int)k : (int)n, bias != NULL ? 1.0f : 0.0f, out, (int)n);
-    } else if (bias == NULL) {
-      memset(out, 0, (size_t)(m * n) * sizeof(float));
-    }
+    cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, 1.0f, a + (size_t)offsets[3 * p], transpose_a ? (int)m : (int)k, b + (size_t)offsets[3 * p + 1],
+                transpose_b ? (int)k : (int)n, bias != NULL ? 1.0f : 0.0f, out, (int)n);
     activate(out, (size_t)(m * n), activation, (float)alpha);
   }
   return NULL;
