@@ -76,7 +76,7 @@ function bertConfig(model: ModelName): BertConfig {
   return {
     modelType: 'bert', vocabSize: 30522, hiddenSize: hidden, numHiddenLayers: layers, numAttentionHeads: heads,
     intermediateSize: 4 * hidden, hiddenAct: 'gelu', hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1,
-    maxPositionEmbeddings: 512, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0,
+    maxPositionEmbeddings: 512, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0, initializerRange: 0.02,
   };
 }
 
