@@ -26,6 +26,8 @@ export interface BertConfig {
   typeVocabSize: number;
   layerNormEps: number;
   padTokenId: number;
+  /** Standard deviation of the random initialisation (`BertModel.random`); 0.02 when absent, as in BERT. */
+  initializerRange?: number;
 }
 
 /** Hugging Face's defaults for keys a config.json leaves out (BertConfig / RobertaConfig). */
@@ -44,6 +46,7 @@ function defaults(modelType: BertModelType): BertConfig {
     typeVocabSize: 2,
     layerNormEps: 1e-12,
     padTokenId: modelType === 'bert' ? 0 : 1,
+    initializerRange: 0.02,
   };
 }
 
@@ -61,6 +64,7 @@ const JSON_KEYS: Record<Exclude<keyof BertConfig, 'modelType'>, string> = {
   typeVocabSize: 'type_vocab_size',
   layerNormEps: 'layer_norm_eps',
   padTokenId: 'pad_token_id',
+  initializerRange: 'initializer_range',
 };
 
 const COUNTS = new Set<keyof BertConfig>(['vocabSize', 'hiddenSize', 'numHiddenLayers', 'numAttentionHeads', 'intermediateSize', 'maxPositionEmbeddings', 'typeVocabSize']);

@@ -53,7 +53,7 @@ export interface BertLoadOptions {
 /** Added to the attention scores of padding keys, as BERT does: their softmax weight underflows to exactly 0. */
 const FLOAT32_MIN = -3.4028234663852886e38;
 
-/** Hugging Face's initialiser range for weights and embeddings. */
+/** Hugging Face's initialiser range for weights and embeddings when the configuration gives none. */
 const INITIALIZER_RANGE = 0.02;
 
 /**
@@ -132,15 +132,16 @@ export class BertModel {
   }
 
   /**
-   * A randomly initialised encoder, as Hugging Face initialises one (weights and embeddings N(0, 0.02), LayerNorm
-   * weight 1 and bias 0, other biases 0, padding embedding 0), from seeded tfjs randoms: the same seed gives the same
-   * weights. Tests and demos build tiny backbones with it.
+   * A randomly initialised encoder, as Hugging Face initialises one (weights and embeddings N(0, initializerRange),
+   * 0.02 by default; LayerNorm weight 1 and bias 0, other biases 0, padding embedding 0), from seeded tfjs randoms: the
+   * same seed gives the same weights. Tests and demos build tiny backbones with it.
    *
    * @example
    * const tiny = BertModel.random({ ...config, hiddenSize: 32, numHiddenLayers: 2 }, 42);
    */
   static random(config: BertConfig, seed: number): BertModel {
-    return new BertModel(config, initialWeights(config, seed));
+    const complete = { ...config, initializerRange: config.initializerRange ?? INITIALIZER_RANGE };
+    return new BertModel(complete, initialWeights(complete, seed));
   }
 
   /**
@@ -306,7 +307,7 @@ function initialWeights(config: BertConfig, seed: number, only?: readonly string
     const initial = tf.tidy(() => {
       if (name.includes('LayerNorm.weight')) return tf.ones(shape);
       if (name.endsWith('.bias')) return tf.zeros(shape);
-      const values = tf.randomNormal(shape, 0, INITIALIZER_RANGE, 'float32', weightSeed);
+      const values = tf.randomNormal(shape, 0, config.initializerRange ?? INITIALIZER_RANGE, 'float32', weightSeed);
       const paddingRow = name === 'embeddings.word_embeddings.weight' || (config.modelType === 'roberta' && name === 'embeddings.position_embeddings.weight');
       if (!paddingRow) return values;
       // The padding embedding starts at zero, as nn.Embedding(padding_idx=...) makes it.

@@ -21,6 +21,7 @@ describe('BertConfig', () => {
       typeVocabSize: 2,
       layerNormEps: 1e-12,
       padTokenId: 0,
+      initializerRange: 0.02,
     });
   });
 

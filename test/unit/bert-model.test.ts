@@ -83,6 +83,11 @@ describe('BertModel', () => {
     // embeddings (50 + 16 + 2)·32 + 2·32; per layer 4·(32·32 + 32) + 2·2·32 + (32·64 + 64) + (64·32 + 32); pooler 32·32 + 32
     expect(model.parameterCount()).toBe(68 * 32 + 64 + 2 * (4 * 1056 + 128 + 2112 + 2080) + 1056);
     expect(model.checkpointHash).toBeUndefined();
+    expect(model.config.initializerRange).toBe(0.02);
+    const wide = tiny({ initializerRange: 0.2 });
+    const wideStd = tf.tidy(() => tf.sqrt(tf.moments(weight(wide, 'encoder.layer.0.output.dense.weight')).variance).dataSync()[0] ?? NaN);
+    expect(wideStd).toBeGreaterThan(0.18);
+    expect(wideStd).toBeLessThan(0.22);
   });
 
   it('calls the hook at 2·L insertion points with h, x and the mask, and uses its result', () => {
