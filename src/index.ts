@@ -49,3 +49,4 @@ export * from './pipeline/experiment-config';
 export * from './pipeline/mt-a-backbone';
 export * from './pipeline/extraction-config';
 export * from './pipeline/extraction-stage';
+export * from './pipeline/mt-a-stage';
