@@ -53,9 +53,10 @@ function legend(): string {
 
 function reportSection(report: AttentionReport): string {
   const { all } = report;
+  const metrics = Object.entries(report.metrics ?? {}).map(([name, value]) => `${escape(name)} ${value.toFixed(4)}`).join(', ');
   const parts = [
     `<h2>${escape(report.target)} <small>fusion ${escape(report.fusion)}</small></h2>`,
-    `<p>Mean attention of each layer's fusion over the adapters on the <b>${escape(report.split)}</b> split: ${all.examples} examples, ${all.tokens} non-padding tokens, temperature ${report.temperature}. Rows are layers (L<i>i</i>: after the feed-forward block; “attn”: after the attention block); each row sums to 1.</p>`,
+    `<p>Mean attention of each layer's fusion over the adapters on the <b>${escape(report.split)}</b> split: ${all.examples} examples, ${all.tokens} non-padding tokens, temperature ${report.temperature}${metrics ? `; ${metrics}` : ''}. Rows are layers (L<i>i</i>: after the feed-forward block; “attn”: after the attention block); each row sums to 1.</p>`,
     groupHeatmap(`${report.target}: attention per layer and adapter`, report.adapters, all),
   ];
   if (report.perClass?.length) {

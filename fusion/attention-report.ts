@@ -45,6 +45,8 @@ export interface AttentionReport {
   adapters: string[];
   /** The softmax temperature used. */
   temperature: number;
+  /** The task's metrics on the split with all adapters (when it has gold labels). */
+  metrics?: Record<string, number>;
   all: AttentionGroup;
   perClass?: AttentionGroup[];
   perExample?: AttentionGroup[];
@@ -201,8 +203,9 @@ export function attentionTable(report: AttentionReport): string {
     const best = values.indexOf(Math.max(...values));
     return label.padEnd(labelWidth) + values.map((v, n) => `${v.toFixed(3)}${n === best ? '*' : ' '}`.padStart(width)).join('');
   };
+  const metrics = Object.entries(report.metrics ?? {}).map(([name, value]) => `, ${name} ${value.toFixed(4)}`).join('');
   const lines = [
-    `fusion attention for ${report.target} over ${report.split} (${report.all.examples} examples, ${report.all.tokens} tokens, T=${report.temperature})`,
+    `fusion attention for ${report.target} over ${report.split} (${report.all.examples} examples, ${report.all.tokens} tokens, T=${report.temperature}${metrics})`,
     ''.padEnd(labelWidth) + report.adapters.map((name) => name.padStart(width)).join(''),
     ...report.all.sites.map((site) => row(siteLabel(site), site.mean)),
     row('mean', report.all.overall),

@@ -54,11 +54,15 @@ export class FusionConfig {
   run?: string;
 
   /**
-   * Backbone directory (Hugging Face layout). Default: the tuned backbone of an MT-A run (`<run>/backbone`) when
-   * there is one, else the backbone recorded in the run's manifest.
+   * Backbone directory (Hugging Face layout): the one the adapters were extracted with. Leave it out for an MT-A run,
+   * whose tuned backbone (`<run>/backbone`) is then used. A backbone other than the adapters' is refused.
    */
   @IsOptional() @IsString()
   backbone?: string;
+
+  /** Directory with `vocab.txt` or `tokenizer.json` (default: the backbone directory). */
+  @IsOptional() @IsString()
+  tokenizer?: string;
 
   /** Fusion architecture: a preset (`dynamic`, `static`) and overrides of AdapterHub's fusion options. */
   @ValidateNested() @Type(() => FusionOptions)

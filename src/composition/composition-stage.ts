@@ -20,6 +20,8 @@ export interface CompositionRequest {
 /** What a finished composition stage produced. */
 export interface CompositionResult {
   target: string;
+  /** True when the run directory already held this target's fusion, which was left as it was. */
+  skipped: boolean;
   /** Directory of the trained fusion (AdapterHub layout), with the target head in `head/`. */
   fusionDir: string;
   /** Dev metrics of the kept (best) weights. */
@@ -36,5 +38,11 @@ export interface CompositionResult {
  * const result = await stage.run({ config: readConfigFile('fuse.yaml'), source: 'fuse.yaml', baseDir: '.' });
  */
 export interface CompositionStage {
+  /** Checks a raw stage configuration without running anything; throws a `ConfigValidationError` naming `source`. */
+  validate(config: unknown, source: string): void;
+  /**
+   * Trains, saves and records the fusion; a target the run directory records as fused already is skipped (its
+   * recorded metrics are returned).
+   */
   run(request: CompositionRequest): Promise<CompositionResult>;
 }

@@ -47,6 +47,7 @@ export const fuseCommand: CommandRegistration = (program: Command, io) => {
         log: (line) => io.err(`${line}\n`),
       });
       const metrics = Object.entries(result.metrics).map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ');
-      io.out(`fused ${result.target} in ${result.steps} steps: ${result.fusionDir}${metrics ? ` (${metrics})` : ''}\n`);
+      const what = result.skipped ? 'already fused' : `fused in ${result.steps} steps`;
+      io.out(`${result.target} ${what}: ${result.fusionDir}${metrics ? ` (${metrics})` : ''}\n`);
     });
 };

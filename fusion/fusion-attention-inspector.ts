@@ -1,0 +1,157 @@
+import { join } from 'node:path';
+import {
+  BertModel,
+  computeMetrics,
+  createContainer,
+  encodeExamples,
+  inject,
+  injectable,
+  loadModules,
+  loadTokenizer,
+  makeBatches,
+  readTaskSplit,
+  RunDirectory,
+  taskRegistry,
+  TaskRegistryToken,
+  writeFileAtomic,
+  writeJsonAtomic,
+  type AttentionInspector,
+  type Batch,
+  type HeadSpec,
+  type InspectRequest,
+  type InspectResult,
+  type StageRecord,
+  type TaskPlugin,
+  type TaskRegistry,
+} from '../src/index';
+import { loadFusionBundle } from './adapter-fusion-loader';
+import { attentionHtml } from './attention-html';
+import { AttentionRecorder } from './attention-recorder';
+import { AttentionAggregator, attentionCsv, attentionTable, type AttentionReport } from './attention-report';
+import { fusionStageKey, type FusionStageRecord } from './fusion-composition-stage';
+import { evaluateBatches, predictBatches, type FusionModel } from './fusion-model';
+
+/** The class name of a gold label, for per-class aggregation; undefined where classes do not apply. */
+function className(head: HeadSpec, label: number | number[] | undefined): string | undefined {
+  if (typeof label !== 'number') return undefined;
+  if (head.type === 'classification') return head.labels[label] ?? String(label);
+  if (head.type === 'multiple-choice') return `choice ${label}`;
+  return undefined;
+}
+
+/**
+ * The `AttentionInspector` service of the built-in fusion module (`adapterfusion inspect`): runs each trained fusion of
+ * a run over a split in inference mode, records its attention, and writes `attention.json`, `attention.csv` and a
+ * self-contained `attention.html` per target (plus a target × adapter page for several targets).
+ *
+ * @example
+ * const inspector = resolveToken<AttentionInspector>(container, AttentionInspector);
+ * const { table, files } = await inspector.inspect({ runDir: 'runs/demo', targets: ['demo-review'], ablate: true });
+ */
+@injectable()
+export class FusionAttentionInspector implements AttentionInspector {
+  constructor(@inject(TaskRegistryToken) private readonly tasks: TaskRegistry) {}
+
+  async inspect(request: InspectRequest): Promise<InspectResult> {
+    const log = request.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    if (request.targets.length === 0) throw new Error('inspect: expected at least one target task, got none');
+    const run = new RunDirectory(request.runDir);
+    const stages = run.readManifest().stages;
+    const reports: AttentionReport[] = [];
+    for (const target of request.targets) {
+      const record = stages[fusionStageKey(target)] as (StageRecord & FusionStageRecord) | undefined;
+      if (!record) {
+        const fused = Object.keys(stages).filter((key) => key.startsWith('fuse/')).map((key) => key.slice(5));
+        throw new Error(`${run.manifestPath}: no fusion trained for "${target}" (fused targets: ${fused.length ? fused.join(', ') : 'none'}); run "adapterfusion fuse" first`);
+      }
+      reports.push(await this.inspectTarget(run, target, record, request, log));
+    }
+
+    const files: string[] = [];
+    const write = (file: string, content: string | object) => {
+      if (typeof content === 'string') writeFileAtomic(file, content);
+      else writeJsonAtomic(file, content);
+      files.push(file);
+    };
+    const outRoot = request.outDir ?? join(run.root, 'reports');
+    for (const report of reports) {
+      const dir = join(outRoot, report.target);
+      write(join(dir, 'attention.json'), report);
+      write(join(dir, 'attention.csv'), attentionCsv(report));
+      write(join(dir, 'attention.html'), attentionHtml([report]));
+    }
+    if (reports.length > 1) write(join(outRoot, 'attention.html'), attentionHtml(reports));
+    return { files, table: reports.map(attentionTable).join('\n') };
+  }
+
+  /** The task plugin of a target: a registered one, or one from the plugin modules its fusion was trained with. */
+  private async plugin(target: string, modules: readonly string[]): Promise<TaskPlugin> {
+    if (this.tasks.has(target) || modules.length === 0) return this.tasks.get(target);
+    return taskRegistry(createContainer(await loadModules(modules, '/'))).get(target);
+  }
+
+  private async inspectTarget(run: RunDirectory, target: string, record: FusionStageRecord, request: InspectRequest, log: (line: string) => void): Promise<AttentionReport> {
+    const { config } = record;
+    const plugin = await this.plugin(target, config.modules);
+    const backbone = await BertModel.fromPretrained(config.backbone as string);
+    try {
+      const tokenizer = await loadTokenizer(config.tokenizer ?? (config.backbone as string));
+      const bundle = await loadFusionBundle(run.fusionDir(target), backbone);
+      const { fusion, adapters, head } = bundle;
+      try {
+        if (!head) throw new Error(`${run.fusionHeadDir(target)}: the fusion has no head; it was not trained by "adapterfusion fuse"`);
+        const split = request.split ?? config.evalSplit;
+        const examples = await readTaskSplit(plugin, split, { dataDir: config.dataDir, ...(config.maxExamples === undefined ? {} : { maxExamples: config.maxExamples }) });
+        const batches: Batch[] = makeBatches(encodeExamples(examples, tokenizer, plugin.head, config.maxLength), {
+          batchSize: config.training.batchSize,
+          shuffle: false,
+          seed: 0,
+          padTokenId: tokenizer.padTokenId,
+        });
+        const temperature = request.temperature ?? bundle.temperature;
+        const model: FusionModel = { backbone, adapters, fusion, head };
+        const perClass = request.perClass === true && (plugin.head.type === 'classification' || plugin.head.type === 'multiple-choice');
+        if (request.perClass && !perClass) log(`inspect ${target}: per-class attention needs a classification or multiple-choice task; "${target}" is ${plugin.head.type}`);
+        const aggregator = new AttentionAggregator(fusion.adapterNames, { perClass, perExample: request.perExample === true });
+        const recorder = new AttentionRecorder();
+        log(`inspect ${target}: fusion ${fusion.name} over ${examples.length} ${split} examples (temperature ${temperature})`);
+        const predicted = predictBatches(model, batches, { temperature, recorder }, (batch) => {
+          aggregator.add(recorder.take(), batch.ids.map((id, i) => {
+            const label = className(plugin.head, batch.labels?.[i]);
+            return label === undefined ? { id } : { id, label };
+          }));
+        });
+        const labelled = batches.every((batch) => batch.labels);
+        const metrics = labelled ? computeMetrics(plugin.metrics, predicted.predictions, predicted.golds) : undefined;
+        const report: AttentionReport = {
+          target,
+          fusion: fusion.name,
+          split,
+          adapters: [...fusion.adapterNames],
+          temperature,
+          all: aggregator.group(),
+          ...(metrics ? { metrics } : {}),
+          ...(perClass ? { perClass: aggregator.perClass() } : {}),
+          ...(request.perExample ? { perExample: aggregator.perExample() } : {}),
+        };
+        if (request.ablate) {
+          if (!metrics) throw new Error(`inspect ${target}: --ablate needs gold labels, and the ${split} split has none`);
+          const metric = plugin.metrics[0] as string;
+          const withoutAdapter = fusion.adapterNames.map((name, n) => {
+            log(`inspect ${target}: ${metric} without ${name}`);
+            const mask = fusion.adapterNames.map((_, m) => (m === n ? 0 : 1));
+            return evaluateBatches(model, batches, [metric], { temperature, adapterMask: mask })[metric] as number;
+          });
+          report.ablation = { metric, full: metrics[metric] as number, withoutAdapter };
+        }
+        return report;
+      } finally {
+        fusion.dispose();
+        head?.dispose();
+        for (const adapter of adapters) adapter.dispose();
+      }
+    } finally {
+      backbone.dispose();
+    }
+  }
+}

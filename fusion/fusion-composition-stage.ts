@@ -1,0 +1,207 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import {
+  ADAPTER_CONFIG_FILE,
+  backboneForAdapters,
+  BottleneckAdapter,
+  createHead,
+  encodeExamples,
+  inject,
+  injectable,
+  loadTokenizer,
+  makeBatches,
+  readTaskSplit,
+  RunDirectory,
+  TaskRegistryToken,
+  validateConfig,
+  type CompositionRequest,
+  type CompositionResult,
+  type CompositionStage,
+  type EncodedExample,
+  type TaskPlugin,
+  type TaskRegistry,
+} from '../src/index';
+import { AdapterFusion } from './adapter-fusion';
+import type { FusionFileExtras } from './adapter-fusion-loader';
+import { FusionConfig, SMALLEST_STABLE_FUSION_BATCH } from './fusion-config';
+import { createFusionTrainer, evaluateBatches, INITIAL_TEMPERATURE, temperatureAt, type FusionModel } from './fusion-model';
+
+/** Manifest key of the composition stage of a target task. */
+export function fusionStageKey(target: string): string {
+  return `fuse/${target}`;
+}
+
+/** What the stage records in the manifest besides the common fields; the inspector reads it back. */
+export interface FusionStageRecord {
+  /** The validated configuration with every path made absolute. */
+  config: FusionConfig;
+  /** Adapter names and directories (relative to the run directory), in fusion order. */
+  adapters: string[];
+  adapterDirs: string[];
+  backbone: string;
+  backboneHash?: string;
+  /** The temperature schedule, and the temperature of the kept weights. */
+  temperature: { start: number; end: number; totalSteps: number; atBestStep: number } | 1;
+}
+
+const stderrLog = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/**
+ * The composition stage (Pfeiffer et al. 2021, stage 2): AdapterFusion over frozen adapters for a target task. Only
+ * the fusion layers and the target head train; the backbone and every adapter stay as they are. Writes the fusion in
+ * AdapterHub's layout (`<run>/fusion/<target>/`, head in `head/`), the metrics log and the manifest record.
+ *
+ * @example
+ * const stage = resolveToken<CompositionStage>(container, CompositionStage);
+ * await stage.run({ config: readConfigFile('fuse.yaml'), source: 'fuse.yaml', baseDir: '.', runDir: 'runs/glue' });
+ */
+@injectable()
+export class FusionCompositionStage implements CompositionStage {
+  constructor(@inject(TaskRegistryToken) private readonly tasks: TaskRegistry) {}
+
+  validate(config: unknown, source: string): void {
+    validateConfig(FusionConfig, config, source);
+  }
+
+  async run(request: CompositionRequest): Promise<CompositionResult> {
+    const log = request.log ?? stderrLog;
+    const config = validateConfig(FusionConfig, request.config, request.source);
+    const path = (file: string) => (isAbsolute(file) ? file : resolve(request.baseDir, file));
+    const runRoot = request.runDir ?? (config.run === undefined ? undefined : path(config.run));
+    if (runRoot === undefined) throw new Error(`${request.source}: no run directory: set "run" in the configuration or pass --run <dir>`);
+    const run = new RunDirectory(runRoot);
+    const plugin = this.tasks.get(config.target);
+    const done = run.readManifest().stages[fusionStageKey(config.target)];
+    if (done) {
+      log(`fuse ${config.target}: already done in ${run.root}, skipped (${config.evalSplit} ${JSON.stringify(done.metrics ?? {})}); use another run directory to train it again`);
+      return { target: config.target, skipped: true, fusionDir: run.fusionDir(config.target), metrics: done.metrics ?? {}, steps: Number(done.steps ?? 0) };
+    }
+    const backboneDir = config.backbone === undefined ? run.backboneDir() : path(config.backbone);
+    const adapterDirs = config.adapters.map((entry, i) => this.adapterDir(entry, i, run, path, request.source));
+    const resolved: FusionConfig = Object.assign(new FusionConfig(), config, {
+      run: run.root,
+      dataDir: path(config.dataDir),
+      adapters: adapterDirs,
+      backbone: backboneDir,
+      tokenizer: path(config.tokenizer ?? backboneDir),
+      modules: config.modules.map((module) => (module.startsWith('.') ? path(module) : module)),
+    });
+
+    // The backbone the run's adapters were trained on (an MT-A run's tuned one by default); another is refused.
+    const backbone = await backboneForAdapters(run, config.backbone === undefined ? undefined : backboneDir, { warn: log });
+    const adapters: BottleneckAdapter[] = [];
+    try {
+      if (run.readManifest().backboneHash === undefined && backbone.checkpointHash !== undefined) {
+        run.updateManifest({ backboneHash: backbone.checkpointHash, backbonePath: backboneDir });
+      }
+      for (const dir of adapterDirs) adapters.push(await BottleneckAdapter.load(dir, backbone));
+      return await this.train(resolved, plugin, run, { backbone, adapters }, request, log);
+    } finally {
+      for (const adapter of adapters) adapter.dispose();
+      backbone.dispose();
+    }
+  }
+
+  private async train(
+    config: FusionConfig,
+    plugin: TaskPlugin,
+    run: RunDirectory,
+    frozen: Pick<FusionModel, 'backbone' | 'adapters'>,
+    request: CompositionRequest,
+    log: (line: string) => void,
+  ): Promise<CompositionResult> {
+    const { backbone, adapters } = frozen;
+    const { training, target } = config;
+    const seed = training.seed;
+    const tokenizer = await loadTokenizer(config.tokenizer as string);
+    const read = async (split: string): Promise<EncodedExample[]> => {
+      const examples = await readTaskSplit(plugin, split, { dataDir: config.dataDir, ...(config.maxExamples === undefined ? {} : { maxExamples: config.maxExamples }) });
+      return encodeExamples(examples, tokenizer, plugin.head, config.maxLength);
+    };
+    const train = await read(config.trainSplit);
+    const dev = await read(config.evalSplit);
+    const batching = { batchSize: training.batchSize, padTokenId: tokenizer.padTokenId };
+    const devBatches = makeBatches(dev, { ...batching, shuffle: false, seed });
+    if (devBatches.some((batch) => !batch.labels)) throw new Error(`task "${target}": the ${config.evalSplit} split in ${config.dataDir} has no labels; fusion selects its weights on labelled data`);
+    const stepsPerEpoch = Math.ceil(Math.ceil(train.length / training.batchSize) / training.gradientAccumulationSteps);
+    const totalSteps = training.maxSteps ?? stepsPerEpoch * training.epochs;
+
+    const settings = config.fusion.settings();
+    const fusion = AdapterFusion.create(adapters, settings, backbone, seed);
+    const head = createHead(target, plugin.head, backbone.config.hiddenSize, seed + 1, { dropoutProb: backbone.config.hiddenDropoutProb, modelType: backbone.config.modelType });
+    const model: FusionModel = { backbone, adapters, fusion, head };
+    const effectiveBatch = training.batchSize * training.gradientAccumulationSteps;
+    if (effectiveBatch < SMALLEST_STABLE_FUSION_BATCH) {
+      log(`warning: fuse ${target}: batch size ${effectiveBatch} (batchSize × gradientAccumulationSteps); fusion training is unstable below ${SMALLEST_STABLE_FUSION_BATCH} (Pfeiffer et al. 2021 use 32)`);
+    }
+    const share = (100 * fusion.parameterCount()) / backbone.parameterCount();
+    log(
+      `fuse ${target}: adapters [${fusion.adapterNames.join(', ')}] at ${fusion.sites.length} sites, fusion ${fusion.parameterCount()} parameters ` +
+        `(${share.toFixed(2)}% of the backbone), head ${head.parameterCount()}; ${train.length} training and ${dev.length} ${config.evalSplit} examples`,
+    );
+
+    const loss = plugin.loss?.bind(plugin) ?? ((logits: tf.Tensor, labels: tf.Tensor) => head.loss(logits, labels));
+    const trainer = createFusionTrainer(model, {
+      config: training,
+      regularizationTiming: config.regularizationTiming,
+      totalSteps,
+      loss,
+      evaluate: async () => evaluateBatches(model, devBatches, plugin.metrics, { temperature: temperatureAt(trainer.steps, totalSteps, settings) }),
+      primaryMetric: plugin.metrics[0],
+      checkpointDir: run.checkpointDir('fuse', target),
+      metricsLog: run.metricsFile('fuse', target),
+      log,
+    });
+    try {
+      const result = await trainer.fit((epoch) => makeBatches(train, { ...batching, shuffle: true, seed: seed + epoch }), { resume: request.resume === true });
+      const atBestStep = temperatureAt(result.bestStep, totalSteps, settings);
+      const fusionDir = run.fusionDir(target);
+      const extras: FusionFileExtras = {
+        adapter_dirs: config.adapters.map((dir) => relative(fusionDir, dir)),
+        ...(settings.temperature ? { inference_temperature: atBestStep } : {}),
+      };
+      await fusion.save(fusionDir, extras as Record<string, unknown>);
+      await head.save(run.fusionHeadDir(target));
+      const record: FusionStageRecord = {
+        config,
+        adapters: [...fusion.adapterNames],
+        adapterDirs: config.adapters.map((dir) => relative(run.root, dir)),
+        backbone: config.backbone as string,
+        ...(backbone.checkpointHash === undefined ? {} : { backboneHash: backbone.checkpointHash }),
+        temperature: settings.temperature ? { start: INITIAL_TEMPERATURE, end: 1, totalSteps, atBestStep } : 1,
+      };
+      run.recordStage(fusionStageKey(target), {
+        ...record,
+        seed,
+        metrics: result.bestMetrics,
+        bestStep: result.bestStep,
+        steps: result.steps,
+        epochs: result.epochs,
+        stoppedEarly: result.stoppedEarly,
+        fusionParameters: fusion.parameterCount(),
+        files: { fusion: relative(run.root, fusionDir), head: relative(run.root, run.fusionHeadDir(target)) },
+      });
+      log(`fuse ${target}: saved ${fusionDir} (${config.evalSplit} ${Object.entries(result.bestMetrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')})`);
+      return { target, skipped: false, fusionDir, metrics: result.bestMetrics, steps: result.steps };
+    } finally {
+      trainer.dispose();
+      fusion.dispose();
+      head.dispose();
+    }
+  }
+
+  /** An adapter directory, or the extracted adapter of a task id in the run directory. */
+  private adapterDir(entry: string, index: number, run: RunDirectory, path: (file: string) => string, source: string): string {
+    const direct = path(entry);
+    if (existsSync(join(direct, ADAPTER_CONFIG_FILE))) return direct;
+    const extracted = run.adapterDir(entry);
+    if (/^[a-z0-9_-]+$/.test(entry) && existsSync(join(extracted, ADAPTER_CONFIG_FILE))) return extracted;
+    throw new Error(
+      `${source}: adapters.${index} "${entry}": expected an adapter directory (with ${ADAPTER_CONFIG_FILE}) or the id of a task extracted in ${run.root}; ` +
+        `found neither ${direct} nor ${extracted} (run "adapterfusion extract" for it first)`,
+    );
+  }
+}
