@@ -32,6 +32,7 @@ export interface TaskBatch {
 
 /** How `planMtaEpoch` lays out an epoch. */
 export interface MtaEpochOptions {
+  /** How each optimizer step's task is drawn. */
   sampler: SamplerKind;
   /** 0-based epoch, and the number of epochs (the annealed sampler's α depends on both). */
   epoch: number;
@@ -40,7 +41,9 @@ export interface MtaEpochOptions {
   batchSize: number;
   /** Micro-batches per optimizer step; all of a step's micro-batches come from the step's task. */
   gradientAccumulationSteps: number;
+  /** The run's seed; the epoch's draws and shuffles use `seed + epoch`. */
   seed: number;
+  /** Id that pads the batches' token ids. */
   padTokenId: number;
 }
 
@@ -118,6 +121,7 @@ export class MultiTaskExtractionStage {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const path = (file: string) => (isAbsolute(file) ? file : resolve(options.baseDir ?? process.cwd(), file));
     const tasks = this.config.tasks;
+    if (this.config.mode !== 'mt-a') throw new Error(`MultiTaskExtractionStage runs MT-A; a configuration with mode "${this.config.mode}" runs with ExtractionStage`);
     if (options.only) throw new Error(`MT-A trains every task of the configuration jointly; expected no task selection, got ${options.only.join(', ')}`);
     const result = (task: string, skipped: boolean, metrics: Record<string, number>): ExtractionTaskResult =>
       ({ task, skipped, metrics: taskMetrics(metrics, task), adapterDir: run.adapterDir(task), headDir: run.headDir(task) });

@@ -203,6 +203,10 @@ describe('MT-A (multi-task extraction with the backbone tuned jointly)', () => {
     const again = await stage.run({ run, baseDir: root, log: () => undefined });
     expect(again).toEqual(results.map((result) => ({ ...result, skipped: true })));
 
+    await expect(stage.run({ run, baseDir: root, only: ['mood'] })).rejects.toThrow('MT-A trains every task of the configuration jointly; expected no task selection, got mood');
+    const singleTaskConfig = new MultiTaskExtractionStage(createContainer(MODULES), validateConfig(ExtractionConfig, { ...RAW_CONFIG, mode: 'st-a' }));
+    await expect(singleTaskConfig.run({ run, baseDir: root })).rejects.toThrow('MultiTaskExtractionStage runs MT-A; a configuration with mode "st-a" runs with ExtractionStage');
+
     const singleTask = new RunDirectory(join(root, 'st-a'));
     singleTask.recordStage('extract/mood', { config: {} });
     await expect(stage.run({ run: singleTask, baseDir: root })).rejects.toThrow(
