@@ -46,6 +46,8 @@ export * from './tokenizer/word-piece-tokenizer';
 export * from './tokenizer/load-tokenizer';
 export * from './tokenizer/tokenizer-error';
 export * from './pipeline/experiment-config';
+export * from './pipeline/experiment-runner';
+export * from './pipeline/demo';
 export * from './pipeline/mt-a-backbone';
 export * from './pipeline/extraction-config';
 export * from './pipeline/extraction-stage';

@@ -1,5 +1,6 @@
-import { taskModule } from '../src/index';
+import { combineModules, taskModule } from '../src/index';
 import { boolqTask } from './boolq/boolq-task';
+import { demoModules } from './demo';
 import { cbTask } from './cb/cb-task';
 import { colaTask } from './cola/cola-task';
 import { ImdbTask } from './imdb/imdb-task';
@@ -13,19 +14,8 @@ import { sickTask } from './sick/sick-task';
 import { sst2Task } from './sst2/sst2-task';
 import { stsbTask } from './stsb/stsb-task';
 
-/** The built-in task plugins, loaded by the CLI like any plugin module. */
-export default taskModule(
-  rteTask,
-  cbTask,
-  mrpcTask,
-  sst2Task,
-  colaTask,
-  stsbTask,
-  qnliTask,
-  mnliTask,
-  qqpTask,
-  boolqTask,
-  scitailTask,
-  sickTask,
-  new ImdbTask(),
+/** The built-in task plugins and the demo, loaded by the CLI like any plugin module. */
+export default combineModules(
+  taskModule(rteTask, cbTask, mrpcTask, sst2Task, colaTask, stsbTask, qnliTask, mnliTask, qqpTask, boolqTask, scitailTask, sickTask, new ImdbTask()),
+  ...demoModules,
 );

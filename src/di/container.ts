@@ -43,6 +43,13 @@ export function featureModule(bindings: [symbol, Provider<unknown>][]): FeatureM
   });
 }
 
+/** One module made of several, for a plugin file that ships more than one. */
+export function combineModules(...modules: FeatureModule[]): FeatureModule {
+  return new ContainerModule((...registryArguments) => {
+    for (const module of modules) module.registry(...registryArguments);
+  });
+}
+
 /** A fresh container with the core services and the given modules; no container is global. */
 export function createContainer(modules: readonly FeatureModule[] = []): Container {
   const container = new Container({ defaultScope: 'Singleton' });

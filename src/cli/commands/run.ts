@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { dirname, resolve } from 'node:path';
+import type { BackendPreference } from '../../backend/backend';
+import { loadConfigFile } from '../../config/validate';
+import { ExperimentConfig } from '../../pipeline/experiment-config';
+import { runExperiment, type ExperimentResult } from '../../pipeline/experiment-runner';
+import { createCliContainer } from '../cli-container';
+import { backendOption, startBackend, type CommandRegistration, type Io } from '../program';
+
+/** The closing lines of `run` and `demo`: what each stage produced and where the report is. */
+export function printExperimentSummary(result: ExperimentResult, io: Io): void {
+  const metrics = (values: Record<string, number>) => Object.entries(values).map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ') || 'no metrics';
+  for (const task of result.extraction) io.out(`adapter ${task.task}: dev ${metrics(task.metrics)}${task.skipped ? ' (already done)' : ''}\n`);
+  for (const fusion of result.fusions) io.out(`fusion ${fusion.target}: dev ${metrics(fusion.metrics)}\n`);
+  if (result.report) io.out(`\n${result.report.table}\nreport files:\n${result.report.files.map((file) => `  ${file}\n`).join('')}`);
+}
+
+/**
+ * `adapterfusion run <experiment> [--run <dir>] [--resume] [--backend <name>]`: the whole pipeline of an experiment file
+ * (extraction, fusions, attention report), skipping what an earlier run finished.
+ */
+export const runCommand: CommandRegistration = (program: Command, io) => {
+  program
+    .command('run')
+    .description('run an experiment file: extract every task, train its fusions, write the attention report; finished work is skipped')
+    .argument('<experiment>', 'experiment file (JSON or YAML)')
+    .option('--run <dir>', "run directory (default: the experiment's `run`, relative to the file)")
+    .option('--resume', 'continue interrupted stages from their checkpoints instead of starting them over')
+    .addOption(backendOption())
+    .action(async (file: string, options: { run?: string; resume?: boolean; backend?: BackendPreference }) => {
+      const backend = await startBackend(options);
+      const config = loadConfigFile(ExperimentConfig, file);
+      const baseDir = dirname(resolve(file));
+      const container = await createCliContainer(config.modules, baseDir);
+      const result = await runExperiment(container, config, {
+        baseDir,
+        source: file,
+        backend,
+        resume: options.resume === true,
+        log: (line) => io.err(`${line}\n`),
+        ...(options.run ? { runDir: resolve(options.run) } : {}),
+      });
+      printExperimentSummary(result, io);
+    });
+};

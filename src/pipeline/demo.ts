@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendInfo } from '../backend/backend';
+import { bertConfigFromJson } from '../backbone/bert-config';
+import { BertModel } from '../backbone/bert-model';
+import { validateConfig } from '../config/validate';
+import { resolveToken, taskRegistry, type Container } from '../di/container';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic';
+import { ExperimentConfig } from './experiment-config';
+import { runExperiment, type ExperimentResult } from './experiment-runner';
+
+/** Token of the built-in demo's recipe; the demo task module binds it, so src/ knows nothing of the demo tasks. */
+export const DemoRecipe = Symbol.for('adapterfusion.DemoRecipe');
+
+/** What the demo runs: a small backbone made from scratch and an experiment over tasks that need no files. */
+export interface DemoRecipe {
+  /** Hugging Face config.json fields of the backbone to build (the vocabulary size comes from the tasks' words). */
+  backbone: Record<string, unknown>;
+  /**
+   * Zero the attention query and key weights so every layer averages the words of a sentence evenly. A random
+   * encoder is no pretrained one; even mixing is the one property of pretraining the demo needs, so that what a
+   * word means can reach the `[CLS]` token the heads read.
+   */
+  uniformAttention?: boolean;
+  /** The experiment (ExperimentConfig fields) without `backbone` and `run`, which the demo fills in. */
+  experiment: Record<string, unknown>;
+}
+
+const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+
+/** Every whitespace-separated word of the tasks' train and dev splits, sorted: the demo backbone's vocabulary. */
+async function taskVocabulary(container: Container, tasks: readonly { id: string; dataDir: string }[]): Promise<string[]> {
+  const registry = taskRegistry(container);
+  const words = new Set<string>();
+  for (const task of tasks) {
+    for (const split of ['train', 'dev']) {
+      for await (const example of registry.get(task.id).read(split, { dataDir: task.dataDir })) {
+        for (const text of [example.text, example.textPair ?? '']) for (const word of text.toLowerCase().split(/\s+/)) if (word) words.add(word);
+      }
+    }
+  }
+  return [...words].sort();
+}
+
+/**
+ * Builds the demo's backbone (random weights, a word-level vocabulary of the demo tasks) in `<run>/base-model` unless
+ * it is there, then runs the demo experiment: ST-A adapters for every task, a fusion for the low-resource target, and
+ * the attention report. Running it again skips what is done.
+ *
+ * @example
+ * const container = await createCliContainer();
+ * const result = await runDemo(container, { runDir: 'runs/demo' });
+ */
+export async function runDemo(
+  container: Container,
+  options: { runDir: string; backend?: BackendInfo; log?: (line: string) => void; seed?: number },
+): Promise<ExperimentResult> {
+  const recipe = resolveToken<DemoRecipe>(container, DemoRecipe);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const config = validateConfig(ExperimentConfig, { ...recipe.experiment, backbone: join(options.runDir, 'base-model'), run: options.runDir }, 'the built-in demo');
+  const baseModel = config.backbone;
+  if (!existsSync(join(baseModel, 'model.safetensors'))) {
+    const vocabulary = [...SPECIAL_TOKENS, ...(await taskVocabulary(container, config.tasks))];
+    const backboneConfig = bertConfigFromJson({ model_type: 'bert', ...recipe.backbone, vocab_size: vocabulary.length }, 'the built-in demo backbone');
+    const model = BertModel.random(backboneConfig, options.seed ?? config.seed);
+    try {
+      if (recipe.uniformAttention) {
+        for (const [name, weight] of model.weights) if (/attention\.self\.(query|key)\./.test(name)) weight.assign(tf.zerosLike(weight));
+      }
+      writeFileAtomic(join(baseModel, 'vocab.txt'), `${vocabulary.join('\n')}\n`);
+      writeJsonAtomic(join(baseModel, 'tokenizer_config.json'), { do_lower_case: true });
+      await model.save(baseModel);
+    } finally {
+      model.dispose();
+    }
+    log(`demo: built a ${backboneConfig.numHiddenLayers}-layer backbone (hidden ${backboneConfig.hiddenSize}, ${vocabulary.length} words) with random weights in ${baseModel}`);
+  }
+  return runExperiment(container, config, { baseDir: process.cwd(), source: 'the built-in demo', runDir: options.runDir, log, ...(options.backend ? { backend: options.backend } : {}) });
+}
