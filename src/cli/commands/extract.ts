@@ -1,0 +1,59 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import type { BackendPreference } from '../../backend/backend';
+import { loadConfigFile } from '../../config/validate';
+import { RunDirectory } from '../../io/run-directory';
+import { ExtractionConfig } from '../../pipeline/extraction-config';
+import { ExtractionStage } from '../../pipeline/extraction-stage';
+import { MultiTaskExtractionStage } from '../../pipeline/mt-a-stage';
+import { createCliContainer } from '../cli-container';
+import { backendOption, startBackend, type CommandRegistration } from '../program';
+
+/** `--tasks rte,sst2` → `['rte', 'sst2']`. */
+function taskList(value: string): string[] {
+  const ids = value.split(',').map((id) => id.trim()).filter((id) => id.length > 0);
+  if (ids.length === 0) throw new InvalidArgumentError(`expected comma-separated task ids, got "${value}"`);
+  return ids;
+}
+
+/** The run directory a config file gets when `--run` is not given: `runs/<config file name>`. */
+export function defaultRunDir(configFile: string): string {
+  return join('runs', basename(configFile, extname(configFile)));
+}
+
+/**
+ * `adapterfusion extract --config <file> [--run <dir>] [--tasks a,b] [--resume] [--backend <name>]`: trains one adapter
+ * and head per task with the backbone frozen (ST-A), or, with `mode: mt-a`, every task jointly with the backbone.
+ * Tasks already done in the run directory are skipped; `--resume` continues an interrupted one from its checkpoint.
+ */
+export const extractCommand: CommandRegistration = (program: Command, io) => {
+  program
+    .command('extract')
+    .description('train one bottleneck adapter and head per task with the backbone frozen (ST-A; mode mt-a trains all tasks jointly)')
+    .requiredOption('--config <file>', 'extraction configuration (JSON or YAML)')
+    .option('--run <dir>', 'run directory for adapters, heads, metrics and checkpoints (default: runs/<config file name>)')
+    .option('--tasks <ids>', 'comma-separated task ids to extract (default: every task of the configuration)', taskList)
+    .option('--resume', 'continue an interrupted task from its last checkpoint instead of starting it over')
+    .addOption(backendOption())
+    .action(async (options: { config: string; run?: string; tasks?: string[]; resume?: boolean; backend?: BackendPreference }) => {
+      const backend = await startBackend(options);
+      const config = loadConfigFile(ExtractionConfig, options.config);
+      const baseDir = dirname(resolve(options.config));
+      const container = await createCliContainer(config.modules, baseDir);
+      const run = new RunDirectory(options.run ?? defaultRunDir(options.config));
+      const stage = config.mode === 'mt-a' ? new MultiTaskExtractionStage(container, config) : new ExtractionStage(container, config);
+      const results = await stage.run({
+        run,
+        baseDir,
+        backend,
+        resume: options.resume === true,
+        log: (line) => io.err(`${line}\n`),
+        ...(options.tasks ? { only: options.tasks } : {}),
+      });
+      const width = Math.max(...results.map((result) => result.task.length));
+      for (const result of results) {
+        const metrics = Object.entries(result.metrics).map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ');
+        io.out(`${result.task.padEnd(width)}  ${metrics || 'no metrics'}  ${result.adapterDir}${result.skipped ? '  (already done)' : ''}\n`);
+      }
+    });
+};
