@@ -3,7 +3,6 @@ import 'reflect-metadata';
 import { demoCommand } from './commands/demo';
 import { doctorCommand } from './commands/doctor';
 import { extractCommand } from './commands/extract';
-import { extractCommand } from './commands/extract';
 import { forwardCommand } from './commands/forward';
 import { fuseCommand } from './commands/fuse';
 import { inspectCommand } from './commands/inspect';
