@@ -33,7 +33,7 @@ export const inspectCommand: CommandRegistration = (program: Command, io) => {
     .command('inspect')
     .description('report which adapters each fusion layer attends to: terminal table, JSON, CSV and HTML heatmap')
     .requiredOption('--run <dir>', 'run directory holding the trained fusion(s)')
-    .requiredOption('--target <task>', 'target task of a fusion; repeat it for a target × adapter matrix', (task: string, all: string[]) => [...all, task], [])
+    .requiredOption('--target <task>', 'target task of a fusion; repeat it for a target × adapter matrix', (task: string, all: string[] | undefined) => [...(all ?? []), task])
     .option('--split <name>', 'split to run over (default: the one that selected the fusion, usually dev)')
     .option('--per-class', 'also aggregate per gold class')
     .option('--per-example', 'also report every example')

@@ -1,0 +1,91 @@
+// `adapterfusion fuse` and `adapterfusion inspect` in-process, through the container the CLI builds (built-in tasks
+// and the fusion module loaded at run time), on the built-in demo tasks with a tiny random backbone.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../src/cli/main';
+import { BertModel, BottleneckAdapter, runProgram, validateAdapterConfig } from '../../src/index';
+import { DEMO_WORDS } from '../../tasks/demo/synthetic-tasks';
+
+const work = mkdtempSync(join(tmpdir(), 'af-fusion-cli-'));
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runProgram(COMMANDS, argv, { out: (text) => (out += text), err: (text) => (err += text) });
+  return { code, out, err: err.replace(/^backend .*\n/, '') };
+}
+
+function writeConfig(name: string, config: object): string {
+  const file = join(work, name);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+describe('adapterfusion fuse and inspect', () => {
+  const backbone = join(work, 'backbone');
+  const base = { target: 'demo-review', dataDir: '.', backbone, maxLength: 16, maxExamples: 24 };
+
+  beforeAll(async () => {
+    const vocabulary = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'review', ...DEMO_WORDS];
+    const model = BertModel.random({
+      modelType: 'bert', vocabSize: vocabulary.length, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64,
+      hiddenAct: 'gelu', hiddenDropoutProb: 0, attentionProbsDropoutProb: 0, maxPositionEmbeddings: 32, typeVocabSize: 2,
+      layerNormEps: 1e-12, padTokenId: 0, initializerRange: 0.2,
+    }, 5);
+    await model.save(backbone);
+    writeFileSync(join(backbone, 'vocab.txt'), `${vocabulary.join('\n')}\n`);
+    // Untrained adapters stand in for extracted ones: the commands, not the learning, are under test here.
+    for (const [i, name] of ['sentiment', 'topic'].entries()) await BottleneckAdapter.create(name, validateAdapterConfig({ preset: 'seq_bn' }), model, i).save(join(work, name));
+    model.dispose();
+  });
+
+  it('trains a fusion from a config file, then reports its attention as a table and files', async () => {
+    const config = writeConfig('fuse.json', { ...base, adapters: ['sentiment', 'topic'], training: { epochs: 1, batchSize: 8 } });
+    const run = join(work, 'run');
+    const fused = await cli('fuse', '--config', config, '--run', run);
+    expect(fused.err).toContain('warning: fuse demo-review: batch size 8 (batchSize × gradientAccumulationSteps); fusion training is unstable below 16');
+    expect(fused.code).toBe(0);
+    expect(fused.out).toMatch(new RegExp(`^demo-review fused in 3 steps: ${join(run, 'fusion', 'demo-review')} \\(accuracy \\d\\.\\d{4}\\)\\n$`));
+    const saved = JSON.parse(readFileSync(join(run, 'fusion', 'demo-review', 'adapter_fusion_config.json'), 'utf8'));
+    expect(saved).toMatchObject({ name: 'sentiment,topic', adapter_names: ['sentiment', 'topic'], adapter_dirs: ['../../../sentiment', '../../../topic'] });
+    expect(existsSync(join(run, 'fusion', 'demo-review', 'head', 'model_head.safetensors'))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8'));
+    expect(manifest.stages['fuse/demo-review']).toMatchObject({ adapters: ['sentiment', 'topic'], temperature: 1, steps: 3, config: { regularizationTiming: 'same-step', training: { learningRate: 5e-5 } } });
+    expect((await cli('fuse', '--config', config, '--run', run)).out).toMatch(/^demo-review already fused: /);
+
+    const out = join(work, 'report');
+    const inspected = await cli('inspect', '--run', run, '--target', 'demo-review', '--per-class', '--ablate', '--out', out);
+    expect(inspected.code).toBe(0);
+    expect(inspected.out).toMatch(/fusion attention for demo-review over dev \(24 examples, \d+ tokens, T=1, accuracy \d\.\d{4}\)\n\s+sentiment\s+topic\nL0 /);
+    expect(inspected.out).toContain('[negative]');
+    expect(inspected.out).toMatch(/without sentiment: \d\.\d{4}/);
+    expect(inspected.out).toContain(`wrote ${join(out, 'demo-review', 'attention.html')}`);
+    const report = JSON.parse(readFileSync(join(out, 'demo-review', 'attention.json'), 'utf8'));
+    expect(report.all.sites).toHaveLength(2);
+    for (const site of report.all.sites) expect(site.mean[0] + site.mean[1]).toBeCloseTo(1, 5);
+  });
+
+  it('reports configuration mistakes with their dotted paths, and missing adapters and fusions by name', async () => {
+    const bad = writeConfig('bad.json', { ...base, adapters: ['sentiment'], fusion: { preset: 'dynamik', temprature: true }, training: { learningRate: -1 } });
+    const invalid = await cli('fuse', '--config', bad, '--run', join(work, 'bad-run'));
+    expect(invalid.code).toBe(1);
+    expect(invalid.err).toContain(`invalid configuration in ${bad}:`);
+    expect(invalid.err).toContain('  adapters: needs at least 2 adapters, got ["sentiment"]');
+    expect(invalid.err).toContain('  fusion.preset: must be one of the following values: dynamic, static, got "dynamik"');
+    expect(invalid.err).toMatch(/ {2}fusion\.temprature: unknown key \(expected one of: dropoutProb, key, preset, query, queryBeforeLn, regularization, residualBefore, temperature, value, valueBeforeSoftmax, valueInitialized\)/);
+    expect(invalid.err).toContain('  training.learningRate: must not be less than 0, got -1');
+
+    const missing = writeConfig('missing.json', { ...base, adapters: ['sentiment', 'nli'] });
+    const notFound = await cli('fuse', '--config', missing, '--run', join(work, 'missing-run'));
+    expect(notFound.err).toContain(`error: ${missing}: adapters.1 "nli": expected an adapter directory (with adapter_config.json) or the id of a task extracted in ${join(work, 'missing-run')}`);
+
+    const noRun = await cli('fuse', '--config', writeConfig('norun.json', { ...base, adapters: ['sentiment', 'topic'] }));
+    expect(noRun.err).toContain('no run directory: set "run" in the configuration or pass --run <dir>');
+
+    const noFusion = await cli('inspect', '--run', join(work, 'empty-run'), '--target', 'demo-review');
+    expect(noFusion).toMatchObject({ code: 1, err: `error: ${join(work, 'empty-run', 'manifest.json')}: no fusion trained for "demo-review" (fused targets: none); run "adapterfusion fuse" first\n` });
+    expect(await cli('inspect', '--run', work)).toMatchObject({ code: 2, err: "error: required option '--target <task>' not specified\n(run with --help for usage)\n" });
+  });
+});
