@@ -4,8 +4,7 @@ import type { BackendPreference } from '../../backend/backend';
 import { loadConfigFile } from '../../config/validate';
 import { RunDirectory } from '../../io/run-directory';
 import { ExtractionConfig } from '../../pipeline/extraction-config';
-import { ExtractionStage } from '../../pipeline/extraction-stage';
-import { MultiTaskExtractionStage } from '../../pipeline/mt-a-stage';
+import { createExtractionStage } from '../../pipeline/experiment-runner';
 import { createCliContainer } from '../cli-container';
 import { backendOption, startBackend, type CommandRegistration } from '../program';
 
@@ -41,8 +40,7 @@ export const extractCommand: CommandRegistration = (program: Command, io) => {
       const baseDir = dirname(resolve(options.config));
       const container = await createCliContainer(config.modules, baseDir);
       const run = new RunDirectory(options.run ?? defaultRunDir(options.config));
-      const stage = config.mode === 'mt-a' ? new MultiTaskExtractionStage(container, config) : new ExtractionStage(container, config);
-      const results = await stage.run({
+      const results = await createExtractionStage(container, config).run({
         run,
         baseDir,
         backend,
