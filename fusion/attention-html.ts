@@ -15,13 +15,16 @@ function colour(weight: number): string {
 }
 
 /**
- * An inline SVG heatmap: one row per label, one column per adapter, each cell shaded by its weight and printing it.
- * Column names are drawn slanted so long adapter names fit.
+ * An inline SVG heatmap: one row per label, one column per adapter, each cell shaded by its weight and printing it; a
+ * NaN weight (an adapter a fusion does not have) is a grey cell with a dash. Column names are drawn slanted so long
+ * adapter names fit.
  */
 export function heatmapSvg(title: string, rowLabels: readonly string[], columns: readonly string[], values: readonly (readonly number[])[]): string {
+  const longest = Math.max(0, ...columns.map((name) => name.length));
   const left = Math.max(60, ...rowLabels.map((label) => label.length * 7 + 12));
-  const top = Math.max(40, ...columns.map((name) => Math.min(name.length, 28) * 5 + 24));
-  const width = left + columns.length * CELL.width + 10;
+  const top = Math.max(40, Math.min(longest, 28) * 4 + 24);
+  // Slanted at 30°, a name reaches about 0.87 · 7 px per character to the right of its column's centre.
+  const width = left + columns.length * CELL.width + Math.max(10, longest * 6 - CELL.width / 2);
   const height = top + rowLabels.length * CELL.height + 10;
   const parts: string[] = [];
   columns.forEach((name, c) => {
@@ -33,6 +36,13 @@ export function heatmapSvg(title: string, rowLabels: readonly string[], columns:
     parts.push(`<text x="${left - 8}" y="${y + CELL.height / 2 + 4}" text-anchor="end" ${FONT}>${escape(label)}</text>`);
     (values[r] ?? []).forEach((weight, c) => {
       const x = left + c * CELL.width;
+      if (Number.isNaN(weight)) {
+        parts.push(
+          `<rect x="${x}" y="${y}" width="${CELL.width}" height="${CELL.height}" fill="#eee" stroke="#fff"><title>${escape(`${label}: no ${columns[c] ?? ''}`)}</title></rect>`,
+          `<text x="${x + CELL.width / 2}" y="${y + CELL.height / 2 + 4}" text-anchor="middle" ${FONT} fill="#999">–</text>`,
+        );
+        return;
+      }
       parts.push(
         `<rect x="${x}" y="${y}" width="${CELL.width}" height="${CELL.height}" fill="${colour(weight)}" stroke="#fff"><title>${escape(`${label} · ${columns[c] ?? ''}: ${weight.toFixed(4)}`)}</title></rect>`,
         `<text x="${x + CELL.width / 2}" y="${y + CELL.height / 2 + 4}" text-anchor="middle" ${FONT} fill="${weight > 0.55 ? '#fff' : '#111'}">${weight.toFixed(2)}</text>`,
@@ -91,10 +101,10 @@ export function attentionHtml(reports: readonly AttentionReport[]): string {
     const adapters = [...new Set(reports.flatMap((report) => report.adapters))];
     const values = reports.map((report) => adapters.map((name) => {
       const n = report.adapters.indexOf(name);
-      return n < 0 ? 0 : (report.all.overall[n] ?? 0);
+      return n < 0 ? NaN : (report.all.overall[n] ?? NaN);
     }));
     sections.push(
-      '<section><h2>Targets × adapters</h2><p>Mean attention over all layers and non-padding tokens: rows are the fusion targets, columns the adapters (0 where a fusion does not include an adapter).</p>',
+      '<section><h2>Targets × adapters</h2><p>Mean attention over all layers and non-padding tokens: rows are the fusion targets, columns the adapters (a dash where a fusion does not include an adapter).</p>',
       heatmapSvg('mean attention, target × adapter', reports.map((report) => report.target), adapters, values),
       '</section>',
     );
