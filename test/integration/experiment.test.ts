@@ -1,0 +1,106 @@
+// The documented experiment file, with a tiny random backbone (the real BERT vocabulary) in place of bert-base and a
+// few examples per task, runs end to end on the real GLUE files; stopped after extraction and run again, it skips
+// the finished tasks.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { BertModel } from '../../src/backbone/bert-model';
+import { bertConfigFromJson } from '../../src/backbone/bert-config';
+import { COMMANDS } from '../../src/cli/main';
+import { runProgram } from '../../src/cli/program';
+import { hasShared, sharedPath } from '../shared-fixtures';
+
+const REPO = resolve(__dirname, '..', '..');
+const EXAMPLE = resolve(__dirname, '..', '..', 'docs', 'examples', 'glue-experiment.yaml');
+
+async function tinyBackbone(dir: string): Promise<void> {
+  const vocab = readFileSync(sharedPath('vocab', 'bert-base-uncased', 'vocab.txt'), 'utf8');
+  const config = bertConfigFromJson(
+    { model_type: 'bert', vocab_size: vocab.trimEnd().split('\n').length, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 },
+    'test',
+  );
+  const model = BertModel.random(config, 1);
+  await model.save(dir);
+  model.dispose();
+  copyFileSync(sharedPath('vocab', 'bert-base-uncased', 'vocab.txt'), join(dir, 'vocab.txt'));
+}
+
+describe.skipIf(!hasShared('data', 'rte') || !hasShared('vocab'))('adapterfusion run on the documented experiment', () => {
+  it('extracts, fuses and reports on real GLUE files, and skips finished work when run again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'af-experiment-'));
+    await tinyBackbone(join(dir, 'models', 'tiny'));
+    const experiment = parse(readFileSync(EXAMPLE, 'utf8'));
+    experiment.backbone = 'models/tiny';
+    experiment.maxLength = 32;
+    experiment.tasks = experiment.tasks.map((task: { id: string }) => ({ ...task, dataDir: sharedPath('data', task.id), maxExamples: 48 }));
+    experiment.training = { ...experiment.training, epochs: 1, batchSize: 16 };
+    experiment.fusions[0].training = { ...experiment.fusions[0].training, epochs: 1, batchSize: 16 };
+    mkdirSync(join(dir, 'data'));
+    const file = join(dir, 'experiment.yaml');
+    writeFileSync(file, stringify(experiment));
+
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (text: string) => out.push(text), err: (text: string) => err.push(text) };
+    expect(await runProgram(COMMANDS, ['run', file], io), err.join('')).toBe(0);
+    const printed = out.join('');
+    expect(printed).toMatch(/adapter rte: dev accuracy 0\.\d+/);
+    expect(printed).toMatch(/adapter mrpc: dev f1 0\.\d+, accuracy 0\.\d+/);
+    expect(printed).toMatch(/adapter sst2: dev accuracy 0\.\d+/);
+    expect(printed).toMatch(/fusion rte: dev accuracy 0\.\d+/);
+    const report = JSON.parse(readFileSync(join(dir, 'runs', 'glue', 'reports', 'rte', 'attention.json'), 'utf8'));
+    expect(report.adapters).toEqual(['sst2', 'mrpc', 'rte']);
+    expect(report.perClass.map((entry: { key: string }) => entry.key).sort()).toEqual(['entailment', 'not_entailment']);
+
+    const again: string[] = [];
+    expect(await runProgram(COMMANDS, ['run', file], { out: (text) => again.push(text), err: () => undefined })).toBe(0);
+    expect(again.join('')).toContain('adapter rte: dev accuracy');
+    expect(again.join('').match(/\(already done\)/g)).toHaveLength(3);
+  });
+
+  it('killed with SIGKILL after its first task, runs again without redoing that task', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'af-experiment-'));
+    await tinyBackbone(join(dir, 'models', 'tiny'));
+    const experiment = parse(readFileSync(EXAMPLE, 'utf8'));
+    experiment.backbone = 'models/tiny';
+    experiment.maxLength = 32;
+    experiment.tasks = experiment.tasks.map((task: { id: string }) => ({ ...task, dataDir: sharedPath('data', task.id), maxExamples: 48 }));
+    experiment.training = { ...experiment.training, epochs: 1, batchSize: 16 };
+    experiment.fusions = [];
+    const file = join(dir, 'experiment.yaml');
+    writeFileSync(file, stringify(experiment));
+
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'vite-node'), [join(REPO, 'test', 'integration', 'fixtures', 'run-cli.ts'), 'run', file], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const exit = new Promise<NodeJS.Signals | null>((done) => child.on('exit', (_code, signal) => done(signal)));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('extract rte: saved')) child.kill('SIGKILL');
+    });
+    expect(await exit, stderr).toBe('SIGKILL');
+    expect(stderr).not.toContain('extract mrpc: saved');
+
+    const err: string[] = [];
+    const out: string[] = [];
+    expect(await runProgram(COMMANDS, ['run', file], { out: (text) => out.push(text), err: (text) => err.push(text) })).toBe(0);
+    expect(err.join('')).toContain('extract rte: already done');
+    expect(err.join('')).toContain('extract mrpc: saved');
+    expect(err.join('')).toContain('extract sst2: saved');
+    expect(out.join('')).toMatch(/adapter rte: dev accuracy 0\.\d+ \(already done\)/);
+  });
+
+  it('refuses a typo in a fusion recipe before training anything, naming the recipe and the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'af-experiment-'));
+    const experiment = parse(readFileSync(EXAMPLE, 'utf8'));
+    experiment.fusions[0].fusion = { presett: 'dynamic' };
+    const file = join(dir, 'experiment.yaml');
+    writeFileSync(file, stringify(experiment));
+    const err: string[] = [];
+    expect(await runProgram(COMMANDS, ['run', file], { out: () => undefined, err: (text) => err.push(text) })).toBe(1);
+    expect(err.join('')).toContain(`${file}: fusions.0`);
+    expect(err.join('')).toContain('fusion.presett: unknown key');
+  });
+});
