@@ -10,6 +10,8 @@ import * as api from '../../src/index';
 import { BottleneckAdapter } from '../../src/adapters/bottleneck-adapter';
 import type { BertConfig } from '../../src/backbone/bert-config';
 import { BertModel } from '../../src/backbone/bert-model';
+import { COMMANDS } from '../../src/cli/main';
+import { runProgram } from '../../src/cli/program';
 import { validateConfig } from '../../src/config/validate';
 import { createContainer, taskModule } from '../../src/di/container';
 import { encodeExamples, type EncodedExample } from '../../src/data/encode-examples';
@@ -241,5 +243,20 @@ describe('planMtaEpoch', () => {
   it('visits the tasks in turn with the round-robin sampler', () => {
     const plan = planMtaEpoch(train, { ...options, sampler: 'round-robin', gradientAccumulationSteps: 1 });
     expect(plan.slice(0, 4).map((item) => item.task)).toEqual(['big', 'small', 'big', 'small']);
+  });
+});
+
+describe('adapterfusion extract --mode', () => {
+  it("overrides the configuration's mode and accepts only st-a or mt-a", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'af-mt-a-cli-'));
+    const file = join(dir, 'extract.json');
+    writeFileSync(file, JSON.stringify({ backbone: 'backbone', tasks: [{ id: 'mood', dataDir: '.' }] }));
+    const errors: string[] = [];
+    const io = { out: () => undefined, err: (text: string) => void errors.push(text) };
+    // The configuration says st-a; --mode mt-a reaches the MT-A stage, which refuses a task selection before loading anything.
+    expect(await runProgram(COMMANDS, ['extract', '--config', file, '--mode', 'mt-a', '--tasks', 'mood', '--run', join(dir, 'run')], io)).toBe(1);
+    expect(errors.join('')).toContain('error: MT-A trains every task of the configuration jointly; expected no task selection, got mood');
+    expect(await runProgram(COMMANDS, ['extract', '--config', file, '--mode', 'joint'], io)).toBe(2);
+    expect(errors.join('')).toContain("option '--mode <mode>' argument 'joint' is invalid. Allowed choices are st-a, mt-a.");
   });
 });

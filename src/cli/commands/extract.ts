@@ -1,9 +1,9 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { BackendPreference } from '../../backend/backend';
 import { loadConfigFile } from '../../config/validate';
 import { RunDirectory } from '../../io/run-directory';
-import { ExtractionConfig } from '../../pipeline/extraction-config';
+import { EXTRACTION_MODES, ExtractionConfig, type ExtractionMode } from '../../pipeline/extraction-config';
 import { createExtractionStage } from '../../pipeline/experiment-runner';
 import { createCliContainer } from '../cli-container';
 import { backendOption, startBackend, type CommandRegistration } from '../program';
@@ -21,8 +21,9 @@ export function defaultRunDir(configFile: string): string {
 }
 
 /**
- * `adapterfusion extract --config <file> [--run <dir>] [--tasks a,b] [--resume] [--backend <name>]`: trains one adapter
- * and head per task with the backbone frozen (ST-A), or, with `mode: mt-a`, every task jointly with the backbone.
+ * `adapterfusion extract --config <file> [--mode st-a|mt-a] [--run <dir>] [--tasks a,b] [--resume] [--backend <name>]`:
+ * trains one adapter and head per task with the backbone frozen (ST-A), or, with `mode: mt-a` (or `--mode mt-a`), every
+ * task jointly with the backbone.
  * Tasks already done in the run directory are skipped; `--resume` continues an interrupted one from its checkpoint.
  */
 export const extractCommand: CommandRegistration = (program: Command, io) => {
@@ -33,10 +34,12 @@ export const extractCommand: CommandRegistration = (program: Command, io) => {
     .option('--run <dir>', 'run directory for adapters, heads, metrics and checkpoints (default: runs/<config file name>)')
     .option('--tasks <ids>', 'comma-separated task ids to extract (default: every task of the configuration)', taskList)
     .option('--resume', 'continue an interrupted task from its last checkpoint instead of starting it over')
+    .addOption(new Option('--mode <mode>', "st-a: each task alone, backbone frozen; mt-a: all tasks jointly with the backbone (default: the configuration's mode)").choices(EXTRACTION_MODES))
     .addOption(backendOption())
-    .action(async (options: { config: string; run?: string; tasks?: string[]; resume?: boolean; backend?: BackendPreference }) => {
+    .action(async (options: { config: string; mode?: ExtractionMode; run?: string; tasks?: string[]; resume?: boolean; backend?: BackendPreference }) => {
       const backend = await startBackend(options);
       const config = loadConfigFile(ExtractionConfig, options.config);
+      if (options.mode) config.mode = options.mode;
       const baseDir = dirname(resolve(options.config));
       const container = await createCliContainer(config.modules, baseDir);
       const run = new RunDirectory(options.run ?? defaultRunDir(options.config));
