@@ -52,8 +52,9 @@ export class AdamW {
     for (const [name, variable] of variables) {
       this.slots.set(name, {
         variable,
-        firstMoment: tf.variable(tf.zerosLike(variable), false),
-        secondMoment: tf.variable(tf.zerosLike(variable), false),
+        // tidy frees the zeros a variable is made from (variables themselves survive a tidy).
+        firstMoment: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
+        secondMoment: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
         steps: 0,
         weightDecay: isDecayed(name) ? weightDecay : 0,
       });

@@ -97,6 +97,14 @@ describe('AdamW', () => {
     tf.dispose([a, b, g]);
   });
 
+  it('leaves no tensor behind once disposed', () => {
+    const variable = tf.variable(tf.ones([3, 2]));
+    const before = tf.memory().numTensors;
+    new AdamW(new Map([['w', variable]])).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    variable.dispose();
+  });
+
   it('saves and restores its state so that a restored optimizer continues identically', () => {
     const dir = mkdtempSync(join(tmpdir(), 'adamw-'));
     const random = new SeededRandom(3);
