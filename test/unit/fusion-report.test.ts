@@ -81,6 +81,7 @@ describe('report formats', () => {
     expect(html).toContain('Targets × adapters');
     expect(html.match(/<svg /g)).toHaveLength(4); // matrix, rte, rte's class, cb
     expect(html).toContain('sst&lt;2&gt;');
+    expect(html).toContain('<title>rte: no boolq</title>'); // the matrix marks adapters a fusion lacks
     expect(html).not.toContain('sst<2>');
     // No external assets: the only URL is the SVG namespace.
     expect([...html.matchAll(/https?:\/\/[^"\s]+/g)].map((m) => m[0]).every((url) => url === 'http://www.w3.org/2000/svg')).toBe(true);
