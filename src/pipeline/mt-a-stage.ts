@@ -142,7 +142,7 @@ export class MultiTaskExtractionStage {
     const backbone = await BertModel.fromPretrained(path(this.config.backbone));
     const models: TaskModel[] = [];
     try {
-      recordEnvironment(run, backbone, this.config.backbone, options.backend);
+      recordEnvironment(run, backbone, path(this.config.backbone), options.backend);
       const tokenizerDir = path(this.config.tokenizer ?? this.config.backbone);
       const tokenizer = await loadTokenizer(tokenizerDir);
       for (const [i, task] of tasks.entries()) {
