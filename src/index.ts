@@ -52,3 +52,4 @@ export * from './pipeline/mt-a-backbone';
 export * from './pipeline/extraction-config';
 export * from './pipeline/extraction-stage';
 export * from './pipeline/mt-a-stage';
+export * from './pipeline/task-model';

@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { demoCommand } from './commands/demo';
 import { doctorCommand } from './commands/doctor';
+import { evaluateCommand, predictCommand } from './commands/evaluate';
 import { extractCommand } from './commands/extract';
 import { forwardCommand } from './commands/forward';
 import { fuseCommand } from './commands/fuse';
@@ -15,6 +16,8 @@ export const COMMANDS: readonly CommandRegistration[] = [
   fuseCommand,
   inspectCommand,
   runCommand,
+  evaluateCommand,
+  predictCommand,
   demoCommand,
   forwardCommand,
   doctorCommand,

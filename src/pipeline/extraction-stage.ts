@@ -136,7 +136,7 @@ export class ExtractionStage {
 
     const backbone = await BertModel.fromPretrained(path(this.config.backbone));
     try {
-      recordEnvironment(options.run, backbone, this.config.backbone, options.backend);
+      recordEnvironment(options.run, backbone, path(this.config.backbone), options.backend);
       const tokenizer = await loadTokenizer(path(this.config.tokenizer ?? this.config.backbone));
       const results: ExtractionTaskResult[] = [];
       for (const [i, task] of tasks.entries()) {

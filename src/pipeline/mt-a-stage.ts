@@ -182,26 +182,21 @@ export class MultiTaskExtractionStage {
     const { training, seed, sampler } = this.config;
     const byId = new Map(models.map((model) => [model.id, model]));
     const trainable = new Map([...backbone.weights, ...models.flatMap((model) => [...model.adapter.variables, ...model.head.variables])]);
-    // Built inside tidy so that the optimizer's set-up temporaries are freed at once: with the backbone trainable,
-    // each is backbone-sized.
-    let trainer!: Trainer<TaskBatch>;
-    tf.tidy(() => {
-      trainer = new Trainer<TaskBatch>({
-        config: training,
-        trainable,
-        frozen: new Map(),
-        loss: ({ task, batch }, { random }) => {
-          const model = byId.get(task) as TaskModel;
-          const tensors = batchToTensors(batch, model.plugin.head);
-          return model.loss(logitsOf(backbone, model.adapter, model.head, tensors, true, random.int(2 ** 31)), tensors.labels as tf.Tensor);
-        },
-        evaluate: async () => this.evaluate(models, backbone),
-        primaryMetric: 'mean',
-        checkpointDir: run.checkpointDir(MTA_STAGE_KEY, 'joint'),
-        metricsLog: run.metricsFile(MTA_STAGE_KEY, 'joint'),
-        log: options.log,
-        ...(options.progress === undefined ? {} : { progress: options.progress }),
-      });
+    const trainer = new Trainer<TaskBatch>({
+      config: training,
+      trainable,
+      frozen: new Map(),
+      loss: ({ task, batch }, { random }) => {
+        const model = byId.get(task) as TaskModel;
+        const tensors = batchToTensors(batch, model.plugin.head);
+        return model.loss(logitsOf(backbone, model.adapter, model.head, tensors, true, random.int(2 ** 31)), tensors.labels as tf.Tensor);
+      },
+      evaluate: async () => this.evaluate(models, backbone),
+      primaryMetric: 'mean',
+      checkpointDir: run.checkpointDir(MTA_STAGE_KEY, 'joint'),
+      metricsLog: run.metricsFile(MTA_STAGE_KEY, 'joint'),
+      log: options.log,
+      ...(options.progress === undefined ? {} : { progress: options.progress }),
     });
     try {
       const train = new Map(models.map((model) => [model.id, model.train]));

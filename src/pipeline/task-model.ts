@@ -1,0 +1,112 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { BottleneckAdapter } from '../adapters/bottleneck-adapter';
+import type { BertModel } from '../backbone/bert-model';
+import type { SublayerHook } from '../backbone/sublayer-hook';
+import { FusionLoader } from '../composition/fusion-loader';
+import { batchToTensors } from '../data/batch-to-tensors';
+import type { Batch } from '../data/make-batches';
+import { resolveToken, type Container } from '../di/container';
+import { loadHead, type PredictionHead } from '../heads/prediction-head';
+import type { RunDirectory } from '../io/run-directory';
+import { computeMetrics } from '../task/metrics';
+import type { HeadSpec } from '../task/task-plugin';
+import { backboneForAdapters } from './mt-a-backbone';
+
+/** Which trained model of a task to run: its own adapter (ST-A or MT-A) or its fusion. */
+export type TaskModelKind = 'adapter' | 'fusion';
+
+/** A task's trained model from a run directory, ready for inference. */
+export interface TaskModel {
+  readonly backbone: BertModel;
+  readonly head: PredictionHead;
+  readonly hook: SublayerHook;
+  dispose(): void;
+}
+
+/**
+ * Loads what a run trained for `task`: the backbone the run's adapters belong to (`backboneForAdapters`: the tuned one
+ * after MT-A), then the task's adapter and head, or its fusion (with its adapters and head).
+ *
+ * @example
+ * const model = await loadTaskModel(container, new RunDirectory('runs/glue'), 'rte', 'fusion');
+ */
+export async function loadTaskModel(
+  container: Container,
+  run: RunDirectory,
+  task: string,
+  kind: TaskModelKind,
+  options: { backbone?: string; force?: boolean } = {},
+): Promise<TaskModel> {
+  const manifest = run.readManifest();
+  const dir = kind === 'fusion' ? run.fusionDir(task) : run.adapterDir(task);
+  if (!existsSync(dir)) throw new Error(`${dir}: no ${kind} for task "${task}" in ${run.root}; run "adapterfusion ${kind === 'fusion' ? 'fuse' : 'extract'}" first`);
+  const backbone = await backboneForAdapters(run, options.backbone ?? (manifest.stages['mt-a'] ? undefined : manifest.backbonePath), { force: options.force === true });
+  try {
+    if (kind === 'fusion') {
+      const fusion = await resolveToken<FusionLoader>(container, FusionLoader).load(dir, backbone);
+      if (!fusion.head) throw new Error(`${dir}: the fusion was saved without its head (expected ${run.fusionHeadDir(task)})`);
+      return { backbone, head: fusion.head, hook: fusion.hook(), dispose: () => (fusion.dispose(), backbone.dispose()) };
+    }
+    const adapter = await BottleneckAdapter.load(dir, backbone);
+    const head = await loadHead(run.headDir(task), { hiddenSize: backbone.config.hiddenSize });
+    return { backbone, head, hook: adapter.hook(), dispose: () => (adapter.dispose(), head.dispose(), backbone.dispose()) };
+  } catch (error) {
+    backbone.dispose();
+    throw error;
+  }
+}
+
+/** Predictions of a split, with gold labels where the split has them. */
+export interface SplitPredictions {
+  ids: string[];
+  predictions: (number | number[])[];
+  /** Gold labels aligned with `predictions` (undefined on unlabelled splits). */
+  golds: ((number | number[]) | undefined)[];
+}
+
+/**
+ * A prediction and its gold label in the shape `computeMetrics` compares position by position: tagging rows cut to
+ * the example's tokens, multi-label index lists as multi-hot vectors.
+ */
+export function alignForMetrics(head: HeadSpec, prediction: number | number[], gold: number | number[]): [number | number[], number | number[]] {
+  if (head.type === 'tagging') return [(prediction as number[]).slice(0, (gold as number[]).length), gold];
+  if (head.type === 'multi-label') {
+    const hot = (indices: number[]) => head.labels.map((_, i) => (indices.includes(i) ? 1 : 0));
+    return [hot(prediction as number[]), hot(gold as number[])];
+  }
+  return [prediction, gold];
+}
+
+/** Runs a task model over batches in inference mode. */
+export function predictWithModel(model: TaskModel, batches: readonly Batch[]): SplitPredictions {
+  const out: SplitPredictions = { ids: [], predictions: [], golds: [] };
+  const spec = model.head.spec;
+  for (const batch of batches) {
+    const predicted = tf.tidy(() => {
+      const { inputIds, attentionMask, tokenTypeIds } = batchToTensors(batch, spec);
+      const output = model.backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { hook: model.hook });
+      return model.head.predict(model.head.forward(output.lastHiddenState, output.pooledOutput, false));
+    });
+    predicted.forEach((prediction, i) => {
+      out.ids.push(batch.ids[i] ?? String(out.ids.length));
+      out.predictions.push(prediction);
+      out.golds.push(batch.labels?.[i]);
+    });
+  }
+  return out;
+}
+
+/** The metrics of predictions against their gold labels; every example must be labelled. */
+export function scorePredictions(spec: HeadSpec, metrics: readonly string[], split: SplitPredictions): Record<string, number> {
+  const predictions: (number | number[])[] = [];
+  const golds: (number | number[])[] = [];
+  split.predictions.forEach((prediction, i) => {
+    const gold = split.golds[i];
+    if (gold === undefined) throw new Error(`example ${split.ids[i]} has no gold label: metrics need a labelled split`);
+    const [p, g] = alignForMetrics(spec, prediction, gold);
+    predictions.push(p);
+    golds.push(g);
+  });
+  return computeMetrics(metrics, predictions, golds);
+}
