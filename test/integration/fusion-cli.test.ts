@@ -4,8 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createCliContainer } from '../../src/cli/cli-container';
 import { COMMANDS } from '../../src/cli/main';
-import { BertModel, BottleneckAdapter, runProgram, validateAdapterConfig } from '../../src/index';
+import { BertModel, BottleneckAdapter, CompositionStage, resolveToken, runProgram, validateAdapterConfig } from '../../src/index';
 import { DEMO_WORDS } from '../../tasks/demo/synthetic-tasks';
 
 const work = mkdtempSync(join(tmpdir(), 'af-fusion-cli-'));
@@ -87,5 +88,38 @@ describe('adapterfusion fuse and inspect', () => {
     const noFusion = await cli('inspect', '--run', join(work, 'empty-run'), '--target', 'demo-review');
     expect(noFusion).toMatchObject({ code: 1, err: `error: ${join(work, 'empty-run', 'manifest.json')}: no fusion trained for "demo-review" (fused targets: none); run "adapterfusion fuse" first\n` });
     expect(await cli('inspect', '--run', work)).toMatchObject({ code: 2, err: "error: required option '--target <task>' not specified\n(run with --help for usage)\n" });
+  });
+
+  it('resumes an interrupted fusion to exactly the weights of an uninterrupted one', async () => {
+    const stage = resolveToken<CompositionStage>(await createCliContainer(), CompositionStage);
+    const config = {
+      ...base,
+      adapters: [join(work, 'sentiment'), join(work, 'topic')],
+      fusion: { temperature: true, dropoutProb: 0 },
+      training: { learningRate: 1e-3, epochs: 2, batchSize: 8, checkpointEverySteps: 2, earlyStoppingPatience: 0 },
+    };
+    const request = (runDir: string, log: (line: string) => void, resume = false) => ({ config, source: 'test', baseDir: work, runDir, log, resume });
+    const straight = join(work, 'straight');
+    await stage.run(request(straight, () => undefined));
+
+    // Interrupted at the first evaluation (step 3), after the step-2 checkpoint.
+    const interrupted = join(work, 'interrupted');
+    const interrupt = (line: string) => {
+      if (line.startsWith('evaluation at step 3')) throw new Error('interrupted');
+    };
+    await expect(stage.run(request(interrupted, interrupt))).rejects.toThrow('interrupted');
+    expect(existsSync(join(interrupted, 'fusion', 'demo-review'))).toBe(false);
+    const lines: string[] = [];
+    await stage.run(request(interrupted, (line) => lines.push(line), true));
+    expect(lines.some((line) => line.startsWith(`resumed from ${join(interrupted, 'checkpoints', 'fuse-demo-review')} at step 2`))).toBe(true);
+    expect(lines.some((line) => line.startsWith('evaluation at step 3'))).toBe(true);
+
+    const weights = (runDir: string) => readFileSync(join(runDir, 'fusion', 'demo-review', 'model_adapter_fusion.safetensors'));
+    expect(weights(interrupted).equals(weights(straight))).toBe(true);
+    const saved = JSON.parse(readFileSync(join(interrupted, 'fusion', 'demo-review', 'adapter_fusion_config.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(interrupted, 'manifest.json'), 'utf8'));
+    // 24 examples in batches of 8: 3 steps per epoch, 6 planned; the schedule goes from 50 to 1 over them.
+    expect(manifest.stages['fuse/demo-review'].temperature).toEqual({ start: 50, end: 1, totalSteps: 6, atBestStep: saved.inference_temperature });
+    expect([50 - 49 * (3 - 1) / 5, 1]).toContain(saved.inference_temperature);
   });
 });
