@@ -42,18 +42,14 @@ async function main(): Promise<void> {
   const heads = new Map(TASKS.map((task, i) => [task, createHead(task, spec, 768, 20 + i)]));
   const trainable = new Map([...backbone.weights, ...[...adapters.values()].flatMap((a) => [...a.variables]), ...[...heads.values()].flatMap((h) => [...h.variables])]);
   const config = validateConfig(TrainingConfig, { learningRate: 2e-5, batchSize: microBatch, gradientAccumulationSteps: BATCH / microBatch, schedule: 'constant', maxSteps: 1_000_000 });
-  // Built inside tidy, as the MT-A stage builds it, so that the optimizer's set-up temporaries are freed at once.
-  let trainer!: Trainer<MicroBatch>;
-  tf.tidy(() => {
-    trainer = new Trainer<MicroBatch>({
-      config, trainable, frozen: new Map(), progress: false, log: (line) => console.log(line),
-      loss: (batch, { random }) => {
-        const adapter = adapters.get(batch.task) as BottleneckAdapter;
-        const head = heads.get(batch.task) as ReturnType<typeof createHead>;
-        const tensors = { inputIds: batch.inputIds, attentionMask: batch.attentionMask, tokenTypeIds: tf.zerosLike(batch.inputIds) };
-        return head.loss(logitsOf(backbone, adapter, head, tensors, true, random.int(2 ** 31)), batch.labels);
-      },
-    });
+  const trainer = new Trainer<MicroBatch>({
+    config, trainable, frozen: new Map(), progress: false, log: (line) => console.log(line),
+    loss: (batch, { random }) => {
+      const adapter = adapters.get(batch.task) as BottleneckAdapter;
+      const head = heads.get(batch.task) as ReturnType<typeof createHead>;
+      const tensors = { inputIds: batch.inputIds, attentionMask: batch.attentionMask, tokenTypeIds: tf.zerosLike(batch.inputIds) };
+      return head.loss(logitsOf(backbone, adapter, head, tensors, true, random.int(2 ** 31)), batch.labels);
+    },
   });
   const wasmHeap = (): number | null => (tf.backend() as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.buffer.byteLength ?? null;
   console.log(`backend ${backend.name}; ${trainable.size} trainable tensors, ${[...trainable.values()].reduce((n, v) => n + v.size, 0)} parameters; batch ${BATCH} × ${SEQUENCE_LENGTH} tokens in micro-batches of ${microBatch}`);
