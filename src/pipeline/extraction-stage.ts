@@ -11,12 +11,12 @@ import { readTaskSplit } from '../data/read-task-split';
 import { taskRegistry, type Container } from '../di/container';
 import { createHead, type PredictionHead } from '../heads/prediction-head';
 import type { RunDirectory } from '../io/run-directory';
-import { computeMetrics } from '../task/metrics';
-import type { HeadSpec, TaskPlugin } from '../task/task-plugin';
+import type { TaskPlugin } from '../task/task-plugin';
 import { loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
+import { predictWithModel, scorePredictions } from './task-model';
 
 /** How one extraction run goes. */
 export interface ExtractionRunOptions {
@@ -63,19 +63,6 @@ export function logitsOf(backbone: BertModel, adapter: BottleneckAdapter, head: 
 }
 
 /**
- * Predictions and gold labels in the shape `computeMetrics` compares position by position: tagging rows cut to the
- * example's tokens, multi-label index lists as multi-hot vectors.
- */
-function alignForMetrics(head: HeadSpec, prediction: number | number[], gold: number | number[]): [number | number[], number | number[]] {
-  if (head.type === 'tagging') return [(prediction as number[]).slice(0, (gold as number[]).length), gold];
-  if (head.type === 'multi-label') {
-    const hot = (indices: number[]) => head.labels.map((_, i) => (indices.includes(i) ? 1 : 0));
-    return [hot(prediction as number[]), hot(gold as number[])];
-  }
-  return [prediction, gold];
-}
-
-/**
  * Writes the backbone (sha256 and path) and the environment (package, Node and tfjs versions, backend) to the run's
  * manifest, refusing a run directory that was made with another backbone.
  */
@@ -95,17 +82,7 @@ export function recordEnvironment(run: RunDirectory, backbone: BertModel, backbo
 
 /** A task's metrics on its (labelled) dev batches, in inference mode. */
 export async function evaluateTask(batches: readonly Batch[], plugin: TaskPlugin, backbone: BertModel, adapter: BottleneckAdapter, head: PredictionHead): Promise<Record<string, number>> {
-  const predictions: (number | number[])[] = [];
-  const golds: (number | number[])[] = [];
-  for (const batch of batches) {
-    const predicted = tf.tidy(() => head.predict(logitsOf(backbone, adapter, head, batchToTensors(batch, plugin.head), false)));
-    predicted.forEach((prediction, i) => {
-      const [p, g] = alignForMetrics(plugin.head, prediction, batch.labels?.[i] as number | number[]);
-      predictions.push(p);
-      golds.push(g);
-    });
-  }
-  return computeMetrics(plugin.metrics, predictions, golds);
+  return scorePredictions(plugin.head, plugin.metrics, predictWithModel({ backbone, head, hook: adapter.hook() }, batches));
 }
 
 /**

@@ -79,7 +79,7 @@ export function alignForMetrics(head: HeadSpec, prediction: number | number[], g
 }
 
 /** Runs a task model over batches in inference mode. */
-export function predictWithModel(model: TaskModel, batches: readonly Batch[]): SplitPredictions {
+export function predictWithModel(model: Pick<TaskModel, 'backbone' | 'head' | 'hook'>, batches: readonly Batch[]): SplitPredictions {
   const out: SplitPredictions = { ids: [], predictions: [], golds: [] };
   const spec = model.head.spec;
   for (const batch of batches) {
