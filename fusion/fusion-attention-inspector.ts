@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import {
   BertModel,
-  computeMetrics,
   createContainer,
   encodeExamples,
   inject,
@@ -9,8 +8,10 @@ import {
   loadModules,
   loadTokenizer,
   makeBatches,
+  predictWithModel,
   readTaskSplit,
   RunDirectory,
+  scorePredictions,
   taskRegistry,
   TaskRegistryToken,
   writeFileAtomic,
@@ -29,7 +30,7 @@ import { attentionHtml } from './attention-html';
 import { AttentionRecorder } from './attention-recorder';
 import { AttentionAggregator, attentionCsv, attentionTable, type AttentionReport } from './attention-report';
 import { fusionStageKey, type FusionStageRecord } from './fusion-composition-stage';
-import { evaluateBatches, predictBatches, type FusionModel } from './fusion-model';
+import { evaluateBatches, type FusionModel } from './fusion-model';
 
 /** The class name of a gold label, for per-class aggregation; undefined where classes do not apply. */
 function className(head: HeadSpec, label: number | number[] | undefined): string | undefined {
@@ -115,14 +116,18 @@ export class FusionAttentionInspector implements AttentionInspector {
         const aggregator = new AttentionAggregator(fusion.adapterNames, { perClass, perExample: request.perExample === true });
         const recorder = new AttentionRecorder();
         log(`inspect ${target}: fusion ${fusion.name} over ${examples.length} ${split} examples (temperature ${temperature})`);
-        const predicted = predictBatches(model, batches, { temperature, recorder }, (batch) => {
-          aggregator.add(recorder.take(), batch.ids.map((id, i) => {
+        const predicted = predictWithModel({ backbone, head, hook: fusion.hook({ temperature, recorder }) }, batches);
+        // The recorder holds every site of every batch, in the order they ran.
+        const sites = recorder.take();
+        batches.forEach((batch, b) => {
+          const examples = batch.ids.map((id, i) => {
             const label = className(plugin.head, batch.labels?.[i]);
             return label === undefined ? { id } : { id, label };
-          }));
+          });
+          aggregator.add(sites.slice(b * fusion.sites.length, (b + 1) * fusion.sites.length), examples);
         });
         const labelled = batches.every((batch) => batch.labels);
-        const metrics = labelled ? computeMetrics(plugin.metrics, predicted.predictions, predicted.golds) : undefined;
+        const metrics = labelled ? scorePredictions(plugin.head, plugin.metrics, predicted) : undefined;
         const report: AttentionReport = {
           target,
           fusion: fusion.name,

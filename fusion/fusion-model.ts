@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   batchToTensors,
-  computeMetrics,
+  predictWithModel,
+  scorePredictions,
   Trainer,
   type Batch,
   type BertModel,
   type BottleneckAdapter,
-  type HeadSpec,
   type PredictionHead,
   type TrainerOptions,
   type TrainingConfig,
@@ -76,52 +76,10 @@ export function fusionVariables(model: FusionModel): { trainable: Map<string, tf
   };
 }
 
-/** Predictions and golds of a split, aligned for `computeMetrics`, with the example ids. */
-export interface SplitPredictions {
-  ids: string[];
-  predictions: (number | number[])[];
-  golds: (number | number[])[];
-}
-
-/**
- * A prediction and its gold label in the shape `computeMetrics` compares position by position: tagging rows cut to
- * the example's tokens, multi-label index lists as multi-hot vectors.
- */
-function alignForMetrics(head: HeadSpec, prediction: number | number[], gold: number | number[]): [number | number[], number | number[]] {
-  if (head.type === 'tagging') return [(prediction as number[]).slice(0, (gold as number[]).length), gold];
-  if (head.type === 'multi-label') {
-    const hot = (indices: number[]) => head.labels.map((_, i) => (indices.includes(i) ? 1 : 0));
-    return [hot(prediction as number[]), hot(gold as number[])];
-  }
-  return [prediction, gold];
-}
-
-/**
- * Runs the model over batches in inference mode. `onBatch` sees each batch right after its pass (the recorder then
- * holds that batch's attention).
- */
-export function predictBatches(model: FusionModel, batches: readonly Batch[], pass: Omit<FusionPass, 'training' | 'dropoutSeed'>, onBatch?: (batch: Batch) => void): SplitPredictions {
-  const out: SplitPredictions = { ids: [], predictions: [], golds: [] };
-  const spec = model.head.spec;
-  for (const batch of batches) {
-    const predicted = tf.tidy(() => model.head.predict(fusionLogits(model, batchToTensors(batch, spec), { ...pass, training: false })));
-    onBatch?.(batch);
-    predicted.forEach((prediction, i) => {
-      const gold = batch.labels?.[i];
-      const [p, g] = gold === undefined ? [prediction, prediction] : alignForMetrics(spec, prediction, gold);
-      out.ids.push(batch.ids[i] ?? String(out.ids.length));
-      out.predictions.push(p);
-      out.golds.push(g);
-    });
-  }
-  return out;
-}
-
-/** The task's metrics of the model on labelled batches. */
+/** The task's metrics of the model on labelled batches, in inference mode. */
 export function evaluateBatches(model: FusionModel, batches: readonly Batch[], metrics: readonly string[], pass: Omit<FusionPass, 'training' | 'dropoutSeed'>): Record<string, number> {
-  if (batches.some((batch) => !batch.labels)) throw new Error('evaluation needs labelled examples, got a batch without labels');
-  const { predictions, golds } = predictBatches(model, batches, pass);
-  return computeMetrics(metrics, predictions, golds);
+  const hook = model.fusion.hook({ temperature: pass.temperature, ...(pass.adapterMask ? { adapterMask: pass.adapterMask } : {}), ...(pass.recorder ? { recorder: pass.recorder } : {}) });
+  return scorePredictions(model.head.spec, metrics, predictWithModel({ backbone: model.backbone, head: model.head, hook }, batches));
 }
 
 /** How the composition stage's trainer is set up beyond the model. */
