@@ -16,6 +16,7 @@ import { loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
+import { MTA_STAGE_KEY } from './mt-a-backbone';
 import { predictWithModel, scorePredictions } from './task-model';
 
 /** How one extraction run goes. */
@@ -110,6 +111,9 @@ export class ExtractionStage {
     const tasks = this.selectedTasks(options.only);
     const registry = taskRegistry(this.container);
     const plugins = tasks.map((task) => registry.get(task.id)); // unknown ids fail before anything loads
+    if (options.run.isDone(MTA_STAGE_KEY)) {
+      throw new Error(`${options.run.manifestPath}: expected a run without MT-A results, got stage "${MTA_STAGE_KEY}"; ST-A adapters belong to the frozen backbone, so they need a run directory of their own`);
+    }
 
     const backbone = await BertModel.fromPretrained(path(this.config.backbone));
     try {

@@ -121,6 +121,9 @@ describe('ExtractionStage (ST-A)', () => {
       await expect(stage.run({ run: other, baseDir: root, only: ['rte', 'polarity', 'sst2'] })).rejects.toThrow('tasks rte, sst2: not in the configuration; its tasks are polarity');
       other.updateManifest({ backboneHash: 'f'.repeat(64), backbonePath: 'models/other' });
       await expect(stage.run({ run: other, baseDir: root })).rejects.toThrow(/manifest\.json: this run was made with the backbone models\/other \(sha256 f{64}\), but \S+\/backbone has sha256 [0-9a-f]{64}; use another run directory/);
+      const mta = new RunDirectory(join(root, 'mt-a-run'));
+      mta.recordStage('mt-a', { config: {} });
+      await expect(stage.run({ run: mta, baseDir: root })).rejects.toThrow(`${mta.manifestPath}: expected a run without MT-A results, got stage "mt-a"`);
       const unknown = new ExtractionStage(createContainer([polarityModule]), validateConfig(ExtractionConfig, { ...RAW_CONFIG, tasks: [{ id: 'nli', dataDir: '.' }] }));
       await expect(unknown.run({ run: new RunDirectory(join(root, 'run2')), baseDir: root })).rejects.toThrow('unknown task "nli": registered tasks are polarity');
     });
