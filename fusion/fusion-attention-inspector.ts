@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import {
-  BertModel,
+  backboneForAdapters,
   createContainer,
   encodeExamples,
   inject,
@@ -94,7 +94,7 @@ export class FusionAttentionInspector implements AttentionInspector {
   private async inspectTarget(run: RunDirectory, target: string, record: FusionStageRecord, request: InspectRequest, log: (line: string) => void): Promise<AttentionReport> {
     const { config } = record;
     const plugin = await this.plugin(target, config.modules);
-    const backbone = await BertModel.fromPretrained(config.backbone as string);
+    const backbone = await backboneForAdapters(run, config.backbone, { warn: log });
     try {
       const tokenizer = await loadTokenizer(config.tokenizer ?? (config.backbone as string));
       const bundle = await loadFusionBundle(run.fusionDir(target), backbone);
