@@ -31,7 +31,10 @@ function task(id: string): TaskPlugin {
 
 describe('built-in task module', () => {
   it('registers every built-in task with metrics and a train and dev split', () => {
-    expect(registry.ids()).toEqual(['boolq', 'cb', 'cola', 'imdb', 'mnli', 'mrpc', 'qnli', 'qqp', 'rte', 'scitail', 'sick', 'sst2', 'stsb']);
+    expect(registry.ids()).toEqual([
+      'boolq', 'cb', 'cola', 'demo-filler', 'demo-review', 'demo-sentiment', 'demo-topic', 'imdb', 'mnli', 'mrpc', 'qnli', 'qqp',
+      'rte', 'scitail', 'sick', 'sst2', 'stsb',
+    ]);
     for (const id of registry.ids()) {
       expect(task(id).splits).toEqual(expect.arrayContaining(['train', 'dev']));
     }
