@@ -53,3 +53,5 @@ export * from './pipeline/extraction-config';
 export * from './pipeline/extraction-stage';
 export * from './pipeline/mt-a-stage';
 export * from './pipeline/task-model';
+export * from './ops/gelu';
+export * from './ops/dropout';

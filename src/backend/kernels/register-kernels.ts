@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { loadNativeBlas } from '../native/native-blas';
+import { applyDropoutMask, DROPOUT_KERNEL } from '../../ops/dropout';
+import { GELU_GRAD_KERNEL, GELU_KERNEL } from '../../ops/gelu';
+import { loadNativeBlas, type NativeBlas } from '../native/native-blas';
+import { floatKernel } from './float-kernel';
 import { cpuMatMulKernels } from './cpu-matmul';
 import { cpuGatherKernel, wasmGatherKernel } from './gather-rows';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from './wasm-matmul';
@@ -32,10 +35,25 @@ export const KERNELS_ENV = 'ADAPTERFUSION_KERNELS';
 
 const registered = new Map<string, KernelInfo>();
 
+/** The framework's kernels for one backend; none for native TensorFlow, whose own are fast. */
+function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.KernelConfig[] {
+  if (backendName !== 'wasm' && backendName !== 'cpu') return [];
+  const elementwise = [
+    floatKernel(DROPOUT_KERNEL, backendName, ['x'], ([x], out, attrs) => applyDropoutMask(x as Float32Array, out, attrs.rate as number, attrs.seed as number)),
+    ...(blas ? [
+      floatKernel(GELU_KERNEL, backendName, ['x'], ([x], out) => blas.gelu(x as Float32Array, out)),
+      floatKernel(GELU_GRAD_KERNEL, backendName, ['x', 'dy'], ([x, dy], out) => blas.geluGrad(x as Float32Array, dy as Float32Array, out)),
+    ] : []),
+  ];
+  if (backendName === 'wasm') return [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas), wasmIdentityKernel(), wasmGatherKernel(), ...elementwise];
+  return [...(blas ? cpuMatMulKernels(blas) : []), cpuGatherKernel(), ...elementwise];
+}
+
 /**
  * Registers the framework's kernels for the backend that was just set, once per backend: gradients for every op, and
- * where they beat the stock ones, matrix products (through the native BLAS add-on when it loads), embedding-style
- * gathers and a copy-free Identity. Called by `initBackend`; `ADAPTERFUSION_BLAS=0` keeps the add-on out, `ADAPTERFUSION_KERNELS=stock` all of it.
+ * where they beat the stock ones: matrix products (through the native add-on when it loads), embedding-style gathers,
+ * a copy-free Identity, and the kernels of the `dropout` and `gelu` ops (GELU only with the add-on). Called by
+ * `initBackend`; `ADAPTERFUSION_BLAS=0` keeps the add-on out, `ADAPTERFUSION_KERNELS=stock` all of it.
  */
 export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = process.env): KernelInfo {
   ensureGradients();
@@ -47,19 +65,13 @@ export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = pr
     return stock;
   }
   const { blas, description } = loadNativeBlas(env);
-  let configs: tf.KernelConfig[] = [];
-  let info: Omit<KernelInfo, 'registered'>;
-  if (backendName === 'wasm') {
-    configs = [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas), wasmIdentityKernel(), wasmGatherKernel()];
-    info = { matMul: blas ? 'native BLAS on the wasm heap' : 'XNNPACK for every product (transposed operands copied into place)', blas: blas ? description : `not used: ${description}` };
-  } else if (backendName === 'cpu') {
-    configs = [...(blas ? cpuMatMulKernels(blas) : []), cpuGatherKernel()];
-    info = blas ? { matMul: 'native BLAS on the cpu backend\'s arrays', blas: description } : { matMul: 'stock cpu kernels', blas: `not used: ${description}` };
-  } else {
-    info = { matMul: `stock ${backendName} kernels`, blas: backendName === 'tensorflow' ? 'not used (TensorFlow brings its own)' : `not used: ${description}` };
-  }
+  const configs = kernelsFor(backendName, blas);
+  const info =
+    backendName === 'wasm' ? { matMul: blas ? 'native BLAS on the wasm heap' : 'XNNPACK for every product (transposed operands copied into place)', blas: blas ? description : `not used: ${description}` }
+    : backendName === 'cpu' && blas ? { matMul: 'native BLAS on the cpu backend\'s arrays', blas: description }
+    : { matMul: `stock ${backendName} kernels`, blas: backendName === 'tensorflow' ? 'not used (TensorFlow brings its own)' : `not used: ${description}` };
   for (const config of configs) {
-    tf.unregisterKernel(config.kernelName, config.backendName);
+    if (tf.getKernel(config.kernelName, config.backendName)) tf.unregisterKernel(config.kernelName, config.backendName);
     tf.registerKernel(config);
   }
   const result = { ...info, registered: configs.map((config) => `${config.kernelName}/${config.backendName}`) };

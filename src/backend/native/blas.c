@@ -1,9 +1,11 @@
-// Node-API add-on: batched single-precision matrix products through the system BLAS (cblas_sgemm), reading and
-// writing Float32Arrays in place: the tfjs cpu backend's arrays or views of the wasm backend's heap. No copies.
+// Node-API add-on: batched single-precision matrix products through the system BLAS (cblas_sgemm), and the exact
+// GELU with its gradient, reading and writing Float32Arrays in place: the tfjs cpu backend's arrays or views of the
+// wasm backend's heap. No copies.
 #include <cblas.h>
 #include <math.h>
 #include <node_api.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -158,6 +160,73 @@ static napi_value mat_mul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// e^x for x <= 0 without libm, so the loops below vectorise: 2^k · e^r with |r| <= ln 2 / 2 (relative error < 2e-7).
+static inline float exp_nonpositive(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float k = (float)(int)(x * 1.44269504f - 0.5f);
+  const float r = x - k * 0.693147181f;
+  const float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * 0.00138888892f)))));
+  union { int32_t bits; float value; } scale = {.bits = ((int32_t)k + 127) << 23};
+  return p * scale.value;
+}
+
+// Φ(x), the standard normal CDF, through erf(x/√2) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7).
+static inline float normal_cdf(float x) {
+  const float z = x * 0.707106781f;
+  const float a = z < 0 ? -z : z;
+  const float t = 1.0f / (1.0f + 0.3275911f * a);
+  const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  const float erf_abs = 1.0f - poly * exp_nonpositive(-a * a);
+  return 0.5f * (1.0f + (z < 0 ? -erf_abs : erf_abs));
+}
+
+// Reads `count` Float32Array arguments of one length into `arrays`; `names` appear in errors.
+static bool same_length_arrays(napi_env env, napi_callback_info info, size_t count, const char* const* names, float** arrays, size_t* length) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) {
+    napi_throw_error(env, NULL, "native kernel: wrong number of arguments");
+    return false;
+  }
+  for (size_t i = 0; i < count; i++) {
+    size_t each;
+    if (!float32_array(env, argv[i], names[i], &arrays[i], &each)) return false;
+    if (i > 0 && each != *length) {
+      napi_throw_range_error(env, NULL, "native kernel: expected arrays of one length");
+      return false;
+    }
+    *length = each;
+  }
+  return true;
+}
+
+// gelu(x, y): y = x·Φ(x), the exact (erf) GELU.
+static napi_value gelu(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"x", "y"};
+  float* arrays[2];
+  size_t length = 0;
+  if (!same_length_arrays(env, info, 2, names, arrays, &length)) return NULL;
+  const float* x = arrays[0];
+  float* y = arrays[1];
+  for (size_t i = 0; i < length; i++) y[i] = x[i] * normal_cdf(x[i]);
+  return NULL;
+}
+
+// geluGrad(x, dy, dx): dx = dy·(Φ(x) + x·φ(x)).
+static napi_value gelu_grad(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"x", "dy", "dx"};
+  float* arrays[3];
+  size_t length = 0;
+  if (!same_length_arrays(env, info, 3, names, arrays, &length)) return NULL;
+  const float *x = arrays[0], *dy = arrays[1];
+  float* dx = arrays[2];
+  for (size_t i = 0; i < length; i++) {
+    const float density = 0.398942280f * exp_nonpositive(-0.5f * x[i] * x[i]);
+    dx[i] = dy[i] * (normal_cdf(x[i]) + x[i] * density);
+  }
+  return NULL;
+}
+
 // info(): { config, coreName, threads } of the BLAS library in use.
 static napi_value blas_info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -176,6 +245,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"matMul", NULL, mat_mul, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gelu", NULL, gelu, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
   return exports;

@@ -7,7 +7,7 @@ export const BLAS_ENV = 'ADAPTERFUSION_BLAS';
 /** Activation codes the add-on applies after the product: the tfjs wasm backend's numbering (no prelu). */
 export const BLAS_ACTIVATIONS: Readonly<Record<string, number>> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 4, sigmoid: 5, elu: 6 };
 
-/** The native add-on (src/backend/native/blas.c): batched `cblas_sgemm` on Float32Arrays, in place. */
+/** The native add-on (src/backend/native/blas.c): batched `cblas_sgemm` and the GELU on Float32Arrays, in place. */
 export interface NativeBlas {
   /**
    * For each product p with `offsets[3p..3p+2] = [oa, ob, oc]`: `c[oc..] = act(op(a[oa..])·op(b[ob..]) + bias)`,
@@ -17,6 +17,10 @@ export interface NativeBlas {
     a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array | null, offsets: Float64Array,
     m: number, n: number, k: number, transposeA: boolean, transposeB: boolean, activation: number, alpha: number,
   ): void;
+  /** `y = x·Φ(x)`, the exact GELU (erf to 1.5e-7), vectorised. */
+  gelu(x: Float32Array, y: Float32Array): void;
+  /** `dx = dy·(Φ(x) + x·φ(x))`, the GELU's gradient. */
+  geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /** The BLAS library in use. */
   info(): { config: string; coreName: string; threads: number };
 }

@@ -1,0 +1,200 @@
+import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { floatKernel } from '../../src/backend/kernels/float-kernel';
+import { loadNativeBlas } from '../../src/backend/native/native-blas';
+import { applyDropoutMask, dropout, DROPOUT_KERNEL } from '../../src/ops/dropout';
+import { gelu, GELU_KERNEL } from '../../src/ops/gelu';
+import { linear } from '../../src/ops/linear';
+
+function seeded(shape: number[], seed: number): tf.Tensor {
+  return tf.randomUniform(shape, -1, 1, 'float32', seed);
+}
+
+/** Names of the matrix-product kernels `f` runs. */
+async function matMulKernels(f: () => tf.TensorContainer): Promise<string[]> {
+  const profile = await tf.profile(() => f());
+  return profile.kernels.map((kernel) => kernel.name).filter((name) => name === 'BatchMatMul' || name === '_FusedMatMul');
+}
+
+describe('linear', () => {
+  it('computes x·kernel + bias over the last axis', async () => {
+    const x = tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [2, 2, 3]); // (B, T, in)
+    const kernel = tf.tensor2d([1, 0, 0, 1, 1, 1], [3, 2]); // (in, out)
+    const bias = tf.tensor1d([10, 20]);
+    const y = linear(x, kernel, bias);
+    expect(y.shape).toEqual([2, 2, 2]);
+    // Row r of x is (a, b, c): output (a + c + 10, b + c + 20).
+    expect(Array.from(await y.data())).toEqual([14, 25, 20, 31, 26, 37, 32, 43]);
+    expect(Array.from(await linear(x, kernel).data())).toEqual([4, 5, 10, 11, 16, 17, 22, 23]);
+    tf.dispose([x, kernel, bias, y]);
+  });
+
+  it('has the gradients of matMul + add', async () => {
+    const x = seeded([2, 3, 4], 1);
+    const kernel = seeded([4, 5], 2);
+    const bias = seeded([5], 3);
+    const weights = seeded([2, 3, 5], 4); // makes the loss sensitive to every output element differently
+    type Projection = (xs: tf.Tensor, ks: tf.Tensor2D, bs: tf.Tensor1D) => tf.Tensor;
+    const loss = (f: Projection) => (xs: tf.Tensor, ks: tf.Tensor, bs: tf.Tensor) =>
+      tf.sum<tf.Scalar>(tf.mul(f(xs, ks as tf.Tensor2D, bs as tf.Tensor1D), weights));
+    const reference: Projection = (xs, ks, bs) => {
+      const product = tf.add(tf.matMul(tf.reshape(xs, [-1, ks.shape[0]]), ks), bs); // (N, out)
+      return tf.reshape(product, [...xs.shape.slice(0, -1), ks.shape[1]]);
+    };
+    const ours = tf.grads(loss(linear))([x, kernel, bias]);
+    const expected = tf.grads(loss(reference))([x, kernel, bias]);
+    for (let i = 0; i < 3; i++) {
+      const [got, want] = [ours[i] as tf.Tensor, expected[i] as tf.Tensor];
+      expect(got.shape).toEqual(want.shape);
+      const error = (await tf.max(tf.abs(tf.sub(got, want))).data())[0] ?? NaN;
+      expect(error).toBeLessThan(1e-5);
+    }
+    tf.dispose([x, kernel, bias, weights, ...ours, ...expected]);
+  });
+
+  it('skips the weight-gradient product when the kernel is frozen, which tf.fused.matMul does not', async () => {
+    const x = tf.variable(seeded([2, 8, 16], 5));
+    const kernel = seeded([16, 16], 6) as tf.Tensor2D; // frozen: not differentiated
+    const bias = seeded([16], 7) as tf.Tensor1D;
+    const step = (f: (input: tf.Tensor3D) => tf.Tensor) => () => {
+      const { grads } = tf.variableGrads(() => tf.sum<tf.Scalar>(tf.square(f(x as unknown as tf.Tensor3D))), [x]);
+      return Object.values(grads);
+    };
+    const fused = await matMulKernels(step((input) => tf.fused.matMul({ a: tf.reshape(input, [-1, 16]), b: kernel, bias })));
+    const ours = await matMulKernels(step((input) => linear(input, kernel, bias)));
+    // Forward 1 + backward 2 (input and kernel gradients) for fused.matMul; forward 1 + backward 1 for linear.
+    expect(fused).toHaveLength(3);
+    expect(ours).toHaveLength(2);
+    tf.dispose([x, kernel, bias]);
+  });
+
+  it('leaves no tensors behind', () => {
+    const x = seeded([4, 6], 8);
+    const kernel = tf.variable(seeded([6, 3], 9));
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      const { value, grads } = tf.variableGrads(() => tf.sum<tf.Scalar>(linear(x, kernel as unknown as tf.Tensor2D)), [kernel]);
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, kernel]);
+  });
+
+  it('names the mismatch in shape errors', () => {
+    const kernel = tf.zeros<tf.Rank.R2>([6, 3]);
+    expect(() => linear(tf.zeros([2, 5]), kernel)).toThrow("linear: expected the input's last axis to match the kernel's 6 input features, got input shape [2, 5]");
+    expect(() => linear(tf.zeros([2, 6]), kernel, tf.zeros<tf.Rank.R1>([4]))).toThrow('linear: expected a bias of shape [3], got [4]');
+    kernel.dispose();
+  });
+});
+
+/** Runs `f` with the named kernel of the current backend unregistered (the op's fallback path), then restores it. */
+async function withoutKernel(kernelName: string, f: () => Promise<void>): Promise<void> {
+  const kernel = tf.getKernel(kernelName, tf.getBackend());
+  if (kernel) tf.unregisterKernel(kernelName, tf.getBackend());
+  try {
+    await f();
+  } finally {
+    if (kernel) tf.registerKernel(kernel);
+  }
+}
+
+/** erf in float64 (Taylor series, then a continued fraction in the tail). */
+function erf(x: number): number {
+  const a = Math.abs(x);
+  let value: number;
+  if (a < 3) {
+    let sum = 0;
+    let term = a;
+    for (let k = 0; k < 80; k++) {
+      sum += term / (2 * k + 1);
+      term *= (-a * a) / (k + 1);
+    }
+    value = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    let fraction = 0;
+    for (let k = 60; k >= 1; k--) fraction = k / 2 / (a + fraction);
+    value = 1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + fraction);
+  }
+  return x < 0 ? -value : value;
+}
+
+describe('gelu', () => {
+  const points = Array.from({ length: 61 }, (_, i) => (i - 30) / 4); // -7.5 … 7.5
+  const cdf = (x: number) => 0.5 * (1 + erf(x / Math.SQRT2));
+
+  async function check(): Promise<void> {
+    const x = tf.tensor1d(points);
+    const [y, dx] = [gelu(x), tf.grad((input: tf.Tensor) => tf.sum(tf.mul(gelu(input), 3)))(x)];
+    const [values, grads] = [await y.data(), await dx.data()];
+    points.forEach((p, i) => {
+      expect(values[i]).toBeCloseTo(p * cdf(p), 5);
+      expect(grads[i]).toBeCloseTo(3 * (cdf(p) + (p * Math.exp(-p * p / 2)) / Math.sqrt(2 * Math.PI)), 5);
+    });
+    tf.dispose([x, y, dx]);
+  }
+
+  it.skipIf(!loadNativeBlas({}).blas)('matches float64 erf through the native kernels', async () => {
+    expect(tf.getKernel(GELU_KERNEL, 'wasm')).toBeDefined();
+    await check();
+  });
+  it('matches float64 erf through tfjs ops where no kernel is registered', () => withoutKernel(GELU_KERNEL, check));
+});
+
+describe('dropout', () => {
+  it('keeps 1 - rate of the elements, scaled by 1 / (1 - rate), the same ones for the same seed', async () => {
+    const x = tf.fill([100, 100], 2);
+    const first = await dropout(x, 0.25, 7).data();
+    const again = await dropout(x, 0.25, 7).data();
+    const other = await dropout(x, 0.25, 8).data();
+    expect(Array.from(again)).toEqual(Array.from(first));
+    expect(Array.from(other)).not.toEqual(Array.from(first));
+    const kept = first.filter((value) => value !== 0);
+    expect(new Set(kept)).toEqual(new Set([Math.fround(2 / 0.75)]));
+    expect(kept.length / first.length).toBeGreaterThan(0.74);
+    expect(kept.length / first.length).toBeLessThan(0.76);
+    x.dispose();
+  });
+
+  it('passes gradients through the kept elements only, with the same scale', async () => {
+    const x = tf.randomNormal([50, 40], 0, 1, 'float32', 3);
+    const mask = await dropout(tf.onesLike(x), 0.5, 11).data();
+    const dx = await tf.grad((input: tf.Tensor) => tf.sum(dropout(input, 0.5, 11)))(x).data();
+    expect(Array.from(dx)).toEqual(Array.from(mask));
+    expect(new Set(mask)).toEqual(new Set([0, 2]));
+    x.dispose();
+  });
+
+  it('draws the same mask on wasm and cpu, and falls back to tf.dropout elsewhere', async () => {
+    const onWasm = await dropout(tf.ones([1000]), 0.3, 5).data();
+    await tf.setBackend('cpu');
+    try {
+      await withKernels([floatKernel(DROPOUT_KERNEL, 'cpu', ['x'], ([x], out, attrs) => applyDropoutMask(x as Float32Array, out, attrs.rate as number, attrs.seed as number))], async () => {
+        expect(Array.from(await dropout(tf.ones([1000]), 0.3, 5).data())).toEqual(Array.from(onWasm));
+      });
+      const fallback = await dropout(tf.ones([1000]), 0.3, 5).data();
+      expect(fallback.filter((value) => value !== 0).length).toBeGreaterThan(600);
+      expect(new Set(fallback)).toEqual(new Set([0, Math.fround(1 / 0.7)]));
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+
+  it('refuses a rate outside [0, 1) and copies the input at rate 0', async () => {
+    const x = tf.ones([3]);
+    expect(() => dropout(x, 1)).toThrow('dropout: expected a rate in [0, 1), got 1');
+    expect(Array.from(await dropout(x, 0).data())).toEqual([1, 1, 1]);
+    x.dispose();
+  });
+});
+
+/** Runs `f` with `configs` registered (replacing any of the same name), then removes them again. */
+async function withKernels(configs: tf.KernelConfig[], f: () => Promise<void>): Promise<void> {
+  for (const config of configs) tf.registerKernel(config);
+  try {
+    await f();
+  } finally {
+    for (const config of configs) tf.unregisterKernel(config.kernelName, config.backendName);
+  }
+}
