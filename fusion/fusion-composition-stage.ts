@@ -14,6 +14,7 @@ import {
   readTaskSplit,
   RunDirectory,
   TaskRegistryToken,
+  trainingRecord,
   validateConfig,
   type CompositionRequest,
   type CompositionResult,
@@ -176,11 +177,7 @@ export class FusionCompositionStage implements CompositionStage {
       run.recordStage(fusionStageKey(target), {
         ...record,
         seed,
-        metrics: result.bestMetrics,
-        bestStep: result.bestStep,
-        steps: result.steps,
-        epochs: result.epochs,
-        stoppedEarly: result.stoppedEarly,
+        ...trainingRecord(result),
         fusionParameters: fusion.parameterCount(),
         files: { fusion: relative(run.root, fusionDir), head: relative(run.root, run.fusionHeadDir(target)) },
       });

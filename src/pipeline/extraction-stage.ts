@@ -14,7 +14,7 @@ import type { RunDirectory } from '../io/run-directory';
 import type { TaskPlugin } from '../task/task-plugin';
 import { loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
-import { Trainer } from '../training/trainer';
+import { Trainer, trainingRecord } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
 import { MTA_STAGE_KEY } from './mt-a-backbone';
 import { predictWithModel, scorePredictions } from './task-model';
@@ -195,11 +195,7 @@ export class ExtractionStage {
       run.recordStage(extractionStageKey(task.id), {
         config: { task, adapter: this.config.adapter, training, maxLength, backbone: this.config.backbone },
         seed,
-        metrics: result.bestMetrics,
-        bestStep: result.bestStep,
-        steps: result.steps,
-        epochs: result.epochs,
-        stoppedEarly: result.stoppedEarly,
+        ...trainingRecord(result),
         adapterParameters,
         adapterPercentOfBackbone: Number(share.toFixed(4)),
         files: { adapter: relative(run.root, run.adapterDir(task.id)), head: relative(run.root, run.headDir(task.id)) },

@@ -15,7 +15,7 @@ import { metricNamed } from '../task/metrics';
 import type { TaskPlugin } from '../task/task-plugin';
 import { loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
-import { Trainer, type TrainResult } from '../training/trainer';
+import { Trainer, trainingRecord, type TrainResult } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
 import { evaluateTask, logitsOf, recordEnvironment, type ExtractionRunOptions, type ExtractionTaskResult } from './extraction-stage';
 import { MTA_STAGE_KEY } from './mt-a-backbone';
@@ -154,12 +154,8 @@ export class MultiTaskExtractionStage {
       run.recordStage(MTA_STAGE_KEY, {
         config: { mode: 'mt-a', sampler, tasks, adapter: this.config.adapter, training, maxLength: this.config.maxLength, backbone: this.config.backbone },
         seed,
-        metrics: fitted.bestMetrics,
+        ...trainingRecord(fitted),
         backboneHash: backbone.checkpointHash,
-        bestStep: fitted.bestStep,
-        steps: fitted.steps,
-        epochs: fitted.epochs,
-        stoppedEarly: fitted.stoppedEarly,
         files,
       });
       log(`mt-a: saved the tuned backbone (sha256 ${backbone.checkpointHash ?? ''}), ${models.length} adapters and heads (dev mean ${(fitted.bestMetrics.mean ?? NaN).toFixed(4)})`);

@@ -82,6 +82,11 @@ export interface TrainResult {
   history: EvaluationRecord[];
 }
 
+/** What a run directory's manifest keeps of a finished training (`RunDirectory.recordStage`). */
+export function trainingRecord(result: TrainResult): Pick<TrainResult, 'bestStep' | 'steps' | 'epochs' | 'stoppedEarly'> & { metrics: Record<string, number> } {
+  return { metrics: result.bestMetrics, bestStep: result.bestStep, steps: result.steps, epochs: result.epochs, stoppedEarly: result.stoppedEarly };
+}
+
 /** The best evaluation so far and the weights it was made with. */
 interface Best {
   value: number;
