@@ -44,6 +44,8 @@ interface Result {
   examplesPerSecond: number;
   /** Median, fastest and slowest timed step. */
   stepMs: { median: number; min: number; max: number };
+  /** Median CPU time of a step (all threads): steadier than wall time on a shared machine. */
+  cpuMs: number;
   /** Matrix-product FLOPs of one step, counted kernel by kernel. */
   matMulFlopsPerStep: number;
   effectiveGflops: number;
@@ -185,10 +187,13 @@ async function runCase(spec: Spec): Promise<Result> {
   for (let i = 0; i < spec.warmup; i++) step();
   const matMulFlopsPerStep = countMatMulFlops(step);
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   for (let i = 0; i < spec.steps; i++) {
-    const started = performance.now();
+    const [started, cpuStarted] = [performance.now(), process.cpuUsage()];
     step();
     times.push(performance.now() - started);
+    const cpu = process.cpuUsage(cpuStarted);
+    cpuTimes.push((cpu.user + cpu.system) / 1000);
   }
   let profile: Result['profile'];
   if (spec.profile) {
@@ -205,6 +210,7 @@ async function runCase(spec: Spec): Promise<Result> {
     model: spec.model, case: spec.case, batch, microBatch: spec.microBatch,
     examplesPerSecond: round(batch / (stepMs / 1000), 2),
     stepMs: { median: round(stepMs, 1), min: round(Math.min(...times), 1), max: round(Math.max(...times), 1) },
+    cpuMs: round(median(cpuTimes), 1),
     matMulFlopsPerStep,
     effectiveGflops: round(matMulFlopsPerStep / stepMs / 1e6, 2),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -280,7 +286,7 @@ async function main(): Promise<void> {
     (ceiling === null ? '' : `; sgemm ceiling ${ceiling} GFLOP/s`);
   process.stdout.write(`${header}\n`);
   const row = (cells: (string | number)[]) => cells.map((cell, i) => String(cell).padStart(i < 2 ? 9 : 11)).join(' ');
-  process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'step ms', 'GFLOP/s', ceiling === null ? '' : '% sgemm', 'RSS MiB', 'heap MiB'])}\n`);
+  process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'step ms', 'cpu ms', 'GFLOP/s', ceiling === null ? '' : '% sgemm', 'RSS MiB', 'heap MiB'])}\n`);
   const results: Result[] = [];
   for (const model of models) {
     for (const caseName of cases) {
@@ -297,7 +303,7 @@ async function main(): Promise<void> {
       const mib = (bytes: number | null) => (bytes === null ? '-' : (bytes / 2 ** 20).toFixed(0));
       process.stdout.write(`${row([
         model, caseName, result.microBatch === result.batch ? result.batch : `${result.batch}=${result.batch / result.microBatch}×${result.microBatch}`,
-        result.examplesPerSecond, result.stepMs.median, result.effectiveGflops,
+        result.examplesPerSecond, result.stepMs.median, result.cpuMs, result.effectiveGflops,
         ceiling === null ? '' : `${((100 * result.effectiveGflops) / ceiling).toFixed(0)}%`, mib(result.peakRssBytes), mib(result.wasmHeapBytes),
       ])}\n`);
       for (const entry of result.profile ?? []) process.stdout.write(`${' '.repeat(21)}${entry.kernel.padEnd(24)} ${entry.ms.toFixed(1).padStart(9)} ms ${(100 * entry.share).toFixed(1).padStart(5)}%\n`);
