@@ -2,7 +2,7 @@
 // few examples per task, runs end to end on the real GLUE files; stopped after extraction and run again, it skips
 // the finished tasks.
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,17 +28,31 @@ async function tinyBackbone(dir: string): Promise<void> {
   copyFileSync(sharedPath('vocab', 'bert-base-uncased', 'vocab.txt'), join(dir, 'vocab.txt'));
 }
 
+/** The parts of the experiment file the tests change. */
+interface Experiment {
+  backbone: string;
+  maxLength: number;
+  tasks: { id: string }[];
+  training: object;
+  fusions: { training?: object; fusion?: object }[];
+}
+
+/** The documented experiment in a temporary directory: a tiny backbone, the shared GLUE files, 48 examples, 1 epoch. */
+async function quickExperiment(): Promise<{ dir: string; experiment: Experiment }> {
+  const dir = mkdtempSync(join(tmpdir(), 'af-experiment-'));
+  await tinyBackbone(join(dir, 'models', 'tiny'));
+  const experiment = parse(readFileSync(EXAMPLE, 'utf8')) as Experiment;
+  experiment.backbone = 'models/tiny';
+  experiment.maxLength = 32;
+  experiment.tasks = experiment.tasks.map((task) => ({ ...task, dataDir: sharedPath('data', task.id), maxExamples: 48 }));
+  experiment.training = { ...experiment.training, epochs: 1, batchSize: 16 };
+  return { dir, experiment };
+}
+
 describe.skipIf(!hasShared('data', 'rte') || !hasShared('vocab'))('adapterfusion run on the documented experiment', () => {
   it('extracts, fuses and reports on real GLUE files, and skips finished work when run again', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'af-experiment-'));
-    await tinyBackbone(join(dir, 'models', 'tiny'));
-    const experiment = parse(readFileSync(EXAMPLE, 'utf8'));
-    experiment.backbone = 'models/tiny';
-    experiment.maxLength = 32;
-    experiment.tasks = experiment.tasks.map((task: { id: string }) => ({ ...task, dataDir: sharedPath('data', task.id), maxExamples: 48 }));
-    experiment.training = { ...experiment.training, epochs: 1, batchSize: 16 };
-    experiment.fusions[0].training = { ...experiment.fusions[0].training, epochs: 1, batchSize: 16 };
-    mkdirSync(join(dir, 'data'));
+    const { dir, experiment } = await quickExperiment();
+    experiment.fusions = experiment.fusions.map((recipe) => ({ ...recipe, training: { ...recipe.training, epochs: 1, batchSize: 16 } }));
     const file = join(dir, 'experiment.yaml');
     writeFileSync(file, stringify(experiment));
 
@@ -62,13 +76,7 @@ describe.skipIf(!hasShared('data', 'rte') || !hasShared('vocab'))('adapterfusion
   });
 
   it('killed with SIGKILL after its first task, runs again without redoing that task', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'af-experiment-'));
-    await tinyBackbone(join(dir, 'models', 'tiny'));
-    const experiment = parse(readFileSync(EXAMPLE, 'utf8'));
-    experiment.backbone = 'models/tiny';
-    experiment.maxLength = 32;
-    experiment.tasks = experiment.tasks.map((task: { id: string }) => ({ ...task, dataDir: sharedPath('data', task.id), maxExamples: 48 }));
-    experiment.training = { ...experiment.training, epochs: 1, batchSize: 16 };
+    const { dir, experiment } = await quickExperiment();
     experiment.fusions = [];
     const file = join(dir, 'experiment.yaml');
     writeFileSync(file, stringify(experiment));
@@ -94,8 +102,8 @@ describe.skipIf(!hasShared('data', 'rte') || !hasShared('vocab'))('adapterfusion
 
   it('refuses a typo in a fusion recipe before training anything, naming the recipe and the key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'af-experiment-'));
-    const experiment = parse(readFileSync(EXAMPLE, 'utf8'));
-    experiment.fusions[0].fusion = { presett: 'dynamic' };
+    const experiment = parse(readFileSync(EXAMPLE, 'utf8')) as Experiment;
+    experiment.fusions = experiment.fusions.map((recipe) => ({ ...recipe, fusion: { presett: 'dynamic' } }));
     const file = join(dir, 'experiment.yaml');
     writeFileSync(file, stringify(experiment));
     const err: string[] = [];

@@ -26,6 +26,7 @@ import { MultiTaskExtractionStage, planMtaEpoch } from '../../src/pipeline/mt-a-
 import type { Example, TaskDataOptions, TaskPlugin } from '../../src/task/task-plugin';
 import { loadTokenizer } from '../../src/tokenizer/load-tokenizer';
 import { SeededRandom } from '../../src/util/random';
+import { TINY_BERT as POLARITY_TINY_BERT } from './fixtures/polarity-task';
 
 // Two tiny synthetic tasks over one vocabulary: the mood of a sentence and the kind of thing it is about.
 const POSITIVE = ['good', 'great', 'happy', 'nice', 'fine', 'lovely'];
@@ -35,21 +36,8 @@ const VEHICLES = ['car', 'bus', 'train', 'truck', 'boat', 'van'];
 const FILLERS = ['the', 'a', 'was', 'is', 'very', 'and', 'it', 'so'];
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...POSITIVE, ...NEGATIVE, ...ANIMALS, ...VEHICLES, ...FILLERS];
 
-const TINY_BERT: BertConfig = {
-  modelType: 'bert',
-  vocabSize: VOCAB.length,
-  hiddenSize: 32,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  intermediateSize: 64,
-  hiddenAct: 'gelu',
-  hiddenDropoutProb: 0,
-  attentionProbsDropoutProb: 0,
-  maxPositionEmbeddings: 32,
-  typeVocabSize: 2,
-  layerNormEps: 1e-12,
-  padTokenId: 0,
-};
+/** The polarity fixture's tiny BERT over this test's vocabulary, at BERT's own initialisation (MT-A tunes it). */
+const TINY_BERT: BertConfig = { ...POLARITY_TINY_BERT, vocabSize: VOCAB.length, initializerRange: 0.02 };
 
 /** A two-class task: one keyword of either class among fillers. */
 function keywordTask(id: string, labels: [string, string], words: [string[], string[]], trainSize: number): TaskPlugin {
