@@ -1,4 +1,3 @@
-import type * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
@@ -6,20 +5,19 @@ import {
   backboneForAdapters,
   BottleneckAdapter,
   createHead,
-  encodeExamples,
   inject,
   injectable,
+  loadTaskData,
   loadTokenizer,
   makeBatches,
-  readTaskSplit,
   RunDirectory,
   TaskRegistryToken,
+  taskLoss,
   trainingRecord,
   validateConfig,
   type CompositionRequest,
   type CompositionResult,
   type CompositionStage,
-  type EncodedExample,
   type TaskPlugin,
   type TaskRegistry,
 } from '../src/index';
@@ -118,15 +116,17 @@ export class FusionCompositionStage implements CompositionStage {
     const { training, target } = config;
     const seed = training.seed;
     const tokenizer = await loadTokenizer(config.tokenizer as string);
-    const read = async (split: string): Promise<EncodedExample[]> => {
-      const examples = await readTaskSplit(plugin, split, { dataDir: config.dataDir, ...(config.maxExamples === undefined ? {} : { maxExamples: config.maxExamples }) });
-      return encodeExamples(examples, tokenizer, plugin.head, config.maxLength);
-    };
-    const train = await read(config.trainSplit);
-    const dev = await read(config.evalSplit);
+    const { train, dev, devBatches } = await loadTaskData(plugin, tokenizer, {
+      dataDir: config.dataDir,
+      maxExamples: config.maxExamples,
+      maxLength: config.maxLength,
+      batchSize: training.batchSize,
+      seed,
+      trainSplit: config.trainSplit,
+      devSplit: config.evalSplit,
+      stage: 'fusion',
+    });
     const batching = { batchSize: training.batchSize, padTokenId: tokenizer.padTokenId };
-    const devBatches = makeBatches(dev, { ...batching, shuffle: false, seed });
-    if (devBatches.some((batch) => !batch.labels)) throw new Error(`task "${target}": the ${config.evalSplit} split in ${config.dataDir} has no labels; fusion selects its weights on labelled data`);
     const stepsPerEpoch = Math.ceil(Math.ceil(train.length / training.batchSize) / training.gradientAccumulationSteps);
     const totalSteps = training.maxSteps ?? stepsPerEpoch * training.epochs;
 
@@ -144,7 +144,7 @@ export class FusionCompositionStage implements CompositionStage {
         `(${share.toFixed(2)}% of the backbone), head ${head.parameterCount()}; ${train.length} training and ${dev.length} ${config.evalSplit} examples`,
     );
 
-    const loss = plugin.loss?.bind(plugin) ?? ((logits: tf.Tensor, labels: tf.Tensor) => head.loss(logits, labels));
+    const loss = taskLoss(plugin, head);
     const trainer = createFusionTrainer(model, {
       config: training,
       regularizationTiming: config.regularizationTiming,

@@ -55,3 +55,4 @@ export * from './pipeline/mt-a-stage';
 export * from './pipeline/task-model';
 export * from './ops/gelu';
 export * from './ops/dropout';
+export * from './pipeline/task-data';

@@ -5,9 +5,7 @@ import { BottleneckAdapter } from '../adapters/bottleneck-adapter';
 import { BertModel } from '../backbone/bert-model';
 import type { BackendInfo } from '../backend/backend';
 import { batchToTensors } from '../data/batch-to-tensors';
-import { encodeExamples, type EncodedExample } from '../data/encode-examples';
 import { makeBatches, type Batch } from '../data/make-batches';
-import { readTaskSplit } from '../data/read-task-split';
 import { taskRegistry, type Container } from '../di/container';
 import { createHead, type PredictionHead } from '../heads/prediction-head';
 import type { RunDirectory } from '../io/run-directory';
@@ -17,6 +15,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer, trainingRecord } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
 import { MTA_STAGE_KEY } from './mt-a-backbone';
+import { loadTaskData, taskLoss } from './task-data';
 import { predictWithModel, scorePredictions } from './task-model';
 
 /** How one extraction run goes. */
@@ -155,15 +154,8 @@ export class ExtractionStage {
     const { run, log } = options;
     const { training, seed } = this.config;
     const maxLength = task.maxLength ?? this.config.maxLength;
-    const read = async (split: string): Promise<EncodedExample[]> => {
-      const examples = await readTaskSplit(plugin, split, { dataDir: options.dataDir, ...(task.maxExamples === undefined ? {} : { maxExamples: task.maxExamples }) });
-      return encodeExamples(examples, tokenizer, plugin.head, maxLength);
-    };
-    const train = await read('train');
-    const dev = await read('dev');
+    const { train, dev, devBatches } = await loadTaskData(plugin, tokenizer, { dataDir: options.dataDir, maxExamples: task.maxExamples, maxLength, batchSize: training.batchSize, seed, stage: 'extraction' });
     const batching = { batchSize: training.batchSize, padTokenId: tokenizer.padTokenId };
-    const devBatches = makeBatches(dev, { ...batching, shuffle: false, seed });
-    if (devBatches.some((batch) => !batch.labels)) throw new Error(`task "${task.id}": the dev split in ${options.dataDir} has no labels; extraction selects weights on labelled dev data`);
     log(`extract ${task.id}: ${train.length} training and ${dev.length} dev examples from ${options.dataDir}`);
 
     const adapter = BottleneckAdapter.create(task.id, this.config.adapter, backbone, seed);
@@ -172,7 +164,7 @@ export class ExtractionStage {
     const share = (100 * adapterParameters) / backbone.parameterCount();
     log(`extract ${task.id}: adapter ${adapterParameters} parameters (${share.toFixed(2)}% of the backbone's ${backbone.parameterCount()}), head ${head.parameterCount()}`);
 
-    const loss = plugin.loss?.bind(plugin) ?? ((logits: tf.Tensor, labels: tf.Tensor) => head.loss(logits, labels));
+    const loss = taskLoss(plugin, head);
     const trainer = new Trainer<Batch>({
       config: training,
       trainable: new Map([...adapter.variables, ...head.variables]),

@@ -4,9 +4,8 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { BottleneckAdapter } from '../adapters/bottleneck-adapter';
 import { BertModel } from '../backbone/bert-model';
 import { batchToTensors } from '../data/batch-to-tensors';
-import { encodeExamples, type EncodedExample } from '../data/encode-examples';
+import type { EncodedExample } from '../data/encode-examples';
 import { makeBatches, type Batch } from '../data/make-batches';
-import { readTaskSplit } from '../data/read-task-split';
 import { taskRegistry, type Container } from '../di/container';
 import { createHead, type PredictionHead } from '../heads/prediction-head';
 import { writeFileAtomic } from '../io/atomic';
@@ -17,6 +16,7 @@ import { loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer, trainingRecord, type TrainResult } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
+import { loadTaskData, taskLoss } from './task-data';
 import { evaluateTask, logitsOf, recordEnvironment, type ExtractionRunOptions, type ExtractionTaskResult } from './extraction-stage';
 import { MTA_STAGE_KEY } from './mt-a-backbone';
 import { TaskSampler, type SamplerKind } from './task-sampler';
@@ -231,17 +231,11 @@ export class MultiTaskExtractionStage {
   ): Promise<TaskModel> {
     const { seed } = this.config;
     const maxLength = task.maxLength ?? this.config.maxLength;
-    const read = async (split: string): Promise<EncodedExample[]> => {
-      const examples = await readTaskSplit(plugin, split, { dataDir, ...(task.maxExamples === undefined ? {} : { maxExamples: task.maxExamples }) });
-      return encodeExamples(examples, tokenizer, plugin.head, maxLength);
-    };
-    const train = await read('train');
-    const devBatches = makeBatches(await read('dev'), { batchSize: this.config.training.batchSize, shuffle: false, seed, padTokenId: tokenizer.padTokenId });
-    if (devBatches.some((batch) => !batch.labels)) throw new Error(`task "${task.id}": the dev split in ${dataDir} has no labels; MT-A selects weights on labelled dev data`);
+    const { train, devBatches } = await loadTaskData(plugin, tokenizer, { dataDir, maxExamples: task.maxExamples, maxLength, batchSize: this.config.training.batchSize, seed, stage: 'MT-A' });
     log(`mt-a ${task.id}: ${train.length} training examples, ${devBatches.length} dev batches from ${dataDir}`);
     const adapter = BottleneckAdapter.create(task.id, this.config.adapter, backbone, seed);
     const head = createHead(task.id, plugin.head, backbone.config.hiddenSize, seed + 1, { dropoutProb: backbone.config.hiddenDropoutProb, modelType: backbone.config.modelType });
-    const loss = plugin.loss?.bind(plugin) ?? ((logits: tf.Tensor, labels: tf.Tensor) => head.loss(logits, labels));
+    const loss = taskLoss(plugin, head);
     return { id: task.id, plugin, train, devBatches, adapter, head, loss };
   }
 

@@ -1,0 +1,52 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { encodeExamples, type EncodedExample } from '../data/encode-examples';
+import { makeBatches, type Batch } from '../data/make-batches';
+import { readTaskSplit } from '../data/read-task-split';
+import type { PredictionHead } from '../heads/prediction-head';
+import type { TaskPlugin } from '../task/task-plugin';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+
+/** A task's data as every training stage uses it: encoded training examples and labelled evaluation batches. */
+export interface TaskData {
+  train: EncodedExample[];
+  dev: EncodedExample[];
+  devBatches: Batch[];
+}
+
+/** Where a stage reads a task's data from and how it encodes it. */
+export interface TaskDataRequest {
+  dataDir: string;
+  maxExamples?: number | undefined;
+  maxLength: number;
+  /** Evaluation batch size. */
+  batchSize: number;
+  seed: number;
+  trainSplit?: string;
+  devSplit?: string;
+  /** The stage, named in the error when the evaluation split has no labels (`extraction`, `fusion`, `MT-A`). */
+  stage: string;
+}
+
+/**
+ * Reads and encodes a task's training and evaluation splits; refuses an unlabelled evaluation split, since every
+ * stage selects its weights on it.
+ */
+export async function loadTaskData(plugin: TaskPlugin, tokenizer: Tokenizer, request: TaskDataRequest): Promise<TaskData> {
+  const { dataDir, maxExamples, maxLength, trainSplit = 'train', devSplit = 'dev' } = request;
+  const read = async (split: string): Promise<EncodedExample[]> => {
+    const examples = await readTaskSplit(plugin, split, { dataDir, ...(maxExamples === undefined ? {} : { maxExamples }) });
+    return encodeExamples(examples, tokenizer, plugin.head, maxLength);
+  };
+  const train = await read(trainSplit);
+  const dev = await read(devSplit);
+  const devBatches = makeBatches(dev, { batchSize: request.batchSize, shuffle: false, seed: request.seed, padTokenId: tokenizer.padTokenId });
+  if (devBatches.some((batch) => !batch.labels)) {
+    throw new Error(`task "${plugin.id}": the ${devSplit} split in ${dataDir} has no labels; ${request.stage} selects weights on labelled ${devSplit} data`);
+  }
+  return { train, dev, devBatches };
+}
+
+/** The task's loss: the plugin's own when it has one, else its head's. */
+export function taskLoss(plugin: TaskPlugin, head: PredictionHead): (logits: tf.Tensor, labels: tf.Tensor) => tf.Scalar {
+  return plugin.loss?.bind(plugin) ?? ((logits, labels) => head.loss(logits, labels));
+}
