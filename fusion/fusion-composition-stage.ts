@@ -119,6 +119,7 @@ export class FusionCompositionStage implements CompositionStage {
     const { train, dev, devBatches } = await loadTaskData(plugin, tokenizer, {
       dataDir: config.dataDir,
       maxExamples: config.maxExamples,
+      skipBadLines: config.skipBadLines,
       maxLength: config.maxLength,
       batchSize: training.batchSize,
       seed,

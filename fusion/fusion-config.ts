@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
 import { TrainingConfig } from '../src/index';
 import { FusionOptions } from './fusion-options';
 
@@ -83,6 +83,10 @@ export class FusionConfig {
   /** Read at most this many examples per split (for quick runs). */
   @IsOptional() @IsInt() @Min(1)
   maxExamples?: number;
+
+  /** Skip malformed lines of the target's files (their count is reported) instead of stopping at the first. */
+  @IsOptional() @IsBoolean()
+  skipBadLines?: boolean;
 
   /** The split to train on and the one that selects the best weights. */
   @IsString()

@@ -58,6 +58,7 @@ export function fusionStageConfig(config: ExperimentConfig, recipe: FusionRecipe
     training: { seed: config.seed, ...recipe.training },
     ...(recipe.regularizationTiming ? { regularizationTiming: recipe.regularizationTiming } : {}),
     ...(maxExamples === undefined ? {} : { maxExamples }),
+    ...(task?.skipBadLines === undefined ? {} : { skipBadLines: task.skipBadLines }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
 import { AdapterConfig, AdapterConfigProperty } from '../adapters/adapter-config';
 import { TrainingConfig } from '../training/training-config';
 import { SAMPLER_KINDS, type SamplerKind } from './task-sampler';
@@ -24,6 +24,11 @@ export class ExtractionTaskConfig {
   @IsInt()
   @Min(1)
   maxExamples?: number;
+
+  /** Skip malformed lines of the task's files (their count is reported) instead of stopping at the first. */
+  @IsOptional()
+  @IsBoolean()
+  skipBadLines?: boolean;
 
   /** Tokens per sequence for this task, special tokens included (default: the config's `maxLength`). */
   @IsOptional()

@@ -154,7 +154,7 @@ export class ExtractionStage {
     const { run, log } = options;
     const { training, seed } = this.config;
     const maxLength = task.maxLength ?? this.config.maxLength;
-    const { train, dev, devBatches } = await loadTaskData(plugin, tokenizer, { dataDir: options.dataDir, maxExamples: task.maxExamples, maxLength, batchSize: training.batchSize, seed, stage: 'extraction' });
+    const { train, dev, devBatches } = await loadTaskData(plugin, tokenizer, { dataDir: options.dataDir, maxExamples: task.maxExamples, skipBadLines: task.skipBadLines, maxLength, batchSize: training.batchSize, seed, stage: 'extraction' });
     const batching = { batchSize: training.batchSize, padTokenId: tokenizer.padTokenId };
     log(`extract ${task.id}: ${train.length} training and ${dev.length} dev examples from ${options.dataDir}`);
 

@@ -231,7 +231,7 @@ export class MultiTaskExtractionStage {
   ): Promise<TaskModel> {
     const { seed } = this.config;
     const maxLength = task.maxLength ?? this.config.maxLength;
-    const { train, devBatches } = await loadTaskData(plugin, tokenizer, { dataDir, maxExamples: task.maxExamples, maxLength, batchSize: this.config.training.batchSize, seed, stage: 'MT-A' });
+    const { train, devBatches } = await loadTaskData(plugin, tokenizer, { dataDir, maxExamples: task.maxExamples, skipBadLines: task.skipBadLines, maxLength, batchSize: this.config.training.batchSize, seed, stage: 'MT-A' });
     log(`mt-a ${task.id}: ${train.length} training examples, ${devBatches.length} dev batches from ${dataDir}`);
     const adapter = BottleneckAdapter.create(task.id, this.config.adapter, backbone, seed);
     const head = createHead(task.id, plugin.head, backbone.config.hiddenSize, seed + 1, { dropoutProb: backbone.config.hiddenDropoutProb, modelType: backbone.config.modelType });

@@ -17,6 +17,7 @@ export interface TaskData {
 export interface TaskDataRequest {
   dataDir: string;
   maxExamples?: number | undefined;
+  skipBadLines?: boolean | undefined;
   maxLength: number;
   /** Evaluation batch size. */
   batchSize: number;
@@ -32,9 +33,13 @@ export interface TaskDataRequest {
  * stage selects its weights on it.
  */
 export async function loadTaskData(plugin: TaskPlugin, tokenizer: Tokenizer, request: TaskDataRequest): Promise<TaskData> {
-  const { dataDir, maxExamples, maxLength, trainSplit = 'train', devSplit = 'dev' } = request;
+  const { dataDir, maxExamples, skipBadLines, maxLength, trainSplit = 'train', devSplit = 'dev' } = request;
   const read = async (split: string): Promise<EncodedExample[]> => {
-    const examples = await readTaskSplit(plugin, split, { dataDir, ...(maxExamples === undefined ? {} : { maxExamples }) });
+    const examples = await readTaskSplit(plugin, split, {
+      dataDir,
+      ...(maxExamples === undefined ? {} : { maxExamples }),
+      ...(skipBadLines === undefined ? {} : { skipBadLines }),
+    });
     return encodeExamples(examples, tokenizer, plugin.head, maxLength);
   };
   const train = await read(trainSplit);
