@@ -56,3 +56,4 @@ export * from './pipeline/task-model';
 export * from './ops/gelu';
 export * from './ops/dropout';
 export * from './pipeline/task-data';
+export * from './ops/layer-norm';

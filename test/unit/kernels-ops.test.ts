@@ -5,6 +5,7 @@ import { floatKernel } from '../../src/backend/kernels/float-kernel';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
 import { applyDropoutMask, dropout, DROPOUT_KERNEL } from '../../src/ops/dropout';
 import { gelu, GELU_KERNEL } from '../../src/ops/gelu';
+import { layerNorm, LAYER_NORM_KERNEL } from '../../src/ops/layer-norm';
 import { linear } from '../../src/ops/linear';
 
 function seeded(shape: number[], seed: number): tf.Tensor {
@@ -198,3 +199,37 @@ async function withKernels(configs: tf.KernelConfig[], f: () => Promise<void>): 
     for (const config of configs) tf.unregisterKernel(config.kernelName, config.backendName);
   }
 }
+
+describe('layerNorm', () => {
+  /** The composed ops the backbone used before: tf.moments, then scale and shift. */
+  const reference = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta);
+  };
+
+  async function check(): Promise<void> {
+    const x = tf.add(tf.randomNormal([3, 5, 16], 0, 2, 'float32', 1), 4);
+    const gamma = tf.randomNormal([16], 1, 0.5, 'float32', 2);
+    const beta = tf.randomNormal([16], 0, 1, 'float32', 3);
+    const weights = tf.randomNormal([3, 5, 16], 0, 1, 'float32', 4);
+    const loss = (f: typeof reference) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum<tf.Scalar>(tf.mul(f(a, b, c), weights));
+    const ours = [layerNorm(x, gamma, beta, 1e-5), ...tf.grads(loss((a, b, c) => layerNorm(a, b, c, 1e-5)))([x, gamma, beta])];
+    const expected = [reference(x, gamma, beta), ...tf.grads(loss(reference))([x, gamma, beta])];
+    for (const [i, got] of ours.entries()) {
+      const want = expected[i] as tf.Tensor;
+      expect(got.shape).toEqual(want.shape);
+      expect((await tf.max(tf.abs(tf.sub(got, want))).data())[0]).toBeLessThan(2e-5);
+    }
+    tf.dispose([x, gamma, beta, weights, ...ours, ...expected]);
+  }
+
+  it('matches the composed ops, gradients included, with its kernels', async () => {
+    expect(tf.getKernel(LAYER_NORM_KERNEL, 'wasm')).toBeDefined();
+    await check();
+  });
+  it('is the composed ops where no kernel is registered', () => withoutKernel(LAYER_NORM_KERNEL, check));
+
+  it('names the shapes when gamma does not fit', () => {
+    expect(() => layerNorm(tf.zeros([2, 4]), tf.ones([3]), tf.zeros([3]), 1e-12)).toThrow('layerNorm: expected gamma and beta of shape [4] (the input\'s last axis), got [3] and [3]');
+  });
+});

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { applyDropoutMask, DROPOUT_KERNEL } from '../../ops/dropout';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from '../../ops/gelu';
+import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad } from '../../ops/layer-norm';
 import { loadNativeBlas, type NativeBlas } from '../native/native-blas';
 import { floatKernel } from './float-kernel';
 import { cpuMatMulKernels } from './cpu-matmul';
@@ -40,6 +41,10 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.Kerne
   if (backendName !== 'wasm' && backendName !== 'cpu') return [];
   const elementwise = [
     floatKernel(DROPOUT_KERNEL, backendName, ['x'], ([x], out, attrs) => applyDropoutMask(x as Float32Array, out, attrs.rate as number, attrs.seed as number)),
+    floatKernel(LAYER_NORM_KERNEL, backendName, ['x', 'gamma', 'beta'], ([x, gamma, beta], out, attrs) =>
+      layerNormRows(x as Float32Array, gamma as Float32Array, beta as Float32Array, out, attrs.epsilon as number)),
+    floatKernel(LAYER_NORM_GRAD_KERNEL, backendName, ['x', 'gamma', 'dy'], ([x, gamma, dy], out, attrs) =>
+      layerNormRowsGrad(x as Float32Array, gamma as Float32Array, dy as Float32Array, out, attrs.epsilon as number)),
     ...(blas ? [
       floatKernel(GELU_KERNEL, backendName, ['x'], ([x], out) => blas.gelu(x as Float32Array, out)),
       floatKernel(GELU_GRAD_KERNEL, backendName, ['x', 'dy'], ([x, dy], out) => blas.geluGrad(x as Float32Array, dy as Float32Array, out)),
@@ -52,8 +57,8 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.Kerne
 /**
  * Registers the framework's kernels for the backend that was just set, once per backend: gradients for every op, and
  * where they beat the stock ones: matrix products (through the native add-on when it loads), embedding-style gathers,
- * a copy-free Identity, and the kernels of the `dropout` and `gelu` ops (GELU only with the add-on). Called by
- * `initBackend`; `ADAPTERFUSION_BLAS=0` keeps the add-on out, `ADAPTERFUSION_KERNELS=stock` all of it.
+ * a copy-free Identity, and the kernels of the `dropout`, `layerNorm` and `gelu` ops (GELU only with the add-on).
+ * Called by `initBackend`; `ADAPTERFUSION_BLAS=0` keeps the add-on out, `ADAPTERFUSION_KERNELS=stock` all of it.
  */
 export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = process.env): KernelInfo {
   ensureGradients();
