@@ -239,6 +239,34 @@ function sgemmCeiling(): number | null {
   return round(best, 1);
 }
 
+/** The products of a BERT-base training step at batch 8 × 128 (D 768, I 3072, 12 heads; B·T = 1024 rows). */
+const MATMUL_CASES: { name: string; a: number[]; b: number[]; transposeA?: boolean; transposeB?: boolean; bias?: boolean }[] = [
+  { name: 'x·W + b (dense, fused bias)', a: [1, 1024, 768], b: [1, 768, 3072], bias: true },
+  { name: 'x·W, batched x (8,128,768)', a: [8, 128, 768], b: [768, 768] },
+  { name: 'dy·Wᵀ (input gradient)', a: [1, 1024, 3072], b: [1, 768, 3072], transposeB: true },
+  { name: 'xᵀ·dy (weight gradient)', a: [1, 1024, 768], b: [1, 1024, 3072], transposeA: true },
+  { name: 'Q·Kᵀ (96 heads × 128²)', a: [8, 12, 128, 64], b: [8, 12, 128, 64], transposeB: true },
+  { name: 'P·V (96 heads)', a: [8, 12, 128, 128], b: [8, 12, 128, 64] },
+  { name: 'fusion scores (1024 × 1·4)', a: [1024, 1, 768], b: [1024, 4, 768], transposeB: true },
+];
+
+/** GFLOP/s of each product in MATMUL_CASES on the current kernels, best of several runs. */
+function matMulRates(): { name: string; gflops: number }[] {
+  return MATMUL_CASES.map(({ name, a, b, transposeA = false, transposeB = false, bias }) => {
+    const [left, right] = [tf.randomUniform(a, -1, 1, 'float32', 1), tf.randomUniform(b, -1, 1, 'float32', 2)];
+    const plan = planMatMul(a, b, transposeA, transposeB);
+    const biasTensor = bias ? tf.zeros([plan.n]) : undefined;
+    let best = Infinity;
+    for (let run = 0; run < 5; run++) {
+      const started = performance.now();
+      tf.tidy(() => void (biasTensor ? tf.fused.matMul({ a: left, b: right, transposeA, transposeB, bias: biasTensor }) : tf.matMul(left, right, transposeA, transposeB)).dataSync());
+      best = Math.min(best, performance.now() - started);
+    }
+    tf.dispose([left, right, ...(biasTensor ? [biasTensor] : [])]);
+    return { name, gflops: round((2 * plan.m * plan.n * plan.k * plan.products.length) / best / 1e6, 1) };
+  });
+}
+
 const HELP = `usage: npm run bench -- [options]
   --models <list>       tiny,mini,base (default: all)
   --cases <list>        ${CASES.join(',')} (default: all)
@@ -246,6 +274,7 @@ const HELP = `usage: npm run bench -- [options]
   --steps <n>           timed steps per case (default 5), after --warmup <n> (default 2)
   --micro-batch <n>     examples per forward/backward pass (default: the whole batch; 4, or 2 for full and fusion-8, on BERT-base)
   --profile             add the kernels that take the most time in one step
+  --matmul              only measure GFLOP/s of the matrix products of a BERT-base step, one by one
   --backend <name>      ${BACKEND_PREFERENCES.join(', ')} (default: ADAPTERFUSION_BACKEND or auto)
   --out <file>          JSON results (default: runs/bench/bench-<date>.json)`;
 
@@ -254,7 +283,7 @@ async function main(): Promise<void> {
     options: {
       models: { type: 'string' }, cases: { type: 'string' }, quick: { type: 'boolean' }, steps: { type: 'string' },
       warmup: { type: 'string' }, 'micro-batch': { type: 'string' }, profile: { type: 'boolean' }, backend: { type: 'string' },
-      out: { type: 'string' }, child: { type: 'string' }, help: { type: 'boolean' },
+      out: { type: 'string' }, child: { type: 'string' }, help: { type: 'boolean' }, matmul: { type: 'boolean' },
     },
   });
   if (values.help) return void process.stdout.write(`${HELP}\n`);
@@ -285,6 +314,10 @@ async function main(): Promise<void> {
   const header = `backend ${info.name}; matmul: ${info.kernels.matMul}; blas: ${info.kernels.blas}` +
     (ceiling === null ? '' : `; sgemm ceiling ${ceiling} GFLOP/s`);
   process.stdout.write(`${header}\n`);
+  if (values.matmul) {
+    for (const { name, gflops } of matMulRates()) process.stdout.write(`${name.padEnd(32)} ${gflops.toFixed(1).padStart(7)} GFLOP/s\n`);
+    return;
+  }
   const row = (cells: (string | number)[]) => cells.map((cell, i) => String(cell).padStart(i < 2 ? 9 : 11)).join(' ');
   process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'step ms', 'cpu ms', 'GFLOP/s', ceiling === null ? '' : '% sgemm', 'RSS MiB', 'heap MiB'])}\n`);
   const results: Result[] = [];
