@@ -13,6 +13,7 @@ import {
   type PredictionHead,
 } from '../src/index';
 import { AdapterFusion, adapterNamesOf, FUSION_CONFIG_FILE } from './adapter-fusion';
+import { AttentionRecorder } from './attention-recorder';
 
 /** Top-level fields this project adds to `adapter_fusion_config.json` (AdapterHub ignores them). */
 export interface FusionFileExtras {
@@ -82,12 +83,19 @@ export class AdapterFusionLoader implements FusionLoader {
   async load(dir: string, backbone: BertModel, options: { adapterDirs?: readonly string[] } = {}): Promise<LoadedFusion> {
     const bundle = await loadFusionBundle(dir, backbone, options.adapterDirs);
     const { fusion, adapters, head, temperature } = bundle;
+    const recorder = new AttentionRecorder({ perToken: true });
     return {
       name: fusion.name,
       adapterNames: fusion.adapterNames,
       temperature,
       ...(head ? { head } : {}),
-      hook: (hookOptions = {}) => fusion.hook({ temperature: hookOptions.temperature ?? temperature, ...(hookOptions.adapterMask ? { adapterMask: hookOptions.adapterMask } : {}) }),
+      hook: (hookOptions = {}) =>
+        fusion.hook({
+          temperature: hookOptions.temperature ?? temperature,
+          ...(hookOptions.adapterMask ? { adapterMask: hookOptions.adapterMask } : {}),
+          ...(hookOptions.recordAttention ? { recorder } : {}),
+        }),
+      takeAttention: () => recorder.take().map(({ layer, location, perToken }) => ({ layer, location, weights: perToken ?? [] })),
       dispose: () => {
         fusion.dispose();
         head?.dispose();

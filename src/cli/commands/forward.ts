@@ -6,7 +6,7 @@ import type { BertConfig } from '../../backbone/bert-config';
 import { BertModel } from '../../backbone/bert-model';
 import type { SublayerHook } from '../../backbone/sublayer-hook';
 import type { BackendPreference } from '../../backend/backend';
-import { FusionLoader } from '../../composition/fusion-loader';
+import { FusionLoader, type FusionAttention, type LoadedFusion } from '../../composition/fusion-loader';
 import { resolveToken } from '../../di/container';
 import { writeFileAtomic } from '../../io/atomic';
 import { createCliContainer } from '../cli-container';
@@ -87,10 +87,11 @@ async function fusionLoader(): Promise<FusionLoader> {
 }
 
 /** The hook for the options: a fusion (which loads its own adapters), one adapter, or none (the backbone alone). */
-async function loadHook(options: ForwardOptions, model: BertModel): Promise<{ hook?: SublayerHook; release: () => void }> {
+async function loadHook(options: ForwardOptions, model: BertModel): Promise<{ hook?: SublayerHook; fusion?: LoadedFusion; release: () => void }> {
   if (options.fusion) {
     const fusion = await (await fusionLoader()).load(options.fusion, model, options.adapter.length > 0 ? { adapterDirs: options.adapter } : {});
-    return { hook: fusion.hook(options.temperature === undefined ? {} : { temperature: options.temperature }), release: () => fusion.dispose() };
+    const hook = fusion.hook({ recordAttention: true, ...(options.temperature === undefined ? {} : { temperature: options.temperature }) });
+    return { hook, fusion, release: () => fusion.dispose() };
   }
   const [dir] = options.adapter;
   if (dir === undefined) return { release: () => undefined };
@@ -98,8 +99,15 @@ async function loadHook(options: ForwardOptions, model: BertModel): Promise<{ ho
   return { hook: adapter.hook(), release: () => adapter.dispose() };
 }
 
+/** Fusion attention by location as the reference names it (`output_adapter`, `mh_adapter`): [layer][batch][token][adapter]. */
+function attentionByLocation(sites: readonly FusionAttention[]): Record<string, number[][][][]> {
+  const byLocation: Record<string, number[][][][]> = {};
+  for (const site of sites) (byLocation[site.location] ??= []).push(site.weights);
+  return byLocation;
+}
+
 /** Runs the model on the input and writes the outputs as compact JSON; returns a one-line summary. */
-async function writeOutputs(model: BertModel, input: ForwardInput, hook: SublayerHook | undefined, file: string): Promise<string> {
+async function writeOutputs(model: BertModel, input: ForwardInput, hook: SublayerHook | undefined, fusion: LoadedFusion | undefined, file: string): Promise<string> {
   const tensors = {
     inputIds: tf.tensor2d(input.inputIds, undefined, 'int32'),
     attentionMask: tf.tensor2d(input.attentionMask, undefined, 'int32'),
@@ -111,6 +119,7 @@ async function writeOutputs(model: BertModel, input: ForwardInput, hook: Sublaye
     last_hidden_state: await output.lastHiddenState.array(),
     pooler_output: await output.pooledOutput.array(),
     hidden_states: await Promise.all(hiddenStates.map((state) => state.array())),
+    ...(fusion ? { fusion_attentions: attentionByLocation(fusion.takeAttention()) } : {}),
   };
   tf.dispose([...Object.values(tensors), output.lastHiddenState, output.pooledOutput, ...hiddenStates]);
   writeFileAtomic(file, `${JSON.stringify(result)}\n`);
@@ -159,9 +168,9 @@ export const forwardCommand: CommandRegistration = (program: Command, io) => {
       });
       try {
         const input = readForwardInput(options.input, model.config);
-        const { hook, release } = await loadHook(options, model);
+        const { hook, fusion, release } = await loadHook(options, model);
         try {
-          io.out(`${await writeOutputs(model, input, hook, options.output)}\n`);
+          io.out(`${await writeOutputs(model, input, hook, fusion, options.output)}\n`);
         } finally {
           release();
         }
