@@ -10,6 +10,7 @@ import {
   makeBatches,
   predictWithModel,
   readTaskSplit,
+  fusionStageKey,
   RunDirectory,
   scorePredictions,
   taskRegistry,
@@ -29,7 +30,7 @@ import { loadFusionBundle } from './adapter-fusion-loader';
 import { attentionHtml } from './attention-html';
 import { AttentionRecorder } from './attention-recorder';
 import { AttentionAggregator, attentionCsv, attentionTable, type AttentionReport } from './attention-report';
-import { fusionStageKey, type FusionStageRecord } from './fusion-composition-stage';
+import type { FusionStageRecord } from './fusion-composition-stage';
 import { evaluateBatches, type FusionModel } from './fusion-model';
 
 /** The class name of a gold label, for per-class aggregation; undefined where classes do not apply. */

@@ -10,6 +10,7 @@ import {
   loadTaskData,
   loadTokenizer,
   makeBatches,
+  fusionStageKey,
   RunDirectory,
   TaskRegistryToken,
   taskLoss,
@@ -25,11 +26,6 @@ import { AdapterFusion } from './adapter-fusion';
 import type { FusionFileExtras } from './adapter-fusion-loader';
 import { FusionConfig, SMALLEST_STABLE_FUSION_BATCH } from './fusion-config';
 import { createFusionTrainer, evaluateBatches, INITIAL_TEMPERATURE, temperatureAt, type FusionModel } from './fusion-model';
-
-/** Manifest key of the composition stage of a target task. */
-export function fusionStageKey(target: string): string {
-  return `fuse/${target}`;
-}
 
 /** What the stage records in the manifest besides the common fields; the inspector reads it back. */
 export interface FusionStageRecord {

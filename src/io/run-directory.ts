@@ -2,6 +2,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from './atomic';
 
+/** Manifest key of a task's ST-A extraction. */
+export function extractionStageKey(task: string): string {
+  return `extract/${task}`;
+}
+
+/** Manifest key of the composition stage (fusion) of a target task. */
+export function fusionStageKey(target: string): string {
+  return `fuse/${target}`;
+}
+
+/** Manifest key of the MT-A stage (one stage for all its tasks). */
+export const MTA_STAGE_KEY = 'mt-a';
+
 /** What a finished stage recorded about itself in the manifest. */
 export interface StageRecord {
   /** ISO time the stage finished. */

@@ -8,13 +8,12 @@ import { batchToTensors } from '../data/batch-to-tensors';
 import { makeBatches, type Batch } from '../data/make-batches';
 import { taskRegistry, type Container } from '../di/container';
 import { createHead, type PredictionHead } from '../heads/prediction-head';
-import type { RunDirectory } from '../io/run-directory';
+import { extractionStageKey, MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
 import type { TaskPlugin } from '../task/task-plugin';
 import { loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer, trainingRecord } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
-import { MTA_STAGE_KEY } from './mt-a-backbone';
 import { loadTaskData, taskLoss } from './task-data';
 import { predictWithModel, scorePredictions } from './task-model';
 
@@ -45,11 +44,6 @@ export interface ExtractionTaskResult {
   metrics: Record<string, number>;
   adapterDir: string;
   headDir: string;
-}
-
-/** Manifest key of a task's extraction. */
-export function extractionStageKey(task: string): string {
-  return `extract/${task}`;
 }
 
 /**

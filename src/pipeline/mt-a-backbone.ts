@@ -1,8 +1,5 @@
 import { BertModel } from '../backbone/bert-model';
-import type { RunDirectory } from '../io/run-directory';
-
-/** Manifest key of the MT-A stage (one stage for all its tasks). */
-export const MTA_STAGE_KEY = 'mt-a';
+import { MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
 
 /**
  * The adapters of a run directory were trained with another backbone than the one asked for: MT-A adapters with

@@ -9,7 +9,7 @@ import { makeBatches, type Batch } from '../data/make-batches';
 import { taskRegistry, type Container } from '../di/container';
 import { createHead, type PredictionHead } from '../heads/prediction-head';
 import { writeFileAtomic } from '../io/atomic';
-import type { RunDirectory } from '../io/run-directory';
+import { MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
 import { metricNamed } from '../task/metrics';
 import type { TaskPlugin } from '../task/task-plugin';
 import { loadTokenizer } from '../tokenizer/load-tokenizer';
@@ -18,7 +18,6 @@ import { Trainer, trainingRecord, type TrainResult } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
 import { loadTaskData, taskLoss } from './task-data';
 import { evaluateTask, logitsOf, recordEnvironment, type ExtractionRunOptions, type ExtractionTaskResult } from './extraction-stage';
-import { MTA_STAGE_KEY } from './mt-a-backbone';
 import { TaskSampler, type SamplerKind } from './task-sampler';
 
 /** Tokenizer files copied beside the tuned backbone, so that `<run>/backbone` is a complete model directory. */

@@ -8,7 +8,7 @@ import { batchToTensors } from '../data/batch-to-tensors';
 import type { Batch } from '../data/make-batches';
 import { resolveToken, type Container } from '../di/container';
 import { loadHead, type PredictionHead } from '../heads/prediction-head';
-import type { RunDirectory } from '../io/run-directory';
+import { MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
 import { computeMetrics } from '../task/metrics';
 import type { HeadSpec } from '../task/task-plugin';
 import { backboneForAdapters } from './mt-a-backbone';
@@ -41,7 +41,7 @@ export async function loadTaskModel(
   const manifest = run.readManifest();
   const dir = kind === 'fusion' ? run.fusionDir(task) : run.adapterDir(task);
   if (!existsSync(dir)) throw new Error(`${dir}: no ${kind} for task "${task}" in ${run.root}; run "adapterfusion ${kind === 'fusion' ? 'fuse' : 'extract'}" first`);
-  const backbone = await backboneForAdapters(run, options.backbone ?? (manifest.stages['mt-a'] ? undefined : manifest.backbonePath), { force: options.force === true });
+  const backbone = await backboneForAdapters(run, options.backbone ?? (manifest.stages[MTA_STAGE_KEY] ? undefined : manifest.backbonePath), { force: options.force === true });
   try {
     if (kind === 'fusion') {
       const fusion = await resolveToken<FusionLoader>(container, FusionLoader).load(dir, backbone);

@@ -7,7 +7,7 @@ import { makeBatches } from '../../data/make-batches';
 import { readTaskSplit } from '../../data/read-task-split';
 import { taskRegistry } from '../../di/container';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic';
-import { RunDirectory } from '../../io/run-directory';
+import { extractionStageKey, fusionStageKey, MTA_STAGE_KEY, RunDirectory } from '../../io/run-directory';
 import { loadTaskModel, predictWithModel, scorePredictions, type SplitPredictions, type TaskModelKind } from '../../pipeline/task-model';
 import type { TaskPlugin } from '../../task/task-plugin';
 import { loadTokenizer } from '../../tokenizer/load-tokenizer';
@@ -65,7 +65,7 @@ async function runSplit(options: SplitOptions, log: (line: string) => void): Pro
   const plugin = taskRegistry(container).get(options.task);
   const kind = options.with ?? (existsSync(run.fusionDir(options.task)) ? 'fusion' : 'adapter');
   const manifest = run.readManifest();
-  const record = manifest.stages[kind === 'fusion' ? `fuse/${options.task}` : `extract/${options.task}`] ?? manifest.stages['mt-a'];
+  const record = manifest.stages[kind === 'fusion' ? fusionStageKey(options.task) : extractionStageKey(options.task)] ?? manifest.stages[MTA_STAGE_KEY];
   const recorded = (record?.config ?? {}) as { maxLength?: number; tokenizer?: string };
   const tokenizerDir = options.tokenizer ?? recorded.tokenizer ?? manifest.backbonePath;
   if (!tokenizerDir) throw new UsageError(`--tokenizer: ${run.manifestPath} records no backbone directory; name the tokenizer directory`);
