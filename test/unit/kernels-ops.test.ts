@@ -1,6 +1,9 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { floatKernel } from '../../src/backend/kernels/float-kernel';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
 import { applyDropoutMask, dropout, DROPOUT_KERNEL } from '../../src/ops/dropout';
@@ -231,5 +234,19 @@ describe('layerNorm', () => {
 
   it('names the shapes when gamma does not fit', () => {
     expect(() => layerNorm(tf.zeros([2, 4]), tf.ones([3]), tf.zeros([3]), 1e-12)).toThrow('layerNorm: expected gamma and beta of shape [4] (the input\'s last axis), got [3] and [3]');
+  });
+});
+
+describe('docs/performance.md example', () => {
+  it('runs as written and prints the sublayer output shape', async () => {
+    const root = resolve(__dirname, '..', '..');
+    const example = /```ts\n([\s\S]*?)```/.exec(readFileSync(join(root, 'docs', 'performance.md'), 'utf8'))?.[1] ?? '';
+    expect(example).toContain("from 'adapterfusion'");
+    const file = join(mkdtempSync(join(tmpdir(), 'af-performance-')), 'example.ts');
+    writeFileSync(file, example.replace("from 'adapterfusion'", `from '${join(root, 'src', 'index')}'`));
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    await import(file);
+    expect(log.mock.calls).toEqual([[[2, 8, 32]]]);
+    log.mockRestore();
   });
 });
