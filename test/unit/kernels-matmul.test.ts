@@ -122,7 +122,7 @@ async function withKernels(configs: tf.KernelConfig[], f: () => Promise<void>): 
   const saved = configs.map((config) => tf.getKernel(config.kernelName, config.backendName));
   const swap = (next: (tf.KernelConfig | undefined)[]) => {
     for (const [i, config] of configs.entries()) {
-      tf.unregisterKernel(config.kernelName, config.backendName);
+      if (tf.getKernel(config.kernelName, config.backendName)) tf.unregisterKernel(config.kernelName, config.backendName);
       const replacement = next[i];
       if (replacement) tf.registerKernel(replacement);
     }
