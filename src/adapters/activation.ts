@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { gelu } from '../ops/gelu';
 
-const SQRT_HALF = Math.SQRT1_2;
 const SQRT_TWO_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /**
@@ -13,7 +13,7 @@ const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   relu6: (x) => tf.relu6(x),
   leakyrelu: (x) => tf.leakyRelu(x, 0.01),
   leaky_relu: (x) => tf.leakyRelu(x, 0.01),
-  gelu: (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT_HALF)))),
+  gelu: (x) => gelu(x),
   gelu_new: geluTanh,
   gelu_fast: geluTanh,
   gelu_pytorch_tanh: geluTanh,

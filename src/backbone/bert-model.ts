@@ -4,6 +4,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { activation } from '../adapters/activation';
 import { writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
+import { dropout as seededDropout } from '../ops/dropout';
+import { layerNorm } from '../ops/layer-norm';
 import { linear } from '../ops/linear';
 import { SeededRandom } from '../util/random';
 import { readBertConfig, writeBertConfig, type BertConfig } from './bert-config';
@@ -157,7 +159,7 @@ export class BertModel {
     }
     const dropoutRandom = options.dropoutSeed === undefined ? undefined : new SeededRandom(options.dropoutSeed);
     const dropout = (x: tf.Tensor, rate: number): tf.Tensor =>
-      training && rate > 0 ? tf.dropout(x, rate, undefined, dropoutRandom?.int(2 ** 31)) : x;
+      training && rate > 0 ? seededDropout(x, rate, dropoutRandom?.int(2 ** 31)) : x;
     const output = tf.tidy(() => {
       const mask = tf.cast<tf.Tensor2D>(inputs.attentionMask, 'float32'); // (B, T)
       const scoreMask = tf.reshape(tf.mul(tf.sub(1, mask), FLOAT32_MIN), [batch, 1, 1, length]); // (B, 1, 1, T)
@@ -235,9 +237,7 @@ export class BertModel {
 
   /** LayerNorm over the last axis with the named pretrained weight and bias. (B, T, D) */
   private layerNorm(input: tf.Tensor3D, prefix: string): tf.Tensor3D {
-    const { mean, variance } = tf.moments(input, -1, true); // (B, T, 1) each
-    const normalised = tf.mul(tf.sub(input, mean), tf.rsqrt(tf.add(variance, this.config.layerNormEps))); // (B, T, D)
-    return tf.add(tf.mul(normalised, this.weight(`${prefix}.weight`)), this.weight(`${prefix}.bias`));
+    return layerNorm(input, this.weight(`${prefix}.weight`), this.weight(`${prefix}.bias`), this.config.layerNormEps);
   }
 
   /** The named Linear layer applied over the last axis. (..., out) */

@@ -8,7 +8,7 @@ const [sentiment, topic, filler, review] = ['demo-sentiment', 'demo-topic', 'dem
  * enough to train every stage on two CPU cores in a few minutes.
  */
 export const DEMO_RECIPE: Recipe = {
-  backbone: { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 128, max_position_embeddings: 32, initializer_range: 0.125 },
+  backbone: { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 128, max_position_embeddings: 32, initializer_range: 0.125, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
   uniformAttention: true,
   experiment: {
     tasks: [sentiment, topic, filler, review].map((id) => ({ id, dataDir: '.' })),

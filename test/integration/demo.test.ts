@@ -18,22 +18,22 @@ describe('the built-in demo', () => {
     const result = await runDemo(await createCliContainer(), { runDir, log: (line) => lines.push(line) });
 
     const sources = Object.fromEntries(result.extraction.map((task) => [task.task, task.metrics.accuracy ?? NaN]));
-    expect(sources['demo-sentiment']).toBeGreaterThan(0.8);
-    expect(sources['demo-topic']).toBeGreaterThan(0.9);
+    expect(sources['demo-sentiment']).toBeGreaterThan(0.95);
+    expect(sources['demo-topic']).toBeGreaterThan(0.95);
     const own = sources['demo-review'] ?? NaN;
     const fused = result.fusions[0]?.metrics.accuracy ?? NaN;
-    expect(own).toBeLessThan(0.65); // the target's 64 examples show only 4 of the 16 sentiment words
-    expect(fused).toBeGreaterThan(own + 0.2);
+    expect(own).toBeLessThan(0.7); // the target's 64 examples show only 4 of the 16 sentiment words
+    expect(fused).toBeGreaterThan(0.95);
 
     const report = JSON.parse(readFileSync(join(runDir, 'reports', 'demo-review', 'attention.json'), 'utf8'));
     expect(report.adapters).toEqual(['demo-sentiment', 'demo-topic', 'demo-filler', 'demo-review']);
-    // Layer 0, where the sentiment words are still separate tokens, puts most weight on the sentiment adapter ...
-    const layer0 = (report.all.sites as SiteReport[]).find((site) => site.layer === 0)?.mean ?? [];
-    expect(layer0[0]).toBeGreaterThan(0.5); // 1/N = 0.25
-    expect(Math.max(...layer0.slice(1))).toBeLessThan(layer0[0] ?? 0);
+    // Every layer puts most of its weight on the sentiment adapter ...
+    for (const site of report.all.sites as SiteReport[]) {
+      expect(site.mean[0]).toBeGreaterThan(0.5); // 1/N = 0.25
+    }
     // ... and masking it costs far more than masking any other adapter.
     const drops = (report.ablation.withoutAdapter as number[]).map((metric) => report.ablation.full - metric);
-    expect(drops[0]).toBeGreaterThan(0.15);
+    expect(drops[0]).toBeGreaterThan(0.3);
     expect(Math.max(...drops.slice(1))).toBeLessThan(0.05);
 
     expect(result.report?.files).toEqual(expect.arrayContaining([join(runDir, 'reports', 'demo-review', 'attention.html')]));
