@@ -8,9 +8,6 @@ const ANIMALS = ['cat', 'dog', 'horse', 'bird', 'fish', 'cow', 'sheep', 'goat'];
 const VEHICLES = ['car', 'bus', 'train', 'truck', 'bike', 'boat', 'plane', 'ship'];
 const FILLERS = ['the', 'a', 'this', 'was', 'is', 'very', 'really', 'so'];
 
-/** Every word the demo tasks use: the demo builds its WordPiece vocabulary from these. */
-export const DEMO_WORDS: readonly string[] = [...new Set([...POSITIVE, ...NEGATIVE, ...ANIMALS, ...VEHICLES, ...FILLERS])];
-
 /** The few sentiment words the low-resource target sees in training (its dev split uses all of them). */
 const TARGET_TRAIN_POSITIVE = POSITIVE.slice(0, 2);
 const TARGET_TRAIN_NEGATIVE = NEGATIVE.slice(0, 2);
@@ -19,7 +16,7 @@ type Rng = SeededRandom;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[rng.int(items.length)] as T;
 const fillers = (rng: Rng, count: number): string[] => Array.from({ length: count }, () => pick(rng, FILLERS));
 
-/** Split sizes and the seed salt of one synthetic task. */
+/** One synthetic task: its id, labels, split sizes and how to make one example. */
 interface SyntheticSpec {
   id: string;
   description: string;
