@@ -16,6 +16,9 @@ type Rng = SeededRandom;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[rng.int(items.length)] as T;
 const fillers = (rng: Rng, count: number): string[] => Array.from({ length: count }, () => pick(rng, FILLERS));
 
+/** Every word the demo tasks use (tests build vocabularies from them). */
+export const DEMO_WORDS: readonly string[] = [...new Set([...POSITIVE, ...NEGATIVE, ...ANIMALS, ...VEHICLES, ...FILLERS])];
+
 /** One synthetic task: its id, labels, split sizes and how to make one example. */
 interface SyntheticSpec {
   id: string;
