@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { dropout } from '../src/index';
 import type { FusionSettings } from './fusion-options';
 
 /** Weight of the value regularization 0.01 · ‖I − W_V‖² (AdapterHub `get_fusion_regularization_loss`). */
@@ -110,7 +111,7 @@ export class FusionLayer {
       const values = settings.value && settings.valueBeforeSoftmax ? this.project(z, 'value') : z; // (B, T, N, D)
 
       let scores: tf.Tensor = tf.matMul(tf.reshape(query, [rows, 1, d]), tf.reshape(keys, [rows, n, d]), false, true); // (BT, 1, N)
-      if (options.training && this.dropoutRate > 0) scores = tf.dropout(scores, this.dropoutRate, undefined, options.dropoutSeed);
+      if (options.training && this.dropoutRate > 0) scores = dropout(scores, this.dropoutRate, options.dropoutSeed);
       if (options.adapterMask) scores = tf.add(scores, logMask(options.adapterMask, n)); // (BT, 1, N)
       const probabilities = tf.softmax(tf.div(scores, options.temperature)); // (BT, 1, N)
 

@@ -11,6 +11,7 @@ import { activation } from './activation';
 import { AdapterConfig, adapterConfigFromAdapterHub, bottleneckSize, moduleParameterCount } from './adapter-config';
 import { adapterInputs, adapterOutput } from './adapter-inputs';
 import { adapterHubFileFields, readJsonFile, requireField } from './adapterhub-files';
+import { dropout } from '../ops/dropout';
 
 /** File names of an adapter directory, as AdapterHub names them. */
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
@@ -264,7 +265,7 @@ export class BottleneckAdapter {
     return tf.tidy(() => {
       const { input, residual } = adapterInputs(this.config, sublayer);
       let z = this.project(sublayer.layer, sublayer.location, input); // (B, T, D)
-      if (sublayer.training && this.config.dropout > 0) z = tf.dropout(z, this.config.dropout) as tf.Tensor3D;
+      if (sublayer.training && this.config.dropout > 0) z = dropout(z, this.config.dropout);
       return adapterOutput(this.config, sublayer, z, residual); // (B, T, D)
     });
   }

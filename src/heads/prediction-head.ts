@@ -10,6 +10,7 @@ import { linear } from '../ops/linear';
 import type { HeadSpec } from '../task/task-plugin';
 import { SeededRandom } from '../util/random';
 import { binaryCrossEntropyWithLogitsLoss, crossEntropyLoss, meanSquaredErrorLoss } from './loss-functions';
+import { dropout as seededDropout } from '../ops/dropout';
 
 /** File names of a head directory, as AdapterHub names them. */
 export const HEAD_CONFIG_FILE = 'head_config.json';
@@ -137,7 +138,7 @@ export class PredictionHead {
         : this.options.usePooler ? pooledOutput // (B, D)
         : tf.reshape(tf.slice(lastHiddenState, [0, 0, 0], [-1, 1, -1]), [-1, this.hiddenSize]); // (B, D)
       this.layers.forEach(({ kernel, bias }, i) => {
-        if (training && dropout > 0) x = tf.dropout(x, dropout, undefined, dropoutSeed === undefined ? undefined : dropoutSeed + i);
+        if (training && dropout > 0) x = seededDropout(x, dropout, dropoutSeed === undefined ? undefined : dropoutSeed + i);
         x = linear(x, kernel, bias); // (B, [T,] out)
         if (i < this.layers.length - 1 && this.activate) x = this.activate(x);
       });

@@ -18,7 +18,7 @@ describe.skipIf(!hasShared('vocab', 'bert-base-uncased', 'vocab.txt'))('the exam
     const vocab = sharedPath('vocab', 'bert-base-uncased', 'vocab.txt');
     const size = readFileSync(vocab, 'utf8').trimEnd().split('\n').length;
     const config = bertConfigFromJson(
-      { model_type: 'bert', vocab_size: size, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64, initializer_range: 0.15 },
+      { model_type: 'bert', vocab_size: size, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64, initializer_range: 0.15, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
       'test',
     );
     const model = BertModel.random(config, 3);
