@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_PREFERENCES, initBackend, describeBackend, type BackendInfo, type BackendPreference } from '../backend/backend';
 
 /** Exit codes of the command line: 0 ok, 1 failure, 2 usage error. */
@@ -7,6 +7,20 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 /** A usage mistake (bad or missing option): exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** Option parser for values such as `--temperature 0.5`: a finite number above 0. */
+export function positiveNumber(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`expected a positive number, got "${text}"`);
+  return value;
+}
+
+/** Option parser for counts such as `--batch-size 32`: a whole number of at least 1. */
+export function positiveInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(`expected a positive integer, got "${text}"`);
+  return value;
 }
 
 /** The `--backend` option every computing command takes. */

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BackendPreference } from '../../backend/backend';
@@ -12,7 +12,7 @@ import { loadTaskModel, predictWithModel, scorePredictions, type SplitPrediction
 import type { TaskPlugin } from '../../task/task-plugin';
 import { loadTokenizer } from '../../tokenizer/load-tokenizer';
 import { createCliContainer } from '../cli-container';
-import { backendOption, startBackend, UsageError, type CommandRegistration } from '../program';
+import { backendOption, type CommandRegistration, positiveInteger, startBackend, UsageError } from '../program';
 
 interface SplitOptions {
   run: string;
@@ -30,11 +30,6 @@ interface SplitOptions {
   backend?: BackendPreference;
 }
 
-function positiveInteger(value: string): number {
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return number;
-}
 
 /** The options `evaluate` and `predict` share. */
 function splitCommand(program: Command, name: string, description: string, defaultSplit: string): Command {

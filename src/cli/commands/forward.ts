@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { BottleneckAdapter } from '../../adapters/bottleneck-adapter';
 import type { BertConfig } from '../../backbone/bert-config';
@@ -10,7 +10,7 @@ import { FusionLoader, type FusionAttention, type LoadedFusion } from '../../com
 import { resolveToken } from '../../di/container';
 import { writeFileAtomic } from '../../io/atomic';
 import { createCliContainer } from '../cli-container';
-import { backendOption, startBackend, UsageError, type CommandRegistration } from '../program';
+import { backendOption, type CommandRegistration, positiveNumber, startBackend, UsageError } from '../program';
 
 /** Token ids for one forward pass, as read from an input file and checked against the model. */
 export interface ForwardInput {
@@ -137,11 +137,6 @@ interface ForwardOptions {
   temperature?: number;
 }
 
-function positiveNumber(text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`expected a positive number, got "${text}"`);
-  return value;
-}
 
 /**
  * `adapterfusion forward`: runs the backbone (optionally with one adapter, or a fusion over several) on token ids from a

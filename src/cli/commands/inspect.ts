@@ -1,10 +1,10 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { BackendPreference } from '../../backend/backend';
 import { AttentionInspector } from '../../composition/attention-inspector';
 import { resolveToken } from '../../di/container';
 import { createCliContainer } from '../cli-container';
-import { backendOption, startBackend, type CommandRegistration } from '../program';
+import { backendOption, type CommandRegistration, positiveNumber, startBackend } from '../program';
 
 interface InspectOptions {
   run: string;
@@ -18,11 +18,6 @@ interface InspectOptions {
   backend?: BackendPreference;
 }
 
-function positiveNumber(text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`expected a positive number, got "${text}"`);
-  return value;
-}
 
 /**
  * `adapterfusion inspect --run <dir> --target <task>`: which adapters each layer of a trained fusion attends to, as a
