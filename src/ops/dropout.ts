@@ -24,11 +24,12 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number = 
 
 /**
  * Writes `x` masked and scaled into `out`: element i is kept when the i-th draw of a mulberry32 generator started at
- * `seed` is below 1 - rate. The generator step is `SeededRandom.next` inlined (a call per element triples the cost).
+ * `seed` is below 1 - rate, and multiplied by 1 / (1 - rate) in float32 (as the native add-on's vectorised kernel
+ * does, bit for bit). The generator step is `SeededRandom.next` inlined (a call per element triples the cost).
  */
 export function applyDropoutMask(x: Float32Array, out: Float32Array, rate: number, seed: number): void {
   const threshold = (1 - rate) * 4294967296;
-  const scale = 1 / (1 - rate);
+  const scale = Math.fround(1 / (1 - rate));
   let state = seed >>> 0;
   for (let i = 0; i < x.length; i++) {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -8,7 +8,7 @@ import { floatKernel } from '../../src/backend/kernels/float-kernel';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
 import { applyDropoutMask, dropout, DROPOUT_KERNEL } from '../../src/ops/dropout';
 import { gelu, GELU_KERNEL } from '../../src/ops/gelu';
-import { layerNorm, LAYER_NORM_KERNEL } from '../../src/ops/layer-norm';
+import { layerNorm, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
 import { linear } from '../../src/ops/linear';
 
 function seeded(shape: number[], seed: number): tf.Tensor {
@@ -234,6 +234,48 @@ describe('layerNorm', () => {
 
   it('names the shapes when gamma does not fit', () => {
     expect(() => layerNorm(tf.zeros([2, 4]), tf.ones([3]), tf.zeros([3]), 1e-12)).toThrow('layerNorm: expected gamma and beta of shape [4] (the input\'s last axis), got [3] and [3]');
+  });
+});
+
+describe.skipIf(!loadNativeBlas({}).blas)('the native add-on\'s element-wise kernels', () => {
+  const blas = loadNativeBlas({}).blas;
+  const random = (length: number, seed: number) => seeded([length], seed).dataSync() as Float32Array;
+
+  it('draw bit for bit the dropout mask and values of the JavaScript kernel', () => {
+    const x = random(10_007, 1);
+    for (const [rate, seed] of [[0.1, 0], [0.5, 123456789], [0.25, -7], [0.9, 2 ** 31 + 5]] as const) {
+      const [native, script] = [new Float32Array(x.length), new Float32Array(x.length)];
+      blas?.dropout(x, native, rate, seed);
+      applyDropoutMask(x, script, rate, seed);
+      expect(native).toEqual(script);
+      expect(native.filter((value) => value === 0).length / x.length).toBeCloseTo(rate, 1);
+    }
+  });
+
+  it('normalise rows as the JavaScript kernels do, gradient included, for row lengths off the vector width', () => {
+    for (const size of [768, 13]) {
+      const rows = 5;
+      const [x, dy] = [random(rows * size, 2).map((value) => 3 * value + 2), random(rows * size, 3)];
+      const [gamma, beta] = [random(size, 4), random(size, 5)];
+      const outputs = Array.from({ length: 4 }, () => new Float32Array(rows * size));
+      blas?.layerNorm(x, gamma, beta, outputs[0] as Float32Array, 1e-12);
+      layerNormRows(x, gamma, beta, outputs[1] as Float32Array, 1e-12);
+      blas?.layerNormGrad(x, gamma, dy, outputs[2] as Float32Array, 1e-12);
+      layerNormRowsGrad(x, gamma, dy, outputs[3] as Float32Array, 1e-12);
+      for (const [native, script] of [[outputs[0], outputs[1]], [outputs[2], outputs[3]]] as const) {
+        const error = Math.max(...Array.from(native as Float32Array, (value, i) => Math.abs(value - ((script as Float32Array)[i] ?? NaN))));
+        expect(error).toBeLessThan(2e-6);
+      }
+    }
+  });
+
+  it('refuse arrays that do not fit, naming the kernel', () => {
+    expect(() => blas?.dropout(new Float32Array(4), new Float32Array(3), 0.1, 1)).toThrow('dropout: expected x and out of one length');
+    expect(() => blas?.dropout(new Float32Array(4), new Float32Array(4), 1, 1)).toThrow('dropout: expected a rate in [0, 1)');
+    expect(() => blas?.layerNorm(new Float32Array(10), new Float32Array(4), new Float32Array(4), new Float32Array(10), 1e-5))
+      .toThrow('layerNorm: expected gamma and beta of the row length and x and out of whole rows');
+    expect(() => (blas?.layerNormGrad as unknown as (...args: unknown[]) => void)(new Float32Array(4), new Float32Array(4)))
+      .toThrow('layerNormGrad: expected 5 arguments');
   });
 });
 

@@ -39,12 +39,15 @@ const registered = new Map<string, KernelInfo>();
 /** The framework's kernels for one backend; none for native TensorFlow, whose own are fast. */
 function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.KernelConfig[] {
   if (backendName !== 'wasm' && backendName !== 'cpu') return [];
+  // The add-on's element-wise kernels compute what the JavaScript ones do, vectorised.
+  const dropout = blas ? blas.dropout : applyDropoutMask;
+  const [normalize, normalizeGrad] = blas ? [blas.layerNorm, blas.layerNormGrad] : [layerNormRows, layerNormRowsGrad];
   const elementwise = [
-    floatKernel(DROPOUT_KERNEL, backendName, ['x'], ([x], out, attrs) => applyDropoutMask(x as Float32Array, out, attrs.rate as number, attrs.seed as number)),
+    floatKernel(DROPOUT_KERNEL, backendName, ['x'], ([x], out, attrs) => dropout(x as Float32Array, out, attrs.rate as number, attrs.seed as number)),
     floatKernel(LAYER_NORM_KERNEL, backendName, ['x', 'gamma', 'beta'], ([x, gamma, beta], out, attrs) =>
-      layerNormRows(x as Float32Array, gamma as Float32Array, beta as Float32Array, out, attrs.epsilon as number)),
+      normalize(x as Float32Array, gamma as Float32Array, beta as Float32Array, out, attrs.epsilon as number)),
     floatKernel(LAYER_NORM_GRAD_KERNEL, backendName, ['x', 'gamma', 'dy'], ([x, gamma, dy], out, attrs) =>
-      layerNormRowsGrad(x as Float32Array, gamma as Float32Array, dy as Float32Array, out, attrs.epsilon as number)),
+      normalizeGrad(x as Float32Array, gamma as Float32Array, dy as Float32Array, out, attrs.epsilon as number)),
     ...(blas ? [
       floatKernel(GELU_KERNEL, backendName, ['x'], ([x], out) => blas.gelu(x as Float32Array, out)),
       floatKernel(GELU_GRAD_KERNEL, backendName, ['x', 'dy'], ([x, dy], out) => blas.geluGrad(x as Float32Array, dy as Float32Array, out)),

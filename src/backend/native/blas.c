@@ -1,13 +1,12 @@
-// Node-API add-on: batched single-precision matrix products through the system BLAS (cblas_sgemm), and the exact
-// GELU with its gradient, reading and writing Float32Arrays in place: the tfjs cpu backend's arrays or views of the
-// wasm backend's heap. No copies.
+// Node-API add-on: batched single-precision matrix products through the system BLAS (cblas_sgemm), the argument
+// helpers every kernel uses, and the module's registration. The kernels read and write Float32Arrays in place: the
+// tfjs cpu backend's arrays or views of the wasm backend's heap. No copies.
 #include <cblas.h>
 #include <math.h>
-#include <node_api.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "native.h"
 
 // Products with fewer multiply-adds than this skip cblas_sgemm, whose set-up (and thread hand-off) costs more than
 // the arithmetic for fusion's per-token 1×N·N×D products.
@@ -24,19 +23,18 @@ enum { LINEAR = 0, RELU = 1, RELU6 = 2, LEAKYRELU = 4, SIGMOID = 5, ELU = 6 };
     }                                                                 \
   } while (0)
 
-static napi_value fail(napi_env env, const char* message) {
+napi_value fail(napi_env env, const char* message) {
   napi_throw_error(env, NULL, message);
   return NULL;
 }
 
-// Reads a Float32Array argument; `name` appears in the error when it is something else.
-static bool float32_array(napi_env env, napi_value value, const char* name, float** data, size_t* length) {
+bool float32_array(napi_env env, napi_value value, const char* function_name, const char* name, float** data, size_t* length) {
   bool is_typed_array = false;
   napi_typedarray_type type;
   if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array ||
       napi_get_typedarray_info(env, value, &type, length, (void**)data, NULL, NULL) != napi_ok || type != napi_float32_array) {
     char message[128];
-    snprintf(message, sizeof message, "blas.matMul: expected %s to be a Float32Array", name);
+    snprintf(message, sizeof message, "%s: expected %s to be a Float32Array", function_name, name);
     napi_throw_type_error(env, NULL, message);
     return false;
   }
@@ -112,13 +110,13 @@ static napi_value mat_mul(napi_env env, napi_callback_info info) {
 
   float *a, *b, *c, *bias = NULL;
   size_t a_length, b_length, c_length, bias_length = 0;
-  if (!float32_array(env, argv[0], "a", &a, &a_length) || !float32_array(env, argv[1], "b", &b, &b_length) ||
-      !float32_array(env, argv[2], "c", &c, &c_length)) {
+  if (!float32_array(env, argv[0], "blas.matMul", "a", &a, &a_length) || !float32_array(env, argv[1], "blas.matMul", "b", &b, &b_length) ||
+      !float32_array(env, argv[2], "blas.matMul", "c", &c, &c_length)) {
     return NULL;
   }
   napi_valuetype bias_type;
   CHECK(napi_typeof(env, argv[3], &bias_type));
-  if (bias_type != napi_null && !float32_array(env, argv[3], "bias", &bias, &bias_length)) return NULL;
+  if (bias_type != napi_null && !float32_array(env, argv[3], "blas.matMul", "bias", &bias, &bias_length)) return NULL;
 
   bool is_typed_array = false;
   napi_typedarray_type offsets_type;
@@ -178,71 +176,38 @@ static napi_value mat_mul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// e^x for x <= 0 without libm, so the loops below vectorise: 2^k · e^r with |r| <= ln 2 / 2 (relative error < 2e-7).
-static inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float k = (float)(int)(x * 1.44269504f - 0.5f);
-  const float r = x - k * 0.693147181f;
-  const float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * 0.00138888892f)))));
-  union { int32_t bits; float value; } scale = {.bits = ((int32_t)k + 127) << 23};
-  return p * scale.value;
-}
-
-// Φ(x), the standard normal CDF, through erf(x/√2) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7).
-static inline float normal_cdf(float x) {
-  const float z = x * 0.707106781f;
-  const float a = z < 0 ? -z : z;
-  const float t = 1.0f / (1.0f + 0.3275911f * a);
-  const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-  const float erf_abs = 1.0f - poly * exp_nonpositive(-a * a);
-  return 0.5f * (1.0f + (z < 0 ? -erf_abs : erf_abs));
-}
-
-// Reads `count` Float32Array arguments of one length into `arrays`; `names` appear in errors.
-static bool same_length_arrays(napi_env env, napi_callback_info info, size_t count, const char* const* names, float** arrays, size_t* length) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) {
-    napi_throw_error(env, NULL, "native kernel: wrong number of arguments");
+bool kernel_arguments(napi_env env, napi_callback_info info, const char* function_name, size_t count_arrays, const char* const* names,
+                      float** arrays, size_t* lengths, size_t count_numbers, double* numbers) {
+  napi_value argv[8];
+  size_t argc = 8;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count_arrays + count_numbers) {
+    char message[96];
+    snprintf(message, sizeof message, "%s: expected %zu arguments", function_name, count_arrays + count_numbers);
+    napi_throw_error(env, NULL, message);
     return false;
   }
-  for (size_t i = 0; i < count; i++) {
-    size_t each;
-    if (!float32_array(env, argv[i], names[i], &arrays[i], &each)) return false;
-    if (i > 0 && each != *length) {
-      napi_throw_range_error(env, NULL, "native kernel: expected arrays of one length");
+  for (size_t i = 0; i < count_arrays; i++) {
+    if (!float32_array(env, argv[i], function_name, names[i], &arrays[i], &lengths[i])) return false;
+  }
+  for (size_t i = 0; i < count_numbers; i++) {
+    if (napi_get_value_double(env, argv[count_arrays + i], &numbers[i]) != napi_ok) {
+      char message[96];
+      snprintf(message, sizeof message, "%s: expected argument %zu to be a number", function_name, count_arrays + i + 1);
+      napi_throw_type_error(env, NULL, message);
       return false;
     }
-    *length = each;
   }
   return true;
 }
 
-// gelu(x, y): y = x·Φ(x), the exact (erf) GELU.
-static napi_value gelu(napi_env env, napi_callback_info info) {
-  static const char* const names[] = {"x", "y"};
-  float* arrays[2];
-  size_t length = 0;
-  if (!same_length_arrays(env, info, 2, names, arrays, &length)) return NULL;
-  const float* x = arrays[0];
-  float* y = arrays[1];
-  for (size_t i = 0; i < length; i++) y[i] = x[i] * normal_cdf(x[i]);
-  return NULL;
-}
-
-// geluGrad(x, dy, dx): dx = dy·(Φ(x) + x·φ(x)).
-static napi_value gelu_grad(napi_env env, napi_callback_info info) {
-  static const char* const names[] = {"x", "dy", "dx"};
-  float* arrays[3];
-  size_t length = 0;
-  if (!same_length_arrays(env, info, 3, names, arrays, &length)) return NULL;
-  const float *x = arrays[0], *dy = arrays[1];
-  float* dx = arrays[2];
-  for (size_t i = 0; i < length; i++) {
-    const float density = 0.398942280f * exp_nonpositive(-0.5f * x[i] * x[i]);
-    dx[i] = dy[i] * (normal_cdf(x[i]) + x[i] * density);
+bool same_lengths(napi_env env, const char* message, const size_t* lengths, size_t count) {
+  for (size_t i = 1; i < count; i++) {
+    if (lengths[i] != lengths[0]) {
+      napi_throw_range_error(env, NULL, message);
+      return false;
+    }
   }
-  return NULL;
+  return true;
 }
 
 // info(): { config, coreName, threads } of the BLAS library in use.
@@ -265,6 +230,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"info", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gelu", NULL, gelu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropout", NULL, dropout, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
   return exports;

@@ -7,7 +7,7 @@ export const BLAS_ENV = 'ADAPTERFUSION_BLAS';
 /** Activation codes the add-on applies after the product: the tfjs wasm backend's numbering (no prelu). */
 export const BLAS_ACTIVATIONS: Readonly<Record<string, number>> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 4, sigmoid: 5, elu: 6 };
 
-/** The native add-on (src/backend/native/blas.c): batched `cblas_sgemm` and the GELU on Float32Arrays, in place. */
+/** The native add-on (src/backend/native/blas.c): batched `cblas_sgemm` and element-wise kernels on Float32Arrays, in place. */
 export interface NativeBlas {
   /**
    * For each product p with `offsets[3p..3p+2] = [oa, ob, oc]`: `c[oc..] = act(op(a[oa..])·op(b[ob..]) + bias)`,
@@ -21,6 +21,12 @@ export interface NativeBlas {
   gelu(x: Float32Array, y: Float32Array): void;
   /** `dx = dy·(Φ(x) + x·φ(x))`, the GELU's gradient. */
   geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** `out = x` masked and scaled exactly as `applyDropoutMask` in src/ops/dropout.ts does, vectorised. */
+  dropout(x: Float32Array, out: Float32Array, rate: number, seed: number): void;
+  /** LayerNorm of each row of `x` (rows of gamma's length) into `out`, as `layerNormRows` in src/ops/layer-norm.ts. */
+  layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void;
+  /** Its gradient with respect to x, as `layerNormRowsGrad`. */
+  layerNormGrad(x: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void;
   /** The BLAS library in use. */
   info(): { config: string; coreName: string; threads: number };
 }

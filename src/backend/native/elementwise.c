@@ -1,0 +1,193 @@
+// The element-wise kernels of the framework's ops: the exact GELU, seeded dropout and LayerNorm, with their gradients.
+// Each exported function checks its arguments, then runs a loop compiled for AVX2 and for baseline x86-64.
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "native.h"
+
+// e^x for x <= 0 as 2^k · e^r, k = round(x / ln 2), |r| <= ln 2 / 2 (relative error < 3e-6 down to -87, where it
+// stops: e^-87 is near the smallest normal float). Written so that gcc vectorises the loops calling it: no libm call,
+// no branch, and k rounded by the 1.5·2^23 shifter instead of a float-to-int conversion (either stops the AVX2 loop).
+static inline float exp_nonpositive(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float shifter = 12582912.0f;
+  const float shifted = x * 1.44269504f + shifter; // k in the low mantissa bits
+  const float k = shifted - shifter;
+  const float r = x - k * 0.693147181f;
+  const float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * 0.00138888892f)))));
+  uint32_t bits;
+  memcpy(&bits, &shifted, sizeof bits);
+  bits = (bits - 0x4b400000u + 127u) << 23; // 2^k
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// Φ(x), the standard normal CDF, through erf(x/√2) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7).
+static inline float normal_cdf(float x) {
+  const float z = x * 0.707106781f;
+  const float a = fabsf(z);
+  const float t = 1.0f / (1.0f + 0.3275911f * a);
+  const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  const float erf_abs = 1.0f - poly * exp_nonpositive(-a * a);
+  return 0.5f * (1.0f + copysignf(erf_abs, z));
+}
+
+VECTORISED static void gelu_values(const float* x, float* y, size_t length) {
+  for (size_t i = 0; i < length; i++) y[i] = x[i] * normal_cdf(x[i]);
+}
+
+VECTORISED static void gelu_grad_values(const float* x, const float* dy, float* dx, size_t length) {
+  for (size_t i = 0; i < length; i++) {
+    const float density = 0.398942280f * exp_nonpositive(-0.5f * x[i] * x[i]);
+    dx[i] = dy[i] * (normal_cdf(x[i]) + x[i] * density);
+  }
+}
+
+// The generator's state after i + 1 steps is seed + (i + 1)·0x6d2b79f5, so every element is drawn on its own and
+// the loop vectorises; keep when the draw is at most `last_kept`.
+VECTORISED static void dropout_values(const float* x, float* out, size_t length, uint32_t seed, uint32_t last_kept, float scale) {
+  for (size_t i = 0; i < length; i++) {
+    const uint32_t state = seed + (uint32_t)(i + 1) * 0x6d2b79f5u;
+    uint32_t t = (state ^ (state >> 15)) * (state | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    const uint32_t draw = t ^ (t >> 14);
+    out[i] = draw <= last_kept ? x[i] * scale : 0.0f;
+  }
+}
+
+// Mean and 1/sqrt(variance + epsilon) of one row, summed in eight float lanes (which vectorise) and combined in
+// double: two passes, so the variance does not cancel.
+static inline void row_statistics(const float* x, size_t size, double epsilon, float* mean, float* inverse_deviation) {
+  float lanes[8] = {0};
+  size_t j = 0;
+  for (; j + 8 <= size; j += 8) {
+    for (int u = 0; u < 8; u++) lanes[u] += x[j + u];
+  }
+  double sum = 0;
+  for (int u = 0; u < 8; u++) sum += lanes[u];
+  for (; j < size; j++) sum += x[j];
+  const float m = (float)(sum / (double)size);
+  float squares[8] = {0};
+  for (j = 0; j + 8 <= size; j += 8) {
+    for (int u = 0; u < 8; u++) squares[u] += (x[j + u] - m) * (x[j + u] - m);
+  }
+  double total = 0;
+  for (int u = 0; u < 8; u++) total += squares[u];
+  for (; j < size; j++) total += (double)(x[j] - m) * (x[j] - m);
+  *mean = m;
+  *inverse_deviation = (float)(1 / sqrt(total / (double)size + epsilon));
+}
+
+VECTORISED static void layer_norm_rows(const float* x, const float* gamma, const float* beta, float* out, size_t length, size_t size, double epsilon) {
+  for (size_t start = 0; start < length; start += size) {
+    float mean, inverse_deviation;
+    row_statistics(x + start, size, epsilon, &mean, &inverse_deviation);
+    for (size_t j = 0; j < size; j++) out[start + j] = (x[start + j] - mean) * inverse_deviation * gamma[j] + beta[j];
+  }
+}
+
+// dL/dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) per row, with g = dy·gamma and x̂ the normalised row.
+VECTORISED static void layer_norm_grad_rows(const float* x, const float* gamma, const float* dy, float* out, size_t length, size_t size, double epsilon) {
+  for (size_t start = 0; start < length; start += size) {
+    const float *row = x + start, *row_dy = dy + start;
+    float mean, inverse_deviation;
+    row_statistics(row, size, epsilon, &mean, &inverse_deviation);
+    float sum_g[8] = {0}, sum_gx[8] = {0};
+    size_t j = 0;
+    for (; j + 8 <= size; j += 8) {
+      for (int u = 0; u < 8; u++) {
+        const float g = row_dy[j + u] * gamma[j + u];
+        sum_g[u] += g;
+        sum_gx[u] += g * (row[j + u] - mean) * inverse_deviation;
+      }
+    }
+    double total_g = 0, total_gx = 0;
+    for (int u = 0; u < 8; u++) {
+      total_g += sum_g[u];
+      total_gx += sum_gx[u];
+    }
+    for (; j < size; j++) {
+      const float g = row_dy[j] * gamma[j];
+      total_g += g;
+      total_gx += g * (row[j] - mean) * inverse_deviation;
+    }
+    const float mean_g = (float)(total_g / (double)size), mean_gx = (float)(total_gx / (double)size);
+    for (j = 0; j < size; j++) {
+      out[start + j] = inverse_deviation * (row_dy[j] * gamma[j] - mean_g - (row[j] - mean) * inverse_deviation * mean_gx);
+    }
+  }
+}
+
+// gelu(x, y): y = x·Φ(x), the exact (erf) GELU.
+napi_value gelu(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"x", "y"};
+  float* arrays[2];
+  size_t lengths[2];
+  if (kernel_arguments(env, info, "gelu", 2, names, arrays, lengths, 0, NULL) && same_lengths(env, "gelu: expected x and y of one length", lengths, 2)) {
+    gelu_values(arrays[0], arrays[1], lengths[0]);
+  }
+  return NULL;
+}
+
+// geluGrad(x, dy, dx): dx = dy·(Φ(x) + x·φ(x)).
+napi_value gelu_grad(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"x", "dy", "dx"};
+  float* arrays[3];
+  size_t lengths[3];
+  if (kernel_arguments(env, info, "geluGrad", 3, names, arrays, lengths, 0, NULL) &&
+      same_lengths(env, "geluGrad: expected x, dy and dx of one length", lengths, 3)) {
+    gelu_grad_values(arrays[0], arrays[1], arrays[2], lengths[0]);
+  }
+  return NULL;
+}
+
+// dropout(x, out, rate, seed): out[i] = x[i]·fround(1 / (1 - rate)) where the i-th draw of a mulberry32 generator
+// started at `seed` is below (1 - rate)·2^32, else 0: bit for bit applyDropoutMask in src/ops/dropout.ts.
+napi_value dropout(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"x", "out"};
+  float* arrays[2];
+  size_t lengths[2];
+  double numbers[2];
+  if (!kernel_arguments(env, info, "dropout", 2, names, arrays, lengths, 2, numbers) ||
+      !same_lengths(env, "dropout: expected x and out of one length", lengths, 2)) {
+    return NULL;
+  }
+  const double rate = numbers[0];
+  if (!(rate >= 0 && rate < 1)) return fail(env, "dropout: expected a rate in [0, 1)");
+  // Draws are integers: draw < (1 - rate)·2^32 exactly when draw <= ceil((1 - rate)·2^32) - 1, which is >= 0.
+  const uint32_t last_kept = (uint32_t)((uint64_t)ceil((1 - rate) * 4294967296.0) - 1);
+  dropout_values(arrays[0], arrays[1], lengths[0], (uint32_t)(int64_t)numbers[1], last_kept, (float)(1 / (1 - rate)));
+  return NULL;
+}
+
+// layerNorm(x, gamma, beta, out, epsilon): each row of x (rows of gamma's length) normalised, scaled and shifted.
+napi_value layer_norm(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"x", "gamma", "beta", "out"};
+  float* arrays[4];
+  size_t lengths[4];
+  double epsilon;
+  if (!kernel_arguments(env, info, "layerNorm", 4, names, arrays, lengths, 1, &epsilon)) return NULL;
+  const size_t size = lengths[1];
+  if (size == 0 || lengths[2] != size || lengths[3] != lengths[0] || lengths[0] % size != 0) {
+    return fail(env, "layerNorm: expected gamma and beta of the row length and x and out of whole rows");
+  }
+  layer_norm_rows(arrays[0], arrays[1], arrays[2], arrays[3], lengths[0], size, epsilon);
+  return NULL;
+}
+
+// layerNormGrad(x, gamma, dy, out, epsilon): out = dL/dx of layerNorm.
+napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"x", "gamma", "dy", "out"};
+  float* arrays[4];
+  size_t lengths[4];
+  double epsilon;
+  if (!kernel_arguments(env, info, "layerNormGrad", 4, names, arrays, lengths, 1, &epsilon)) return NULL;
+  const size_t size = lengths[1];
+  if (size == 0 || lengths[2] != lengths[0] || lengths[3] != lengths[0] || lengths[0] % size != 0) {
+    return fail(env, "layerNormGrad: expected gamma of the row length and x, dy and out of whole rows");
+  }
+  layer_norm_grad_rows(arrays[0], arrays[1], arrays[2], arrays[3], lengths[0], size, epsilon);
+  return NULL;
+}
