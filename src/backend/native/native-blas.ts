@@ -22,11 +22,11 @@ export interface NativeBlas {
   /** `dx = dy·(Φ(x) + x·φ(x))`, the GELU's gradient. */
   geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /** `out = x` masked and scaled exactly as `applyDropoutMask` in src/ops/dropout.ts does, vectorised. */
-  dropout(x: Float32Array, out: Float32Array, rate: number, seed: number): void;
+  dropout(this: void, x: Float32Array, out: Float32Array, rate: number, seed: number): void;
   /** LayerNorm of each row of `x` (rows of gamma's length) into `out`, as `layerNormRows` in src/ops/layer-norm.ts. */
-  layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void;
+  layerNorm(this: void, x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void;
   /** Its gradient with respect to x, as `layerNormRowsGrad`. */
-  layerNormGrad(x: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void;
+  layerNormGrad(this: void, x: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void;
   /** The BLAS library in use. */
   info(): { config: string; coreName: string; threads: number };
 }
