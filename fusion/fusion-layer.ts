@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { dropout } from '../src/index';
+import { dropout, linear } from '../src/index';
 import type { FusionSettings } from './fusion-options';
 
 /** Weight of the value regularization 0.01 · ‖I − W_V‖² (AdapterHub `get_fusion_regularization_loss`). */
@@ -90,15 +90,14 @@ export class FusionLayer {
     return weight;
   }
 
-  /** x·W (+ b) over the last axis of a tensor of any rank. */
-  private project(x: tf.Tensor, name: 'query' | 'key' | 'value'): tf.Tensor {
-    const d = x.shape[x.shape.length - 1] as number;
-    const flat = tf.matMul(tf.reshape(x, [-1, d]), this.weight(`${name}.weight`)); // (rows, D)
-    const projected = name === 'value' ? flat : tf.add(flat, this.weight(`${name}.bias`));
-    return tf.reshape(projected, x.shape);
-  }
-
-  /** Attention over the adapters; see `FusionOutput`. */
+  /**
+   * Attention over the adapters; see `FusionOutput`.
+   *
+   * Computed in an order that costs three D×D products per token whatever the number of adapters N, where the
+   * reference's order costs 2N + 1, with the same result up to float rounding: the score of adapter n,
+   * q·(z_n·W_K + b_K), is (q·W_Kᵀ)·z_n + q·b_K, and since W_V has no bias, Σ_n p_n·(z_n·W_V) is (Σ_n p_n·z_n)·W_V
+   * (so `valueBeforeSoftmax` does not change the function, only the reference's cost).
+   */
   apply(inputs: FusionInputs, options: FusionCallOptions): FusionOutput {
     return tf.tidy(() => {
       const { settings } = this;
@@ -106,17 +105,23 @@ export class FusionLayer {
       const rows = b * t;
       let z: tf.Tensor = inputs.adapterOutputs; // (B, T, N, D)
       if (settings.residualBefore) z = tf.add(z, tf.expandDims(inputs.residual, 2)); // (B, T, N, D)
-      const query = settings.query ? this.project(inputs.query, 'query') : inputs.query; // (B, T, D)
-      const keys = settings.key ? this.project(z, 'key') : z; // (B, T, N, D)
-      const values = settings.value && settings.valueBeforeSoftmax ? this.project(z, 'value') : z; // (B, T, N, D)
+      const adapters = tf.reshape(z, [rows, n, d]); // (BT, N, D)
+      const query = tf.reshape(settings.query ? linear(inputs.query, this.weight('query.weight') as tf.Tensor2D, this.weight('query.bias') as tf.Tensor1D) : inputs.query, [rows, d]); // (BT, D)
 
-      let scores: tf.Tensor = tf.matMul(tf.reshape(query, [rows, 1, d]), tf.reshape(keys, [rows, n, d]), false, true); // (BT, 1, N)
+      let scores: tf.Tensor; // (BT, 1, N)
+      if (settings.key) {
+        const queryKey = tf.matMul(query, this.weight('key.weight'), false, true); // q·W_Kᵀ (BT, D)
+        const queryBias = tf.matMul(query, tf.reshape(this.weight('key.bias'), [d, 1])); // q·b_K, the same for every adapter (BT, 1)
+        scores = tf.add(tf.matMul(tf.reshape(queryKey, [rows, 1, d]), adapters, false, true), tf.reshape(queryBias, [rows, 1, 1]));
+      } else {
+        scores = tf.matMul(tf.reshape(query, [rows, 1, d]), adapters, false, true);
+      }
       if (options.training && this.dropoutRate > 0) scores = dropout(scores, this.dropoutRate, options.dropoutSeed);
       if (options.adapterMask) scores = tf.add(scores, logMask(options.adapterMask, n)); // (BT, 1, N)
       const probabilities = tf.softmax(tf.div(scores, options.temperature)); // (BT, 1, N)
 
-      let context: tf.Tensor = tf.reshape(tf.matMul(probabilities, tf.reshape(values, [rows, n, d])), [b, t, d]); // (B, T, D)
-      if (settings.value && !settings.valueBeforeSoftmax) context = this.project(context, 'value'); // (B, T, D)
+      let context: tf.Tensor = tf.reshape(tf.matMul(probabilities, adapters), [b, t, d]); // Σ_n p_n·z_n (B, T, D)
+      if (settings.value) context = linear(context, this.weight('value.weight') as tf.Tensor2D); // (B, T, D)
       if (!settings.residualBefore) context = tf.add(context, inputs.residual); // (B, T, D)
       return { context: context as tf.Tensor3D, probabilities: tf.reshape<tf.Rank.R3>(probabilities, [b, t, n]) };
     });
