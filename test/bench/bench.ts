@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { AdapterFusion } from '../../fusion/adapter-fusion';
 import { presetSettings } from '../../fusion/fusion-options';
 import { planMatMul } from '../../src/backend/kernels/matmul-plan';
+import { countMatMulFlops } from '../count-matmul-flops';
 import type { WasmBackend } from '../../src/backend/kernels/wasm-matmul';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
 import {
@@ -80,33 +81,6 @@ function bertConfig(model: ModelName): BertConfig {
     intermediateSize: 4 * hidden, hiddenAct: 'gelu', hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1,
     maxPositionEmbeddings: 512, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0, initializerRange: 0.02,
   };
-}
-
-/** Counts the FLOPs (2·m·n·k per product) of every matrix-product kernel `f` runs. */
-function countMatMulFlops(f: () => void): number {
-  const backendName = tf.getBackend();
-  let flops = 0;
-  const originals = [tf.BatchMatMul, tf._FusedMatMul].map((name) => tf.getKernel(name, backendName)).filter((kernel) => kernel !== undefined);
-  const swap = (configs: tf.KernelConfig[]) => configs.forEach((config) => {
-    tf.unregisterKernel(config.kernelName, config.backendName);
-    tf.registerKernel(config);
-  });
-  swap(originals.map((original) => ({
-    ...original,
-    kernelFunc: (args: Parameters<tf.KernelFunc>[0]) => {
-      const { a, b } = args.inputs as unknown as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      const plan = planMatMul(a.shape, b.shape, transposeA, transposeB);
-      flops += 2 * plan.m * plan.n * plan.k * plan.products.length;
-      return original.kernelFunc(args);
-    },
-  })));
-  try {
-    f();
-  } finally {
-    swap(originals);
-  }
-  return flops;
 }
 
 interface Inputs {

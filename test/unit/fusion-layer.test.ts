@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FusionLayer } from '../../fusion/fusion-layer';
 import { presetSettings, type FusionSettings } from '../../fusion/fusion-options';
 import { StackedAdapters, type BottleneckModule } from '../../fusion/stacked-adapters';
+import { countMatMulFlops } from '../count-matmul-flops';
 
 const [B, T, N, D] = [2, 3, 3, 8];
 
@@ -169,6 +170,24 @@ describe('FusionLayer', () => {
       original.dispose();
     }
     layer.dispose();
+  });
+
+  it('costs three D×D products per token whatever the number of adapters, plus 2·N·D multiply-adds for scores and mixing', () => {
+    const d = 16;
+    const flops = (n: number) => {
+      const layer = new FusionLayer({ hiddenSize: d, settings: presetSettings('dynamic'), dropoutRate: 0, seed: 1 });
+      const [query, residual] = [tf.ones([B, T, d]) as tf.Tensor3D, tf.ones([B, T, d]) as tf.Tensor3D];
+      const adapterOutputs = tf.ones([B, T, n, d]) as tf.Tensor4D;
+      const counted = countMatMulFlops(() => {
+        const { context, probabilities } = layer.apply({ query, adapterOutputs, residual }, { temperature: 1, training: false });
+        tf.dispose([context, probabilities]);
+      });
+      tf.dispose([query, residual, adapterOutputs]);
+      layer.dispose();
+      return counted;
+    };
+    // Per token: W_Q, W_Kᵀ and W_V (3·D²), q·b_K (D), scores and mixing (2·N·D); 2 FLOPs per multiply-add.
+    for (const n of [2, 8]) expect(flops(n)).toBe(2 * B * T * (3 * d * d + d + 2 * n * d));
   });
 
   it('leaves no tensor behind across forward and backward passes', () => {
