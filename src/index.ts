@@ -55,5 +55,6 @@ export * from './pipeline/mt-a-stage';
 export * from './pipeline/task-model';
 export * from './ops/gelu';
 export * from './ops/dropout';
+export * from './ops/attention';
 export * from './pipeline/task-data';
 export * from './ops/layer-norm';

@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { activation } from '../adapters/activation';
 import { writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
+import { attention } from '../ops/attention';
 import { dropout as seededDropout } from '../ops/dropout';
 import { layerNorm } from '../ops/layer-norm';
 import { linear } from '../ops/linear';
@@ -158,17 +159,16 @@ export class BertModel {
       throw new Error(`sequence length ${length} exceeds the ${this.config.maxPositionEmbeddings - firstPosition} positions this model has`);
     }
     const dropoutRandom = options.dropoutSeed === undefined ? undefined : new SeededRandom(options.dropoutSeed);
-    const dropout = (x: tf.Tensor, rate: number): tf.Tensor =>
-      training && rate > 0 ? seededDropout(x, rate, dropoutRandom?.int(2 ** 31)) : x;
+    const nextSeed = () => dropoutRandom?.int(2 ** 31);
+    const dropout = (x: tf.Tensor, rate: number): tf.Tensor => (training && rate > 0 ? seededDropout(x, rate, nextSeed()) : x);
     const output = tf.tidy(() => {
       const mask = tf.cast<tf.Tensor2D>(inputs.attentionMask, 'float32'); // (B, T)
-      const scoreMask = tf.reshape(tf.mul(tf.sub(1, mask), FLOAT32_MIN), [batch, 1, 1, length]); // (B, 1, 1, T)
+      const keyBias = tf.mul<tf.Tensor2D>(tf.sub(1, mask), FLOAT32_MIN); // (B, T)
       let hidden = this.embed(inputs, dropout); // (B, T, D)
       const hiddenStates = [hidden];
       for (let layer = 0; layer < this.config.numHiddenLayers; layer++) {
-        const run = { layer, mask, training, hook, dropout };
-        const attention = this.selfAttention(run, hidden, scoreMask); // (B, T, D)
-        hidden = this.feedForward(run, attention); // (B, T, D)
+        const run = { layer, mask, training, hook, dropout, nextSeed };
+        hidden = this.feedForward(run, this.selfAttention(run, hidden, keyBias)); // (B, T, D)
         hiddenStates.push(hidden);
       }
       const first = tf.reshape<tf.Rank.R2>(tf.slice(hidden, [0, 0, 0], [batch, 1, this.config.hiddenSize]), [batch, this.config.hiddenSize]); // (B, D)
@@ -202,20 +202,11 @@ export class BertModel {
   }
 
   /** Multi-head self-attention, its output projection and dropout, then the `mh_adapter` insertion point. */
-  private selfAttention(run: LayerRun, x: tf.Tensor3D, scoreMask: tf.Tensor): tf.Tensor3D {
-    const [batch, length, hidden] = x.shape;
-    const heads = this.config.numAttentionHeads;
-    const headSize = hidden / heads;
+  private selfAttention(run: LayerRun, x: tf.Tensor3D, keyBias: tf.Tensor2D): tf.Tensor3D {
     const prefix = `encoder.layer.${run.layer}.attention`;
-    // (B, T, D) → (B, H, T, D/H): heads become a batch axis of the score products.
-    const project = (name: string): tf.Tensor4D => tf.transpose(tf.reshape(this.dense(x, `${prefix}.self.${name}`), [batch, length, heads, headSize]), [0, 2, 1, 3]);
-    // Scaling the queries instead of the (T × T) scores is the same product with fewer multiplications.
-    const query = tf.mul<tf.Tensor4D>(project('query'), 1 / Math.sqrt(headSize)); // (B, H, T, D/H)
-    const key = project('key'); // (B, H, T, D/H)
-    const value = project('value'); // (B, H, T, D/H)
-    const scores = tf.add(tf.matMul(query, key, false, true), scoreMask); // (B, H, T, T)
-    const probabilities = run.dropout(tf.softmax(scores), this.config.attentionProbsDropoutProb) as tf.Tensor4D; // (B, H, T, T)
-    const context = tf.reshape<tf.Rank.R3>(tf.transpose(tf.matMul(probabilities, value), [0, 2, 1, 3]), [batch, length, hidden]); // (B, T, D)
+    const project = (name: string) => this.dense(x, `${prefix}.self.${name}`); // (B, T, D)
+    const rate = run.training ? this.config.attentionProbsDropoutProb : 0;
+    const context = attention(project('query'), project('key'), project('value'), keyBias, this.config.numAttentionHeads, rate, rate > 0 ? run.nextSeed() : undefined); // (B, T, D)
     const h = this.dense(context, `${prefix}.output.dense`); // (B, T, D)
     return this.sublayer(run, 'mh_adapter', run.dropout(h, this.config.hiddenDropoutProb) as tf.Tensor3D, x, `${prefix}.output.LayerNorm`);
   }
@@ -294,6 +285,8 @@ interface LayerRun {
   training: boolean;
   hook: SublayerHook | undefined;
   dropout: (x: tf.Tensor, rate: number) => tf.Tensor;
+  /** The next dropout seed of a seeded forward pass; undefined draws a random one. */
+  nextSeed: () => number | undefined;
 }
 
 /** Hugging Face initialisation of the named weights (all by default), in model layout, from one seed. */

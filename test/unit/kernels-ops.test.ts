@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { floatKernel } from '../../src/backend/kernels/float-kernel';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
+import { attention, ATTENTION_KERNEL } from '../../src/ops/attention';
 import { applyDropoutMask, dropout, DROPOUT_KERNEL } from '../../src/ops/dropout';
 import { gelu, GELU_KERNEL } from '../../src/ops/gelu';
 import { layerNorm, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
@@ -174,7 +175,7 @@ describe('dropout', () => {
     const onWasm = await dropout(tf.ones([1000]), 0.3, 5).data();
     await tf.setBackend('cpu');
     try {
-      await withKernels([floatKernel(DROPOUT_KERNEL, 'cpu', ['x'], ([x], out, attrs) => applyDropoutMask(x as Float32Array, out, attrs.rate as number, attrs.seed as number))], async () => {
+      await withKernels([floatKernel(DROPOUT_KERNEL, 'cpu', ['x'], ([x], [out], attrs) => applyDropoutMask(x as Float32Array, out as Float32Array, attrs.rate as number, attrs.seed as number))], async () => {
         expect(Array.from(await dropout(tf.ones([1000]), 0.3, 5).data())).toEqual(Array.from(onWasm));
       });
       const fallback = await dropout(tf.ones([1000]), 0.3, 5).data();
@@ -234,6 +235,59 @@ describe('layerNorm', () => {
 
   it('names the shapes when gamma does not fit', () => {
     expect(() => layerNorm(tf.zeros([2, 4]), tf.ones([3]), tf.zeros([3]), 1e-12)).toThrow('layerNorm: expected gamma and beta of shape [4] (the input\'s last axis), got [3] and [3]');
+  });
+});
+
+describe('attention', () => {
+  // B·H = 6 (batch, head) pairs, more than the BLAS's threads; T = 5 is off the vector width; the second sequence
+  // has two padding tokens.
+  const [B, T, D, H] = [3, 5, 16, 2];
+  const keyBias = tf.tensor2d([[0, 0, 0, 0, 0], [0, 0, 0, -3.4e38, -3.4e38], [0, 0, 0, 0, 0]]);
+  const operands = () => [1, 2, 3].map((seed) => tf.mul<tf.Tensor3D>(seeded([B, T, D], seed), 2));
+  const weights = seeded([B, T, D], 4);
+
+  /** The context and the gradients of Σ context·weights with respect to query, key and value. */
+  function run(rate: number, seed: number): number[][] {
+    const loss = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, keyBias, H, rate, seed), weights));
+    const inputs = operands();
+    const [q, k, v] = inputs as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const results = [attention(q, k, v, keyBias, H, rate, seed), ...tf.grads(loss)(inputs)];
+    const values = results.map((t) => Array.from(t.dataSync()));
+    tf.dispose([...inputs, ...results]);
+    return values;
+  }
+
+  const difference = (a: number[][], b: number[][]) => Math.max(...a.map((values, i) => Math.max(...values.map((x, j) => Math.abs(x - (b[i]?.[j] ?? NaN))))));
+
+  it.skipIf(!loadNativeBlas({}).blas)('is one native kernel that matches the tfjs ops, gradients and dropout mask included', async () => {
+    expect(tf.getKernel(ATTENTION_KERNEL, 'wasm')).toBeDefined();
+    for (const rate of [0, 0.3]) {
+      const fused = run(rate, 7);
+      let composed: number[][] = [];
+      await withoutKernel(ATTENTION_KERNEL, async () => {
+        composed = run(rate, 7);
+      });
+      expect(difference(fused, composed)).toBeLessThan(1e-5);
+      expect(Math.max(...fused.flat().map(Math.abs))).toBeGreaterThan(0.1);
+    }
+    // Another seed drops other probabilities.
+    expect(difference(run(0.3, 7), run(0.3, 8))).toBeGreaterThan(1e-2);
+  });
+
+  it('gives padding keys no weight: the real tokens\' context does not depend on them', () => {
+    const [q, k, v] = operands() as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const noisy = tf.where<tf.Tensor3D>(tf.reshape(tf.tensor1d([0, 0, 0, 1, 1], 'bool'), [1, T, 1]), tf.add<tf.Tensor3D>(v, 5), v); // values of tokens 3 and 4 changed
+    const [before, after] = [attention(q, k, v, keyBias, H), attention(q, k, noisy, keyBias, H)].map((t) => t.arraySync()) as [number[][][], number[][][]];
+    // Sequence 1 masks tokens 3 and 4: none of its outputs moves. Sequence 0 attends to them: its outputs move.
+    expect(difference(before[1] as number[][], after[1] as number[][])).toBe(0);
+    expect(difference(before[0] as number[][], after[0] as number[][])).toBeGreaterThan(0.1);
+    tf.dispose([q, k, v, noisy]);
+  });
+
+  it('names the shapes that do not fit', () => {
+    const [q, k] = [tf.zeros<tf.Rank.R3>([2, 4, 6]), tf.zeros<tf.Rank.R3>([2, 3, 6])];
+    expect(() => attention(q, k, q, tf.zeros<tf.Rank.R2>([2, 4]), 4)).toThrow('attention: expected query, key and value of one shape (B, T, D) with D a multiple of 4 heads and keyBias (B, T); got [2, 4, 6], [2, 3, 6], [2, 4, 6] and [2, 4]');
+    expect(() => attention(q, q, q, tf.zeros<tf.Rank.R2>([2, 4]), 2, 1)).toThrow('attention: expected a dropout rate in [0, 1), got 1');
   });
 });
 

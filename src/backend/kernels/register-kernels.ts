@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, attentionShapes, type AttentionAttrs } from '../../ops/attention';
 import { applyDropoutMask, DROPOUT_KERNEL } from '../../ops/dropout';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from '../../ops/gelu';
 import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad } from '../../ops/layer-norm';
@@ -43,14 +44,26 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.Kerne
   const dropout = blas ? blas.dropout : applyDropoutMask;
   const [normalize, normalizeGrad] = blas ? [blas.layerNorm, blas.layerNormGrad] : [layerNormRows, layerNormRowsGrad];
   const elementwise = [
-    floatKernel(DROPOUT_KERNEL, backendName, ['x'], ([x], out, attrs) => dropout(x as Float32Array, out, attrs.rate as number, attrs.seed as number)),
-    floatKernel(LAYER_NORM_KERNEL, backendName, ['x', 'gamma', 'beta'], ([x, gamma, beta], out, attrs) =>
-      normalize(x as Float32Array, gamma as Float32Array, beta as Float32Array, out, attrs.epsilon as number)),
-    floatKernel(LAYER_NORM_GRAD_KERNEL, backendName, ['x', 'gamma', 'dy'], ([x, gamma, dy], out, attrs) =>
-      normalizeGrad(x as Float32Array, gamma as Float32Array, dy as Float32Array, out, attrs.epsilon as number)),
+    floatKernel(DROPOUT_KERNEL, backendName, ['x'], ([x], [out], attrs) => dropout(x as Float32Array, out as Float32Array, attrs.rate as number, attrs.seed as number)),
+    floatKernel(LAYER_NORM_KERNEL, backendName, ['x', 'gamma', 'beta'], ([x, gamma, beta], [out], attrs) =>
+      normalize(x as Float32Array, gamma as Float32Array, beta as Float32Array, out as Float32Array, attrs.epsilon as number)),
+    floatKernel(LAYER_NORM_GRAD_KERNEL, backendName, ['x', 'gamma', 'dy'], ([x, gamma, dy], [out], attrs) =>
+      normalizeGrad(x as Float32Array, gamma as Float32Array, dy as Float32Array, out as Float32Array, attrs.epsilon as number)),
     ...(blas ? [
-      floatKernel(GELU_KERNEL, backendName, ['x'], ([x], out) => blas.gelu(x as Float32Array, out)),
-      floatKernel(GELU_GRAD_KERNEL, backendName, ['x', 'dy'], ([x, dy], out) => blas.geluGrad(x as Float32Array, dy as Float32Array, out)),
+      floatKernel(GELU_KERNEL, backendName, ['x'], ([x], [out]) => blas.gelu(x as Float32Array, out as Float32Array)),
+      floatKernel(GELU_GRAD_KERNEL, backendName, ['x', 'dy'], ([x, dy], [out]) => blas.geluGrad(x as Float32Array, dy as Float32Array, out as Float32Array)),
+      floatKernel(ATTENTION_KERNEL, backendName, ['query', 'key', 'value', 'keyBias'], (inputs, outputs, attrs, [shape]) => {
+        const [query, key, value, keyBias] = inputs as [Float32Array, Float32Array, Float32Array, Float32Array];
+        const [context, probabilities] = outputs as [Float32Array, Float32Array];
+        const { heads, rate, seed } = attrs as unknown as AttentionAttrs;
+        blas.attention(query, key, value, keyBias, context, probabilities, heads, (shape as number[])[1] as number, rate, seed);
+      }, ([shape], attrs) => attentionShapes(shape as number[], (attrs as unknown as AttentionAttrs).heads)),
+      floatKernel(ATTENTION_GRAD_KERNEL, backendName, ['query', 'key', 'value', 'probabilities', 'dContext'], (inputs, outputs, attrs, [shape]) => {
+        const [query, key, value, probabilities, dContext] = inputs as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+        const [dQuery, dKey, dValue] = outputs as [Float32Array, Float32Array, Float32Array];
+        const { heads, rate, seed } = attrs as unknown as AttentionAttrs;
+        blas.attentionGrad(query, key, value, probabilities, dContext, dQuery, dKey, dValue, heads, (shape as number[])[1] as number, rate, seed);
+      }, ([shape]) => [shape as number[], shape as number[], shape as number[]]),
     ] : []),
   ];
   if (backendName === 'wasm') return [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas), wasmIdentityKernel(), wasmGatherKernel(), ...elementwise];

@@ -178,8 +178,8 @@ static napi_value mat_mul(napi_env env, napi_callback_info info) {
 
 bool kernel_arguments(napi_env env, napi_callback_info info, const char* function_name, size_t count_arrays, const char* const* names,
                       float** arrays, size_t* lengths, size_t count_numbers, double* numbers) {
-  napi_value argv[8];
-  size_t argc = 8;
+  napi_value argv[16];
+  size_t argc = 16;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count_arrays + count_numbers) {
     char message[96];
     snprintf(message, sizeof message, "%s: expected %zu arguments", function_name, count_arrays + count_numbers);
@@ -233,6 +233,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"dropout", NULL, dropout, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attention", NULL, attention, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
   return exports;

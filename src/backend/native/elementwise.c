@@ -2,27 +2,8 @@
 // Each exported function checks its arguments, then runs a loop compiled for AVX2 and for baseline x86-64.
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "native.h"
-
-// e^x for x <= 0 as 2^k · e^r, k = round(x / ln 2), |r| <= ln 2 / 2 (relative error < 3e-6 down to -87, where it
-// stops: e^-87 is near the smallest normal float). Written so that gcc vectorises the loops calling it: no libm call,
-// no branch, and k rounded by the 1.5·2^23 shifter instead of a float-to-int conversion (either stops the AVX2 loop).
-static inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float shifter = 12582912.0f;
-  const float shifted = x * 1.44269504f + shifter; // k in the low mantissa bits
-  const float k = shifted - shifter;
-  const float r = x - k * 0.693147181f;
-  const float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * 0.00138888892f)))));
-  uint32_t bits;
-  memcpy(&bits, &shifted, sizeof bits);
-  bits = (bits - 0x4b400000u + 127u) << 23; // 2^k
-  float scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
 
 // Φ(x), the standard normal CDF, through erf(x/√2) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7).
 static inline float normal_cdf(float x) {
@@ -45,16 +26,14 @@ VECTORISED static void gelu_grad_values(const float* x, const float* dy, float* 
   }
 }
 
-// The generator's state after i + 1 steps is seed + (i + 1)·0x6d2b79f5, so every element is drawn on its own and
-// the loop vectorises; keep when the draw is at most `last_kept`.
-VECTORISED static void dropout_values(const float* x, float* out, size_t length, uint32_t seed, uint32_t last_kept, float scale) {
-  for (size_t i = 0; i < length; i++) {
-    const uint32_t state = seed + (uint32_t)(i + 1) * 0x6d2b79f5u;
-    uint32_t t = (state ^ (state >> 15)) * (state | 1u);
-    t ^= t + (t ^ (t >> 7)) * (t | 61u);
-    const uint32_t draw = t ^ (t >> 14);
-    out[i] = draw <= last_kept ? x[i] * scale : 0.0f;
-  }
+VECTORISED void dropout_values(const float* x, float* out, size_t length, size_t first, uint32_t seed, uint32_t last_kept, float scale) {
+  for (size_t i = 0; i < length; i++) out[i] = mulberry32_draw(seed, (uint32_t)(first + i)) <= last_kept ? x[i] * scale : 0.0f;
+}
+
+void dropout_parameters(double rate, uint32_t* last_kept, float* scale) {
+  // Draws are integers: draw < (1 - rate)·2^32 exactly when draw <= ceil((1 - rate)·2^32) - 1, which is >= 0.
+  *last_kept = (uint32_t)((uint64_t)ceil((1 - rate) * 4294967296.0) - 1);
+  *scale = (float)(1 / (1 - rate));
 }
 
 // Mean and 1/sqrt(variance + epsilon) of one row, summed in eight float lanes (which vectorise) and combined in
@@ -156,9 +135,10 @@ napi_value dropout(napi_env env, napi_callback_info info) {
   }
   const double rate = numbers[0];
   if (!(rate >= 0 && rate < 1)) return fail(env, "dropout: expected a rate in [0, 1)");
-  // Draws are integers: draw < (1 - rate)·2^32 exactly when draw <= ceil((1 - rate)·2^32) - 1, which is >= 0.
-  const uint32_t last_kept = (uint32_t)((uint64_t)ceil((1 - rate) * 4294967296.0) - 1);
-  dropout_values(arrays[0], arrays[1], lengths[0], (uint32_t)(int64_t)numbers[1], last_kept, (float)(1 / (1 - rate)));
+  uint32_t last_kept;
+  float scale;
+  dropout_parameters(rate, &last_kept, &scale);
+  dropout_values(arrays[0], arrays[1], lengths[0], 0, (uint32_t)(int64_t)numbers[1], last_kept, scale);
   return NULL;
 }
 

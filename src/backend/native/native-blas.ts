@@ -4,6 +4,9 @@ import { join, resolve } from 'node:path';
 /** Environment variable that turns the native BLAS add-on off (`0`) even where it was built. */
 export const BLAS_ENV = 'ADAPTERFUSION_BLAS';
 
+/** OpenBLAS's setting for how long (2^n cycles) its idle threads spin before they sleep. */
+const OPENBLAS_TIMEOUT_ENV = 'OPENBLAS_THREAD_TIMEOUT';
+
 /** Activation codes the add-on applies after the product: the tfjs wasm backend's numbering (no prelu). */
 export const BLAS_ACTIVATIONS: Readonly<Record<string, number>> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 4, sigmoid: 5, elu: 6 };
 
@@ -27,6 +30,15 @@ export interface NativeBlas {
   layerNorm(this: void, x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void;
   /** Its gradient with respect to x, as `layerNormRowsGrad`. */
   layerNormGrad(this: void, x: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void;
+  /**
+   * Multi-head attention on (B, T, D) projections: `context` = dropout(softmax(q·kᵀ/sqrt(D/H) + keyBias))·v per head
+   * (keyBias (B, T) added to each key's scores), the softmax before dropout into `probabilities` (B, H, T, T).
+   */
+  attention(this: void, query: Float32Array, key: Float32Array, value: Float32Array, keyBias: Float32Array, context: Float32Array,
+    probabilities: Float32Array, heads: number, length: number, rate: number, seed: number): void;
+  /** The gradients of `attention`'s context with respect to query, key and value, from its saved probabilities. */
+  attentionGrad(this: void, query: Float32Array, key: Float32Array, value: Float32Array, probabilities: Float32Array, dContext: Float32Array,
+    dQuery: Float32Array, dKey: Float32Array, dValue: Float32Array, heads: number, length: number, rate: number, seed: number): void;
   /** The BLAS library in use. */
   info(): { config: string; coreName: string; threads: number };
 }
@@ -57,6 +69,10 @@ export function loadNativeBlas(env: NodeJS.ProcessEnv = process.env): BlasStatus
   if (env[BLAS_ENV] === '0') return { description: `off (${BLAS_ENV}=0)` };
   const path = addonPath();
   if (!path) return { description: 'not built (needs OpenBLAS, e.g. apt-get install libopenblas-dev, then npm run build:native)' };
+  // OpenBLAS's threads spin for up to 2^28 cycles (0.1 s) after each product, waiting for the next, and so hold a
+  // core that attention's threads and the element-wise kernels need: measured 15-20 % of a BERT-tiny training step.
+  // 2^4 cycles makes them sleep at once. The library reads this when it loads; a value the user set wins.
+  process.env[OPENBLAS_TIMEOUT_ENV] ??= '4';
   try {
     const blas = require(path) as NativeBlas;
     const { config, coreName, threads } = blas.info();
