@@ -176,8 +176,8 @@ describe('FusionLayer', () => {
     const d = 16;
     const flops = (n: number) => {
       const layer = new FusionLayer({ hiddenSize: d, settings: presetSettings('dynamic'), dropoutRate: 0, seed: 1 });
-      const [query, residual] = [tf.ones([B, T, d]) as tf.Tensor3D, tf.ones([B, T, d]) as tf.Tensor3D];
-      const adapterOutputs = tf.ones([B, T, n, d]) as tf.Tensor4D;
+      const [query, residual] = [tf.ones<tf.Rank.R3>([B, T, d]), tf.ones<tf.Rank.R3>([B, T, d])];
+      const adapterOutputs = tf.ones<tf.Rank.R4>([B, T, n, d]);
       const counted = countMatMulFlops(() => {
         const { context, probabilities } = layer.apply({ query, adapterOutputs, residual }, { temperature: 1, training: false });
         tf.dispose([context, probabilities]);
