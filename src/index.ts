@@ -56,5 +56,6 @@ export * from './pipeline/task-model';
 export * from './ops/gelu';
 export * from './ops/dropout';
 export * from './ops/attention';
+export * from './ops/sum-rows';
 export * from './pipeline/task-data';
 export * from './ops/layer-norm';

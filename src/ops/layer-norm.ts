@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { sumRows } from './sum-rows';
 
 /** Kernels behind `layerNorm` on the wasm and cpu backends. */
 export const LAYER_NORM_KERNEL = 'AdapterFusionLayerNorm';
@@ -28,11 +29,6 @@ export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.
 function normalize<T extends tf.Tensor>(x: T, epsilon: number): T {
   const { mean, variance } = tf.moments(x, -1, true); // (..., 1) each
   return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
-}
-
-/** Sums `t` over every axis but the last. (D) */
-function sumRows(t: tf.Tensor): tf.Tensor {
-  return tf.sum(t, Array.from({ length: t.rank - 1 }, (_, axis) => axis));
 }
 
 tf.registerGradient({

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { sumRows } from './sum-rows';
 
 /**
  * `y = x·kernel + bias` over the last axis of `x`, for any number of leading axes (`(B, T, in)` → `(B, T, out)`).
@@ -51,7 +52,7 @@ tf.registerGradient({
     return {
       a: () => tf.matMul(dy3, b, false, true), // (1, N, in)
       b: () => tf.matMul(a, dy3, true, false), // (1, in, out)
-      bias: () => tf.sum(dy3, [0, 1]), // (out)
+      bias: () => sumRows(dy3), // (out)
     };
   },
 });

@@ -11,6 +11,7 @@ import { applyDropoutMask, dropout, DROPOUT_KERNEL } from '../../src/ops/dropout
 import { gelu, GELU_KERNEL } from '../../src/ops/gelu';
 import { layerNorm, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
 import { linear } from '../../src/ops/linear';
+import { sumRows } from '../../src/ops/sum-rows';
 
 function seeded(shape: number[], seed: number): tf.Tensor {
   return tf.randomUniform(shape, -1, 1, 'float32', seed);
@@ -235,6 +236,18 @@ describe('layerNorm', () => {
 
   it('names the shapes when gamma does not fit', () => {
     expect(() => layerNorm(tf.zeros([2, 4]), tf.ones([3]), tf.zeros([3]), 1e-12)).toThrow('layerNorm: expected gamma and beta of shape [4] (the input\'s last axis), got [3] and [3]');
+  });
+});
+
+describe('sumRows', () => {
+  it('sums every axis but the last as one product, without the Sum kernel', async () => {
+    const t = tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [2, 3, 2]); // (B, T, n)
+    const profile = await tf.profile(() => sumRows(t));
+    expect(profile.kernels.map((kernel) => kernel.name)).not.toContain('Sum');
+    const sums = sumRows(t);
+    expect(sums.shape).toEqual([2]);
+    expect(Array.from(await sums.data())).toEqual([36, 42]);
+    tf.dispose([t, sums]);
   });
 });
 
