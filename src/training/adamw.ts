@@ -15,6 +15,19 @@ export function isDecayed(name: string): boolean {
   return !/bias|LayerNorm|layer_norm|\.ln/.test(name);
 }
 
+/** Kernel of one AdamW update in one pass (wasm and cpu with the native add-on): outputs the variable and both moments. */
+export const ADAMW_KERNEL = 'AdapterFusionAdamW';
+
+/** Attributes of `ADAMW_KERNEL`: `p·decay − stepSize·m/(√v/secondCorrection + ε)` with the updated moments. */
+export interface AdamWAttrs {
+  decay: number;
+  beta1: number;
+  beta2: number;
+  secondCorrection: number;
+  epsilon: number;
+  stepSize: number;
+}
+
 /** AdamW hyper-parameters, named as in `TrainingConfig`. */
 export type AdamWOptions = Partial<Pick<TrainingConfig, 'adamBeta1' | 'adamBeta2' | 'adamEpsilon' | 'weightDecay'>>;
 
@@ -71,6 +84,14 @@ export class AdamW {
       slot.steps += 1;
       const stepSize = learningRate / (1 - this.beta1 ** slot.steps);
       const secondCorrection = Math.sqrt(1 - this.beta2 ** slot.steps);
+      if (tf.getKernel(ADAMW_KERNEL, tf.getBackend())) {
+        const attrs: AdamWAttrs = { decay: 1 - learningRate * slot.weightDecay, beta1: this.beta1, beta2: this.beta2, secondCorrection, epsilon: this.epsilon, stepSize };
+        const inputs = { variable: slot.variable, firstMoment: slot.firstMoment, secondMoment: slot.secondMoment, gradient: g };
+        const updated = tf.engine().runKernel<tf.Tensor[]>(ADAMW_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
+        [slot.variable, slot.firstMoment, slot.secondMoment].forEach((target, i) => target.assign(updated[i] as tf.Tensor));
+        tf.dispose(updated);
+        continue;
+      }
       tf.tidy(() => {
         const p = slot.weightDecay > 0 ? tf.mul(slot.variable, 1 - learningRate * slot.weightDecay) : slot.variable; // decay uses the pre-update value
         const m = tf.add(tf.mul(slot.firstMoment, this.beta1), tf.mul(g, 1 - this.beta1));

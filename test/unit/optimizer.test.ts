@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate';
-import { AdamW, isDecayed } from '../../src/training/adamw';
+import { loadNativeBlas } from '../../src/backend/native/native-blas';
+import { readSafetensors } from '../../src/io/safetensors';
+import { ADAMW_KERNEL, AdamW, isDecayed } from '../../src/training/adamw';
 import { clipByGlobalNorm } from '../../src/training/clip-by-global-norm';
 import { learningRateAt } from '../../src/training/learning-rate-at';
 import { TrainingConfig } from '../../src/training/training-config';
@@ -51,6 +53,36 @@ describe('isDecayed', () => {
 });
 
 describe('AdamW', () => {
+  it.skipIf(!loadNativeBlas({}).blas)('gives bit for bit the tfjs ops\' result through its one-pass native kernel', () => {
+    expect(tf.getKernel(ADAMW_KERNEL, tf.getBackend())).toBeDefined();
+    /** Six steps on a decayed weight and an undecayed bias; the final values and moments. */
+    const run = (): number[][] => {
+      const random = new SeededRandom(3);
+      const variables = new Map<string, tf.Variable>([['w.weight', tf.variable(tf.tensor1d(randomValues(random, 37)))], ['w.bias', tf.variable(tf.tensor1d(randomValues(random, 5)))]]);
+      const optimizer = new AdamW(variables, { weightDecay: 0.1 });
+      for (let step = 0; step < 6; step++) {
+        const grads = new Map([...variables].map(([name, v]) => [name, tf.mul(tf.tensor1d(randomValues(random, v.size)), 10 ** (step - 3))]));
+        optimizer.apply(grads, 1e-2);
+        tf.dispose([...grads.values()]);
+      }
+      const file = join(mkdtempSync(join(tmpdir(), 'af-adamw-')), 'state.safetensors');
+      optimizer.saveState(file);
+      const moments = readSafetensors(file);
+      const values = [...[...variables.values()].map((v) => Array.from(v.dataSync())), ...[...moments.tensors.values()].map((t) => Array.from(t.values))];
+      optimizer.dispose();
+      tf.dispose([...variables.values()]);
+      return values;
+    };
+    const native = run();
+    const kernel = tf.getKernel(ADAMW_KERNEL, tf.getBackend()) as tf.KernelConfig;
+    tf.unregisterKernel(ADAMW_KERNEL, tf.getBackend());
+    try {
+      expect(native).toEqual(run());
+    } finally {
+      tf.registerKernel(kernel);
+    }
+  });
+
   it('matches the float64 update rule over six steps, with and without weight decay', () => {
     const random = new SeededRandom(7);
     const initialWeight = randomValues(random, 12);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, attentionShapes, type AttentionAttrs } from '../../ops/attention';
 import { applyDropoutMask, DROPOUT_KERNEL } from '../../ops/dropout';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from '../../ops/gelu';
+import { ADAMW_KERNEL, type AdamWAttrs } from '../../training/adamw';
 import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad } from '../../ops/layer-norm';
 import { loadNativeBlas, type NativeBlas } from '../native/native-blas';
 import { floatKernel } from './float-kernel';
@@ -52,6 +53,12 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.Kerne
     ...(blas ? [
       floatKernel(GELU_KERNEL, backendName, ['x'], ([x], [out]) => blas.gelu(x as Float32Array, out as Float32Array)),
       floatKernel(GELU_GRAD_KERNEL, backendName, ['x', 'dy'], ([x, dy], [out]) => blas.geluGrad(x as Float32Array, dy as Float32Array, out as Float32Array)),
+      floatKernel(ADAMW_KERNEL, backendName, ['variable', 'firstMoment', 'secondMoment', 'gradient'], (inputs, outputs, attrs) => {
+        const [p, m, v, g] = inputs as [Float32Array, Float32Array, Float32Array, Float32Array];
+        const [pOut, mOut, vOut] = outputs as [Float32Array, Float32Array, Float32Array];
+        const { decay, beta1, beta2, secondCorrection, epsilon, stepSize } = attrs as unknown as AdamWAttrs;
+        blas.adamW(p, m, v, g, pOut, mOut, vOut, decay, beta1, beta2, secondCorrection, epsilon, stepSize);
+      }, ([shape]) => [shape as number[], shape as number[], shape as number[]]),
       floatKernel(ATTENTION_KERNEL, backendName, ['query', 'key', 'value', 'keyBias'], (inputs, outputs, attrs, [shape]) => {
         const [query, key, value, keyBias] = inputs as [Float32Array, Float32Array, Float32Array, Float32Array];
         const [context, probabilities] = outputs as [Float32Array, Float32Array];

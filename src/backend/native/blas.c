@@ -233,6 +233,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"dropout", NULL, dropout, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adamW", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attention", NULL, attention, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_enumerable, NULL},
   };

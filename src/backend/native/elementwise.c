@@ -142,6 +142,39 @@ napi_value dropout(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// `restrict`: the outputs are new tensors, and gcc gives up on the seven-way overlap checks otherwise.
+VECTORISED static void adamw_values(const float* restrict p, const float* restrict m, const float* restrict v, const float* restrict g,
+                                    float* restrict p_out, float* restrict m_out, float* restrict v_out, size_t length, const float* restrict c) {
+  // c: decay, β1, 1 − β1, β2, 1 − β2, √(1 − β2ᵗ), ε, step size; the same float32 operations, in the same order, as
+  // the tfjs ops of AdamW.apply, so the result is the same to the bit.
+  for (size_t i = 0; i < length; i++) {
+    const float decayed = p[i] * c[0];
+    const float first = m[i] * c[1] + g[i] * c[2];
+    const float second = v[i] * c[3] + (g[i] * g[i]) * c[4];
+    const float denominator = sqrtf(second) / c[5] + c[6];
+    m_out[i] = first;
+    v_out[i] = second;
+    p_out[i] = decayed - (first / denominator) * c[7];
+  }
+}
+
+// adamW(p, m, v, g, pOut, mOut, vOut, decay, beta1, beta2, secondCorrection, epsilon, stepSize): one AdamW update
+// (src/training/adamw.ts) in one pass: p·decay − stepSize·m'/(√v'/secondCorrection + ε) with the new moments m', v'.
+napi_value adamw(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"p", "m", "v", "g", "pOut", "mOut", "vOut"};
+  float* arrays[7];
+  size_t lengths[7];
+  double numbers[6];
+  if (!kernel_arguments(env, info, "adamW", 7, names, arrays, lengths, 6, numbers) ||
+      !same_lengths(env, "adamW: expected p, m, v, g and the outputs of one length", lengths, 7)) {
+    return NULL;
+  }
+  const float constants[8] = {(float)numbers[0], (float)numbers[1], (float)(1 - numbers[1]), (float)numbers[2], (float)(1 - numbers[2]),
+                              (float)numbers[3], (float)numbers[4], (float)numbers[5]};
+  adamw_values(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], arrays[6], lengths[0], constants);
+  return NULL;
+}
+
 // layerNorm(x, gamma, beta, out, epsilon): each row of x (rows of gamma's length) normalised, scaled and shifted.
 napi_value layer_norm(napi_env env, napi_callback_info info) {
   static const char* const names[] = {"x", "gamma", "beta", "out"};

@@ -30,6 +30,9 @@ export interface NativeBlas {
   layerNorm(this: void, x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void;
   /** Its gradient with respect to x, as `layerNormRowsGrad`. */
   layerNormGrad(this: void, x: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void;
+  /** One AdamW update of p with gradient g and moments m, v into the outputs, as `AdamW.apply` computes it. */
+  adamW(this: void, p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
+    decay: number, beta1: number, beta2: number, secondCorrection: number, epsilon: number, stepSize: number): void;
   /**
    * Multi-head attention on (B, T, D) projections: `context` = dropout(softmax(q·kᵀ/sqrt(D/H) + keyBias))·v per head
    * (keyBias (B, T) added to each key's scores), the softmax before dropout into `probabilities` (B, H, T, T).

@@ -71,6 +71,7 @@ napi_value gelu_grad(napi_env env, napi_callback_info info);
 napi_value dropout(napi_env env, napi_callback_info info);
 napi_value layer_norm(napi_env env, napi_callback_info info);
 napi_value layer_norm_grad(napi_env env, napi_callback_info info);
+napi_value adamw(napi_env env, napi_callback_info info);
 
 // attention.c
 napi_value attention(napi_env env, napi_callback_info info);
