@@ -74,7 +74,7 @@ describe('AdamW', () => {
       return values;
     };
     const native = run();
-    const kernel = tf.getKernel(ADAMW_KERNEL, tf.getBackend()) as tf.KernelConfig;
+    const kernel = tf.getKernel(ADAMW_KERNEL, tf.getBackend());
     tf.unregisterKernel(ADAMW_KERNEL, tf.getBackend());
     try {
       expect(native).toEqual(run());
