@@ -30,7 +30,7 @@ const MODELS = {
 } as const;
 type ModelName = keyof typeof MODELS;
 
-const CASES = ['adapter', 'fusion-2', 'fusion-4', 'fusion-8', 'full', 'inference'] as const;
+const CASES = ['adapter', 'fusion-2', 'fusion-4', 'fusion-8', 'full', 'inference', 'fusion-4-inference'] as const;
 type CaseName = (typeof CASES)[number];
 
 const SEQUENCE_LENGTH = 128;
@@ -53,6 +53,8 @@ interface Result {
   peakRssBytes: number;
   /** Size of the wasm memory at the end, which is its peak (wasm memory never shrinks); null on other backends. */
   wasmHeapBytes: number | null;
+  /** What the timed steps added, from the first timed step to the last: live tensors, wasm memory and RSS. Flat is 0. */
+  growth: { tensors: number; wasmHeapBytes: number; rssBytes: number };
   /** The kernels that took the most time in one profiled step, with their share of it. */
   profile?: { kernel: string; ms: number; share: number }[];
 }
@@ -70,7 +72,7 @@ interface Spec {
 /** Micro-batch size for a case: BERT-base training must accumulate to stay inside wasm's 4 GiB. */
 function defaultMicroBatch(model: ModelName, caseName: CaseName): number {
   const { batch } = MODELS[model];
-  if (model !== 'base' || caseName === 'inference') return batch;
+  if (model !== 'base' || caseName.endsWith('inference')) return batch;
   return caseName === 'full' || caseName === 'fusion-8' ? 2 : 4;
 }
 
@@ -103,7 +105,7 @@ function buildCase(spec: Spec): { step: () => void; dispose: () => void } {
   const backbone = BertModel.random(bertConfig(spec.model), 1);
   const hidden = backbone.config.hiddenSize;
   const head = createHead('bench', { type: 'classification', labels: ['a', 'b'] }, hidden, 2);
-  const adapterCount = spec.case.startsWith('fusion-') ? Number(spec.case.slice('fusion-'.length)) : 1;
+  const adapterCount = Number(/^fusion-(\d+)/.exec(spec.case)?.[1] ?? 1);
   const adapters = Array.from({ length: adapterCount }, (_, i) => BottleneckAdapter.create(`task${i}`, validateAdapterConfig({ preset: 'seq_bn' }), backbone, 10 + i));
   const fusion = adapterCount > 1 ? AdapterFusion.create(adapters, presetSettings('dynamic'), backbone, 3) : undefined;
   const hook = fusion ? fusion.hook() : spec.case === 'full' ? undefined : adapters[0]?.hook();
@@ -116,7 +118,7 @@ function buildCase(spec: Spec): { step: () => void; dispose: () => void } {
     tf.dispose([...head.variables.values()]);
   };
 
-  if (spec.case === 'inference') {
+  if (spec.case.endsWith('inference')) {
     const inputs = randomInputs(batch, 7);
     return {
       step: () => tf.tidy(() => {
@@ -162,13 +164,20 @@ async function runCase(spec: Spec): Promise<Result> {
   const matMulFlopsPerStep = countMatMulFlops(step);
   const times: number[] = [];
   const cpuTimes: number[] = [];
+  const backend = tf.backend() as Partial<WasmBackend>;
+  const memory = () => ({ tensors: tf.memory().numTensors, wasmHeapBytes: backend.wasm?.HEAPF32.buffer.byteLength ?? 0, rssBytes: process.memoryUsage().rss });
+  let before = memory();
   for (let i = 0; i < spec.steps; i++) {
+    if (i === 1) before = memory(); // after one timed step, so a step's own allocations are not counted as growth
+
     const [started, cpuStarted] = [performance.now(), process.cpuUsage()];
     step();
     times.push(performance.now() - started);
     const cpu = process.cpuUsage(cpuStarted);
     cpuTimes.push((cpu.user + cpu.system) / 1000);
   }
+  const after = memory();
+  const growth = { tensors: after.tensors - before.tensors, wasmHeapBytes: after.wasmHeapBytes - before.wasmHeapBytes, rssBytes: after.rssBytes - before.rssBytes };
   let profile: Result['profile'];
   if (spec.profile) {
     const info = await tf.profile(step);
@@ -179,7 +188,6 @@ async function runCase(spec: Spec): Promise<Result> {
   }
   dispose();
   const stepMs = median(times);
-  const backend = tf.backend() as Partial<WasmBackend>;
   return {
     model: spec.model, case: spec.case, batch, microBatch: spec.microBatch,
     examplesPerSecond: round(batch / (stepMs / 1000), 2),
@@ -189,6 +197,7 @@ async function runCase(spec: Spec): Promise<Result> {
     effectiveGflops: round(matMulFlopsPerStep / stepMs / 1e6, 2),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     wasmHeapBytes: backend.wasm ? backend.wasm.HEAPF32.buffer.byteLength : null,
+    growth,
     ...(profile ? { profile } : {}),
   };
 }
@@ -293,7 +302,7 @@ async function main(): Promise<void> {
     return;
   }
   const row = (cells: (string | number)[]) => cells.map((cell, i) => String(cell).padStart(i < 2 ? 9 : 11)).join(' ');
-  process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'step ms', 'cpu ms', 'GFLOP/s', ceiling === null ? '' : '% sgemm', 'RSS MiB', 'heap MiB'])}\n`);
+  process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'step ms', 'cpu ms', 'GFLOP/s', ceiling === null ? '' : '% sgemm', 'RSS MiB', 'heap MiB', 'growth'])}\n`);
   const results: Result[] = [];
   for (const model of models) {
     for (const caseName of cases) {
@@ -312,6 +321,7 @@ async function main(): Promise<void> {
         model, caseName, result.microBatch === result.batch ? result.batch : `${result.batch}=${result.batch / result.microBatch}×${result.microBatch}`,
         result.examplesPerSecond, result.stepMs.median, result.cpuMs, result.effectiveGflops,
         ceiling === null ? '' : `${((100 * result.effectiveGflops) / ceiling).toFixed(0)}%`, mib(result.peakRssBytes), mib(result.wasmHeapBytes),
+        `${result.growth.tensors} tensors, heap +${mib(result.growth.wasmHeapBytes)}, RSS ${result.growth.rssBytes >= 0 ? '+' : ''}${mib(result.growth.rssBytes)} MiB`,
       ])}\n`);
       for (const entry of result.profile ?? []) process.stdout.write(`${' '.repeat(21)}${entry.kernel.padEnd(24)} ${entry.ms.toFixed(1).padStart(9)} ms ${(100 * entry.share).toFixed(1).padStart(5)}%\n`);
     }
