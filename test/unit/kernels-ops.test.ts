@@ -341,6 +341,8 @@ describe.skipIf(!loadNativeBlas({}).blas)('the native add-on\'s element-wise ker
     expect(() => blas?.dropout(new Float32Array(4), new Float32Array(4), 1, 1)).toThrow('dropout: expected a rate in [0, 1)');
     expect(() => blas?.layerNorm(new Float32Array(10), new Float32Array(4), new Float32Array(4), new Float32Array(10), 1e-5))
       .toThrow('layerNorm: expected gamma and beta of the row length and x and out of whole rows');
+    expect(() => blas?.layerNormGrad(new Float32Array(8), new Float32Array(4), new Float32Array(4), new Float32Array(8), 1e-5))
+      .toThrow('layerNormGrad: expected gamma of the row length and x, dy and out of whole rows');
     expect(() => (blas?.layerNormGrad as unknown as (...args: unknown[]) => void)(new Float32Array(4), new Float32Array(4)))
       .toThrow('layerNormGrad: expected 5 arguments');
   });

@@ -2,6 +2,7 @@
 // Each exported function checks its arguments, then runs a loop compiled for AVX2 and for baseline x86-64.
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "native.h"
 
@@ -175,18 +176,33 @@ napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Reads the arguments (x, gamma, third, out, epsilon) of the LayerNorm kernels: x and out whole rows of gamma's length,
+// the third array (`names[2]`) of gamma's length when `third_per_row`, else of x's.
+static bool layer_norm_arguments(napi_env env, napi_callback_info info, const char* function_name, const char* const* names, bool third_per_row,
+                                 float** arrays, size_t* length, size_t* size, double* epsilon) {
+  size_t lengths[4];
+  if (!kernel_arguments(env, info, function_name, 4, names, arrays, lengths, 1, epsilon)) return false;
+  *length = lengths[0];
+  *size = lengths[1];
+  if (*size == 0 || lengths[2] != (third_per_row ? *size : *length) || lengths[3] != *length || *length % *size != 0) {
+    char message[160];
+    snprintf(message, sizeof message, "%s: expected gamma%s of the row length and x%s and out of whole rows", function_name,
+             third_per_row ? " and beta" : "", third_per_row ? "" : ", dy");
+    fail(env, message);
+    return false;
+  }
+  return true;
+}
+
 // layerNorm(x, gamma, beta, out, epsilon): each row of x (rows of gamma's length) normalised, scaled and shifted.
 napi_value layer_norm(napi_env env, napi_callback_info info) {
   static const char* const names[] = {"x", "gamma", "beta", "out"};
   float* arrays[4];
-  size_t lengths[4];
+  size_t length, size;
   double epsilon;
-  if (!kernel_arguments(env, info, "layerNorm", 4, names, arrays, lengths, 1, &epsilon)) return NULL;
-  const size_t size = lengths[1];
-  if (size == 0 || lengths[2] != size || lengths[3] != lengths[0] || lengths[0] % size != 0) {
-    return fail(env, "layerNorm: expected gamma and beta of the row length and x and out of whole rows");
+  if (layer_norm_arguments(env, info, "layerNorm", names, true, arrays, &length, &size, &epsilon)) {
+    layer_norm_rows(arrays[0], arrays[1], arrays[2], arrays[3], length, size, epsilon);
   }
-  layer_norm_rows(arrays[0], arrays[1], arrays[2], arrays[3], lengths[0], size, epsilon);
   return NULL;
 }
 
@@ -194,13 +210,10 @@ napi_value layer_norm(napi_env env, napi_callback_info info) {
 napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   static const char* const names[] = {"x", "gamma", "dy", "out"};
   float* arrays[4];
-  size_t lengths[4];
+  size_t length, size;
   double epsilon;
-  if (!kernel_arguments(env, info, "layerNormGrad", 4, names, arrays, lengths, 1, &epsilon)) return NULL;
-  const size_t size = lengths[1];
-  if (size == 0 || lengths[2] != lengths[0] || lengths[3] != lengths[0] || lengths[0] % size != 0) {
-    return fail(env, "layerNormGrad: expected gamma of the row length and x, dy and out of whole rows");
+  if (layer_norm_arguments(env, info, "layerNormGrad", names, false, arrays, &length, &size, &epsilon)) {
+    layer_norm_grad_rows(arrays[0], arrays[1], arrays[2], arrays[3], length, size, epsilon);
   }
-  layer_norm_grad_rows(arrays[0], arrays[1], arrays[2], arrays[3], lengths[0], size, epsilon);
   return NULL;
 }
