@@ -13,13 +13,18 @@ export type FloatCompute = (inputs: Float32Array[], outputs: Float32Array[], att
 /** Shapes of a kernel's outputs from its inputs' shapes (in `inputNames` order). */
 export type OutputShapes = (inputShapes: number[][], attrs: tf.NamedAttrMap) => number[][];
 
+/** `count` outputs shaped like the first input. */
+export function shapedLikeFirst(count: number): OutputShapes {
+  return ([shape]) => Array.from({ length: count }, () => shape as number[]);
+}
+
 /**
  * A kernel for the wasm or cpu backend computed in place on the backend's own float32 memory (views of the wasm
  * heap, or the cpu backend's arrays): `inputNames` in order; by default one output shaped like the first input.
  */
 export function floatKernel(
   kernelName: string, backendName: 'wasm' | 'cpu', inputNames: readonly string[], compute: FloatCompute,
-  outputShapes: OutputShapes = (shapes) => [shapes[0] as number[]],
+  outputShapes: OutputShapes = shapedLikeFirst(1),
 ): tf.KernelConfig {
   return {
     kernelName,

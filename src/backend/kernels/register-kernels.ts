@@ -5,7 +5,7 @@ import { GELU_GRAD_KERNEL, GELU_KERNEL } from '../../ops/gelu';
 import { ADAMW_KERNEL, type AdamWAttrs } from '../../training/adamw';
 import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad } from '../../ops/layer-norm';
 import { loadNativeBlas, type NativeBlas } from '../native/native-blas';
-import { floatKernel } from './float-kernel';
+import { floatKernel, shapedLikeFirst } from './float-kernel';
 import { cpuMatMulKernels } from './cpu-matmul';
 import { cpuGatherKernel, wasmGatherKernel } from './gather-rows';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from './wasm-matmul';
@@ -58,7 +58,7 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.Kerne
         const [pOut, mOut, vOut] = outputs as [Float32Array, Float32Array, Float32Array];
         const { decay, beta1, beta2, secondCorrection, epsilon, stepSize } = attrs as unknown as AdamWAttrs;
         blas.adamW(p, m, v, g, pOut, mOut, vOut, decay, beta1, beta2, secondCorrection, epsilon, stepSize);
-      }, ([shape]) => [shape as number[], shape as number[], shape as number[]]),
+      }, shapedLikeFirst(3)),
       floatKernel(ATTENTION_KERNEL, backendName, ['query', 'key', 'value', 'keyBias'], (inputs, outputs, attrs, [shape]) => {
         const [query, key, value, keyBias] = inputs as [Float32Array, Float32Array, Float32Array, Float32Array];
         const [context, probabilities] = outputs as [Float32Array, Float32Array];
@@ -70,7 +70,7 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.Kerne
         const [dQuery, dKey, dValue] = outputs as [Float32Array, Float32Array, Float32Array];
         const { heads, rate, seed } = attrs as unknown as AttentionAttrs;
         blas.attentionGrad(query, key, value, probabilities, dContext, dQuery, dKey, dValue, heads, (shape as number[])[1] as number, rate, seed);
-      }, ([shape]) => [shape as number[], shape as number[], shape as number[]]),
+      }, shapedLikeFirst(3)),
     ] : []),
   ];
   if (backendName === 'wasm') return [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas), wasmIdentityKernel(), wasmGatherKernel(), ...elementwise];
