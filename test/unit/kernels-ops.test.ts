@@ -17,6 +17,13 @@ function seeded(shape: number[], seed: number): tf.Tensor {
   return tf.randomUniform(shape, -1, 1, 'float32', seed);
 }
 
+/** The first index where a and b differ in any bit, or -1 (toEqual on long arrays takes minutes to print a difference). */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  const [bitsA, bitsB] = [new Uint32Array(a.buffer, a.byteOffset, a.length), new Uint32Array(b.buffer, b.byteOffset, b.length)];
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  return bitsA.findIndex((bits, i) => bits !== bitsB[i]);
+}
+
 /** Names of the matrix-product kernels `f` runs. */
 async function matMulKernels(f: () => tf.TensorContainer): Promise<string[]> {
   const profile = await tf.profile(() => f());
@@ -334,6 +341,41 @@ describe.skipIf(!loadNativeBlas({}).blas)('the native add-on\'s element-wise ker
         expect(error).toBeLessThan(2e-6);
       }
     }
+  });
+
+  it('split long arrays over the BLAS threads without changing a bit of the result', () => {
+    // 1537 rows of 128 (3·64Ki + 128 elements) take the threaded path (parts of at least 64Ki elements); slices of
+    // 1000 elements or rows take the single-threaded one.
+    const size = 128;
+    const length = 1537 * size;
+    const [x, dy, m, v] = [random(length, 6), random(length, 7), random(length, 8), random(length, 9).map(Math.abs)];
+    const [gamma, beta] = [random(size, 10), random(size, 11)];
+    type Kernel = (from: number, to: number, outputs: Float32Array[]) => void;
+    const slice = (array: Float32Array, from: number, to: number) => array.subarray(from, to);
+    const kernels: [string, number, number, Kernel][] = [
+      ['gelu', 1, 1, (from, to, [y]) => blas?.gelu(slice(x, from, to), y as Float32Array)],
+      ['geluGrad', 1, 1, (from, to, [dx]) => blas?.geluGrad(slice(x, from, to), slice(dy, from, to), dx as Float32Array)],
+      ['layerNorm', 1, size, (from, to, [out]) => blas?.layerNorm(slice(x, from, to), gamma, beta, out as Float32Array, 1e-12)],
+      ['layerNormGrad', 1, size, (from, to, [out]) => blas?.layerNormGrad(slice(x, from, to), gamma, slice(dy, from, to), out as Float32Array, 1e-12)],
+      ['adamW', 3, 1, (from, to, [p, mOut, vOut]) => blas?.adamW(slice(x, from, to), slice(m, from, to), slice(v, from, to), slice(dy, from, to),
+        p as Float32Array, mOut as Float32Array, vOut as Float32Array, 0.999, 0.9, 0.999, 0.3, 1e-8, 1e-3)],
+    ];
+    for (const [name, count, unit, kernel] of kernels) {
+      const whole = Array.from({ length: count }, () => new Float32Array(length));
+      kernel(0, length, whole);
+      const step = 1000 * unit;
+      const pieces = Array.from({ length: count }, () => new Float32Array(length));
+      for (let from = 0; from < length; from += step) {
+        const to = Math.min(from + step, length);
+        kernel(from, to, pieces.map((piece) => piece.subarray(from, to)));
+      }
+      whole.forEach((output, i) => expect({ name, firstDifference: firstDifference(output, pieces[i] as Float32Array) }).toEqual({ name, firstDifference: -1 }));
+    }
+    // Dropout's mask depends on each element's index: the threaded kernel still draws the JavaScript kernel's.
+    const [native, script] = [new Float32Array(length), new Float32Array(length)];
+    blas?.dropout(x, native, 0.1, 99);
+    applyDropoutMask(x, script, 0.1, 99);
+    expect(firstDifference(native, script)).toBe(-1);
   });
 
   it('refuse arrays that do not fit, naming the kernel', () => {

@@ -4,13 +4,12 @@
 // single-threaded product at a time: OpenBLAS splitting each 128×64·64×128 product over threads is slower.
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "native.h"
 
-// One call's tensors and sizes; each thread takes the pairs first_pair, first_pair + threads, …
+// One call's tensors and sizes.
 typedef struct {
   const float *q, *k, *v;  // (B, T, D)
   const float* key_bias;   // added to the scores of each key: 0, or -FLT_MAX for padding (B, T)
@@ -23,7 +22,6 @@ typedef struct {
   bool dropout;
   uint32_t seed, last_kept;
   float keep_scale;
-  size_t first_pair, threads;
 } Attention;
 
 // Softmax of each row of the T×T scores after adding the key bias, in place.
@@ -115,45 +113,18 @@ static void backward_pair(const Attention* a, size_t pair, float* scratch) {
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, (int)head, (int)t, a->scale, gradient, (int)t, a->q + offset, (int)d, 0.0f, a->dk + offset, (int)d);
 }
 
-static void* run_pairs(void* argument) {
-  const Attention* a = argument;
-  const size_t pairs = a->batch * a->heads, t = a->length;
+// Pairs begin … end - 1 of a call, with the scratch memory of one pair; false when it cannot be allocated.
+static bool run_pairs(void* context, size_t begin, size_t end) {
+  const Attention* a = context;
+  const size_t t = a->length;
   float* scratch = malloc(2 * t * t * sizeof(float));
-  if (scratch == NULL) return argument;  // reported by the caller as a failed thread
-  for (size_t pair = a->first_pair; pair < pairs; pair += a->threads) {
+  if (scratch == NULL) return false;
+  for (size_t pair = begin; pair < end; pair++) {
     if (a->d_context == NULL) forward_pair(a, pair, scratch);
     else backward_pair(a, pair, scratch);
   }
   free(scratch);
-  return NULL;
-}
-
-// Runs every pair on as many threads as the BLAS uses (at most 16), each product single-threaded; false when a
-// thread could not start or allocate.
-static bool run_all_pairs(const Attention* call) {
-  const int blas_threads = openblas_get_num_threads();
-  size_t threads = blas_threads < 1 ? 1 : (size_t)blas_threads;
-  const size_t pairs = call->batch * call->heads;
-  if (threads > pairs) threads = pairs;
-  if (threads > 16) threads = 16;
-  Attention parts[16];
-  pthread_t ids[16];
-  bool started[16] = {false};
-  if (threads > 1) openblas_set_num_threads(1);
-  for (size_t i = 0; i < threads; i++) {
-    parts[i] = *call;
-    parts[i].first_pair = i;
-    parts[i].threads = threads;
-  }
-  for (size_t i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_pairs, &parts[i]) == 0;
-  bool ok = run_pairs(&parts[0]) == NULL;
-  for (size_t i = 1; i < threads; i++) {
-    void* result = &parts[i];
-    if (started[i]) pthread_join(ids[i], &result);
-    ok = ok && started[i] && result == NULL;
-  }
-  if (threads > 1) openblas_set_num_threads(blas_threads);
-  return ok;
+  return true;
 }
 
 // Sizes from the numbers `heads, length, rate, seed` and the array lengths; false (with an error thrown) when they
@@ -200,7 +171,7 @@ napi_value attention(napi_env env, napi_callback_info info) {
     return fail(env, "attention: expected query, key, value and context of one length and keyBias of B·T floats");
   }
   call.q = arrays[0], call.k = arrays[1], call.v = arrays[2], call.key_bias = arrays[3], call.context = arrays[4], call.probabilities = arrays[5];
-  if (!run_all_pairs(&call)) return fail(env, "attention: could not start a thread or allocate scratch memory");
+  if (!parallel_for(call.batch * call.heads, 1, run_pairs, &call)) return fail(env, "attention: could not allocate scratch memory");
   return NULL;
 }
 
@@ -221,6 +192,6 @@ napi_value attention_grad(napi_env env, napi_callback_info info) {
   }
   call.q = arrays[0], call.k = arrays[1], call.v = arrays[2], call.probabilities = arrays[3], call.d_context = arrays[4];
   call.dq = arrays[5], call.dk = arrays[6], call.dv = arrays[7];
-  if (!run_all_pairs(&call)) return fail(env, "attentionGrad: could not start a thread or allocate scratch memory");
+  if (!parallel_for(call.batch * call.heads, 1, run_pairs, &call)) return fail(env, "attentionGrad: could not allocate scratch memory");
   return NULL;
 }

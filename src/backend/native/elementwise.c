@@ -37,6 +37,40 @@ void dropout_parameters(double rate, uint32_t* last_kept, float* scale) {
   *scale = (float)(1 / (1 - rate));
 }
 
+// Each kernel's loop runs over parts of its elements (rows for LayerNorm) on the BLAS's threads: one call's arrays
+// and constants, and the loop over elements begin … end - 1 (which cannot fail).
+#define GRAIN (64 * 1024)  // elements a thread takes at least: on fewer, starting it costs more than it saves
+
+typedef struct {
+  const float *x, *dy;  // dy: the gradient's only
+  float* out;
+} GeluCall;
+
+static bool gelu_part(void* context, size_t begin, size_t end) {
+  const GeluCall* c = context;
+  gelu_values(c->x + begin, c->out + begin, end - begin);
+  return true;
+}
+
+static bool gelu_grad_part(void* context, size_t begin, size_t end) {
+  const GeluCall* c = context;
+  gelu_grad_values(c->x + begin, c->dy + begin, c->out + begin, end - begin);
+  return true;
+}
+
+typedef struct {
+  const float* x;
+  float* out;
+  uint32_t seed, last_kept;
+  float scale;
+} DropoutCall;
+
+static bool dropout_part(void* context, size_t begin, size_t end) {
+  const DropoutCall* c = context;
+  dropout_values(c->x + begin, c->out + begin, end - begin, begin, c->seed, c->last_kept, c->scale);
+  return true;
+}
+
 // Mean and 1/sqrt(variance + epsilon) of one row, summed in eight float lanes (which vectorise) and combined in
 // double: two passes, so the variance does not cancel.
 static inline void row_statistics(const float* x, size_t size, double epsilon, float* mean, float* inverse_deviation) {
@@ -100,13 +134,34 @@ VECTORISED static void layer_norm_grad_rows(const float* x, const float* gamma, 
   }
 }
 
+typedef struct {
+  const float *x, *gamma, *third;  // third: beta forward, dy backward
+  float* out;
+  size_t size;  // row length
+  double epsilon;
+} LayerNormCall;
+
+static bool layer_norm_part(void* context, size_t begin, size_t end) {
+  const LayerNormCall* c = context;
+  layer_norm_rows(c->x + begin * c->size, c->gamma, c->third, c->out + begin * c->size, (end - begin) * c->size, c->size, c->epsilon);
+  return true;
+}
+
+static bool layer_norm_grad_part(void* context, size_t begin, size_t end) {
+  const LayerNormCall* c = context;
+  const size_t start = begin * c->size;
+  layer_norm_grad_rows(c->x + start, c->gamma, c->third + start, c->out + start, (end - begin) * c->size, c->size, c->epsilon);
+  return true;
+}
+
 // gelu(x, y): y = x·Φ(x), the exact (erf) GELU.
 napi_value gelu(napi_env env, napi_callback_info info) {
   static const char* const names[] = {"x", "y"};
   float* arrays[2];
   size_t lengths[2];
   if (kernel_arguments(env, info, "gelu", 2, names, arrays, lengths, 0, NULL) && same_lengths(env, "gelu: expected x and y of one length", lengths, 2)) {
-    gelu_values(arrays[0], arrays[1], lengths[0]);
+    GeluCall call = {arrays[0], NULL, arrays[1]};
+    (void)parallel_for(lengths[0], GRAIN, gelu_part, &call);
   }
   return NULL;
 }
@@ -118,7 +173,8 @@ napi_value gelu_grad(napi_env env, napi_callback_info info) {
   size_t lengths[3];
   if (kernel_arguments(env, info, "geluGrad", 3, names, arrays, lengths, 0, NULL) &&
       same_lengths(env, "geluGrad: expected x, dy and dx of one length", lengths, 3)) {
-    gelu_grad_values(arrays[0], arrays[1], arrays[2], lengths[0]);
+    GeluCall call = {arrays[0], arrays[1], arrays[2]};
+    (void)parallel_for(lengths[0], GRAIN, gelu_grad_part, &call);
   }
   return NULL;
 }
@@ -136,10 +192,9 @@ napi_value dropout(napi_env env, napi_callback_info info) {
   }
   const double rate = numbers[0];
   if (!(rate >= 0 && rate < 1)) return fail(env, "dropout: expected a rate in [0, 1)");
-  uint32_t last_kept;
-  float scale;
-  dropout_parameters(rate, &last_kept, &scale);
-  dropout_values(arrays[0], arrays[1], lengths[0], 0, (uint32_t)(int64_t)numbers[1], last_kept, scale);
+  DropoutCall call = {arrays[0], arrays[1], (uint32_t)(int64_t)numbers[1], 0, 0};
+  dropout_parameters(rate, &call.last_kept, &call.scale);
+  (void)parallel_for(lengths[0], GRAIN, dropout_part, &call);
   return NULL;
 }
 
@@ -159,6 +214,18 @@ VECTORISED static void adamw_values(const float* restrict p, const float* restri
   }
 }
 
+typedef struct {
+  float* const* arrays;  // p, m, v, g, pOut, mOut, vOut
+  const float* constants;
+} AdamWCall;
+
+static bool adamw_part(void* context, size_t begin, size_t end) {
+  const AdamWCall* c = context;
+  float* const* a = c->arrays;
+  adamw_values(a[0] + begin, a[1] + begin, a[2] + begin, a[3] + begin, a[4] + begin, a[5] + begin, a[6] + begin, end - begin, c->constants);
+  return true;
+}
+
 // adamW(p, m, v, g, pOut, mOut, vOut, decay, beta1, beta2, secondCorrection, epsilon, stepSize): one AdamW update
 // (src/training/adamw.ts) in one pass: p·decay − stepSize·m'/(√v'/secondCorrection + ε) with the new moments m', v'.
 napi_value adamw(napi_env env, napi_callback_info info) {
@@ -172,7 +239,8 @@ napi_value adamw(napi_env env, napi_callback_info info) {
   }
   const float constants[8] = {(float)numbers[0], (float)numbers[1], (float)(1 - numbers[1]), (float)numbers[2], (float)(1 - numbers[2]),
                               (float)numbers[3], (float)numbers[4], (float)numbers[5]};
-  adamw_values(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], arrays[6], lengths[0], constants);
+  AdamWCall call = {arrays, constants};
+  (void)parallel_for(lengths[0], GRAIN, adamw_part, &call);
   return NULL;
 }
 
@@ -201,7 +269,8 @@ napi_value layer_norm(napi_env env, napi_callback_info info) {
   size_t length, size;
   double epsilon;
   if (layer_norm_arguments(env, info, "layerNorm", names, true, arrays, &length, &size, &epsilon)) {
-    layer_norm_rows(arrays[0], arrays[1], arrays[2], arrays[3], length, size, epsilon);
+    LayerNormCall call = {arrays[0], arrays[1], arrays[2], arrays[3], size, epsilon};
+    (void)parallel_for(length / size, GRAIN / size + 1, layer_norm_part, &call);
   }
   return NULL;
 }
@@ -213,7 +282,8 @@ napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   size_t length, size;
   double epsilon;
   if (layer_norm_arguments(env, info, "layerNormGrad", names, false, arrays, &length, &size, &epsilon)) {
-    layer_norm_grad_rows(arrays[0], arrays[1], arrays[2], arrays[3], length, size, epsilon);
+    LayerNormCall call = {arrays[0], arrays[1], arrays[2], arrays[3], size, epsilon};
+    (void)parallel_for(length / size, GRAIN / size + 1, layer_norm_grad_part, &call);
   }
   return NULL;
 }

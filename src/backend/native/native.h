@@ -51,6 +51,11 @@ void dropout_values(const float* x, float* out, size_t length, size_t first, uin
 // The `last_kept` draw and the scale of dropout at `rate`, in [0, 1).
 void dropout_parameters(double rate, uint32_t* last_kept, float* scale);
 
+// Calls body(context, begin, end) on contiguous parts of [0, count), on as many threads as the BLAS uses (at most 16)
+// with parts at least `grain` long, the BLAS single-threaded meanwhile (a part whose thread does not start runs on the
+// caller's); false when a part returned false. parallel.c
+bool parallel_for(size_t count, size_t grain, bool (*body)(void* context, size_t begin, size_t end), void* context);
+
 // Throws `message` as an Error; returns NULL for the caller to return.
 napi_value fail(napi_env env, const char* message);
 
