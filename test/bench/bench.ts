@@ -301,8 +301,8 @@ async function main(): Promise<void> {
     for (const { name, gflops } of matMulRates()) process.stdout.write(`${name.padEnd(32)} ${gflops.toFixed(1).padStart(7)} GFLOP/s\n`);
     return;
   }
-  const row = (cells: (string | number)[]) => cells.map((cell, i) => String(cell).padStart(i < 2 ? 9 : 11)).join(' ');
-  process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'step ms', 'cpu ms', 'GFLOP/s', ceiling === null ? '' : '% sgemm', 'RSS MiB', 'heap MiB', 'growth'])}\n`);
+  const row = (cells: (string | number)[]) => cells.map((cell, i) => String(cell).padStart(i === 0 ? 5 : i === 1 ? 18 : 11)).join(' ');
+  process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'best ex/s', 'step ms', 'cpu ms', 'GFLOP/s', ceiling === null ? '' : '% sgemm', 'RSS MiB', 'heap MiB', 'growth'])}\n`);
   const results: Result[] = [];
   for (const model of models) {
     for (const caseName of cases) {
@@ -319,7 +319,7 @@ async function main(): Promise<void> {
       const mib = (bytes: number | null) => (bytes === null ? '-' : (bytes / 2 ** 20).toFixed(0));
       process.stdout.write(`${row([
         model, caseName, result.microBatch === result.batch ? result.batch : `${result.batch}=${result.batch / result.microBatch}×${result.microBatch}`,
-        result.examplesPerSecond, result.stepMs.median, result.cpuMs, result.effectiveGflops,
+        result.examplesPerSecond, round(result.batch / (result.stepMs.min / 1000), 2), result.stepMs.median, result.cpuMs, result.effectiveGflops,
         ceiling === null ? '' : `${((100 * result.effectiveGflops) / ceiling).toFixed(0)}%`, mib(result.peakRssBytes), mib(result.wasmHeapBytes),
         `${result.growth.tensors} tensors, heap +${mib(result.growth.wasmHeapBytes)}, RSS ${result.growth.rssBytes >= 0 ? '+' : ''}${mib(result.growth.rssBytes)} MiB`,
       ])}\n`);
