@@ -265,7 +265,7 @@ export class BottleneckAdapter {
     return tf.tidy(() => {
       const { input, residual } = adapterInputs(this.config, sublayer);
       let z = this.project(sublayer.layer, sublayer.location, input); // (B, T, D)
-      if (sublayer.training && this.config.dropout > 0) z = dropout(z, this.config.dropout);
+      if (sublayer.training && this.config.dropout > 0) z = dropout(z, this.config.dropout, sublayer.nextDropoutSeed());
       return adapterOutput(this.config, sublayer, z, residual); // (B, T, D)
     });
   }

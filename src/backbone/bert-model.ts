@@ -222,7 +222,7 @@ export class BertModel {
   /** An insertion point: the hook's result, or the pretrained `LN(h + x)`. (B, T, D) */
   private sublayer(run: LayerRun, location: SublayerLocation, h: tf.Tensor3D, x: tf.Tensor3D, layerNormPrefix: string): tf.Tensor3D {
     const layerNorm = (input: tf.Tensor3D): tf.Tensor3D => this.layerNorm(input, layerNormPrefix);
-    const replaced = run.hook?.({ layer: run.layer, location, h, x, layerNorm, attentionMask: run.mask, training: run.training });
+    const replaced = run.hook?.({ layer: run.layer, location, h, x, layerNorm, attentionMask: run.mask, training: run.training, nextDropoutSeed: run.nextSeed });
     return replaced ?? layerNorm(tf.add(h, x));
   }
 

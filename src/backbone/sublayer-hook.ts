@@ -21,6 +21,12 @@ export interface Sublayer {
   readonly attentionMask: tf.Tensor2D;
   /** Dropout is active only when true. */
   readonly training: boolean;
+  /**
+   * A seed for dropout inside the hook: the next draw of the forward pass's generator when the pass is seeded
+   * (`dropoutSeed`), so a training step is repeatable; undefined otherwise (dropout then draws its own). Call it only
+   * when dropout runs: each call advances the generator the backbone's own dropout draws from.
+   */
+  nextDropoutSeed(): number | undefined;
 }
 
 /**

@@ -37,6 +37,7 @@ function sublayer(h: tf.Tensor3D, x: tf.Tensor3D, location: SublayerLocation = '
       }),
     attentionMask: tf.ones([h.shape[0], h.shape[1]]),
     training: false,
+    nextDropoutSeed: () => undefined,
   };
 }
 
@@ -162,6 +163,22 @@ describe('BottleneckAdapter', () => {
       adapter.dispose();
     });
   }
+
+  it('draws its dropout mask from the sublayer\'s seed: the same seed repeats the output, another changes it', () => {
+    const adapter = BottleneckAdapter.create('t', validateAdapterConfig({ preset: 'seq_bn', reductionFactor: 2, dropout: 0.5 }), tiny, 1);
+    bigWeights(adapter);
+    const run = (seed: number, training = true) => {
+      let draws = 0;
+      const site: Sublayer = { ...sublayer(h, x, 'output_adapter', 1), training, nextDropoutSeed: () => (draws++, seed) };
+      return { out: tf.tidy(() => adapter.apply(site).arraySync()), draws };
+    };
+    const first = run(5);
+    expect(first.draws).toBe(1);
+    expect(run(5).out).toEqual(first.out);
+    expect(run(6).out).not.toEqual(first.out);
+    expect(run(5, false).draws).toBe(0); // no dropout outside training, so the pass's generator is not advanced
+    adapter.dispose();
+  });
 
   it('leaves sublayers without a module to the backbone and creates no tensors across calls', () => {
     const adapter = BottleneckAdapter.create('t', validateAdapterConfig({ leaveOut: [0] }), tiny, 1);

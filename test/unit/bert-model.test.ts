@@ -188,6 +188,18 @@ describe('BertModel', () => {
     const again = model.forward(inputs, { training: true, dropoutSeed: 3 });
     const other = model.forward(inputs, { training: true, dropoutSeed: 4 });
     expect(maxAbsDiff(first.lastHiddenState, again.lastHiddenState)).toBe(0);
+    // Hooks draw their dropout seeds from the same generator: repeatable with a seed, their own without one.
+    const hookSeeds = (dropoutSeed?: number) => {
+      const seeds: (number | undefined)[] = [];
+      release(model.forward(inputs, { training: true, ...(dropoutSeed === undefined ? {} : { dropoutSeed }), hook: (sublayer) => void seeds.push(sublayer.nextDropoutSeed()) }));
+      return seeds;
+    };
+    const seeded = hookSeeds(3);
+    expect(seeded).toHaveLength(4);
+    expect(seeded.every((seed) => Number.isInteger(seed))).toBe(true);
+    expect(new Set(seeded).size).toBe(4);
+    expect(hookSeeds(3)).toEqual(seeded);
+    expect(hookSeeds()).toEqual([undefined, undefined, undefined, undefined]);
     expect(maxAbsDiff(first.lastHiddenState, evaluation.lastHiddenState)).toBeGreaterThan(0.01);
     expect(maxAbsDiff(first.lastHiddenState, other.lastHiddenState)).toBeGreaterThan(0.01);
     [evaluation, first, again].forEach((output) => release(output));

@@ -32,6 +32,7 @@ function sublayer(layer: number, location: SublayerLocation, seed = 1): Sublayer
     }),
     attentionMask: tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]),
     training: false,
+    nextDropoutSeed: () => undefined,
   };
 }
 
