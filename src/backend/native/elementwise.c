@@ -244,46 +244,34 @@ napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// Reads the arguments (x, gamma, third, out, epsilon) of the LayerNorm kernels: x and out whole rows of gamma's length,
-// the third array (`names[2]`) of gamma's length when `third_per_row`, else of x's.
-static bool layer_norm_arguments(napi_env env, napi_callback_info info, const char* function_name, const char* const* names, bool third_per_row,
-                                 float** arrays, size_t* length, size_t* size, double* epsilon) {
+// Reads the arguments (x, gamma, third, out, epsilon) of a LayerNorm kernel, x and out whole rows of gamma's length and
+// the third array (`names[2]`) of gamma's length when `third_per_row`, else of x's; then runs `part` over the rows.
+static napi_value layer_norm_kernel(napi_env env, napi_callback_info info, const char* function_name, const char* const* names, bool third_per_row,
+                                    bool (*part)(void* context, size_t begin, size_t end)) {
+  float* arrays[4];
   size_t lengths[4];
-  if (!kernel_arguments(env, info, function_name, 4, names, arrays, lengths, 1, epsilon)) return false;
-  *length = lengths[0];
-  *size = lengths[1];
-  if (*size == 0 || lengths[2] != (third_per_row ? *size : *length) || lengths[3] != *length || *length % *size != 0) {
+  double epsilon;
+  if (!kernel_arguments(env, info, function_name, 4, names, arrays, lengths, 1, &epsilon)) return NULL;
+  const size_t length = lengths[0], size = lengths[1];
+  if (size == 0 || lengths[2] != (third_per_row ? size : length) || lengths[3] != length || length % size != 0) {
     char message[160];
     snprintf(message, sizeof message, "%s: expected gamma%s of the row length and x%s and out of whole rows", function_name,
              third_per_row ? " and beta" : "", third_per_row ? "" : ", dy");
-    fail(env, message);
-    return false;
+    return fail(env, message);
   }
-  return true;
+  LayerNormCall call = {arrays[0], arrays[1], arrays[2], arrays[3], size, epsilon};
+  (void)parallel_for(length / size, GRAIN / size + 1, part, &call);
+  return NULL;
 }
 
 // layerNorm(x, gamma, beta, out, epsilon): each row of x (rows of gamma's length) normalised, scaled and shifted.
 napi_value layer_norm(napi_env env, napi_callback_info info) {
   static const char* const names[] = {"x", "gamma", "beta", "out"};
-  float* arrays[4];
-  size_t length, size;
-  double epsilon;
-  if (layer_norm_arguments(env, info, "layerNorm", names, true, arrays, &length, &size, &epsilon)) {
-    LayerNormCall call = {arrays[0], arrays[1], arrays[2], arrays[3], size, epsilon};
-    (void)parallel_for(length / size, GRAIN / size + 1, layer_norm_part, &call);
-  }
-  return NULL;
+  return layer_norm_kernel(env, info, "layerNorm", names, true, layer_norm_part);
 }
 
 // layerNormGrad(x, gamma, dy, out, epsilon): out = dL/dx of layerNorm.
 napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   static const char* const names[] = {"x", "gamma", "dy", "out"};
-  float* arrays[4];
-  size_t length, size;
-  double epsilon;
-  if (layer_norm_arguments(env, info, "layerNormGrad", names, false, arrays, &length, &size, &epsilon)) {
-    LayerNormCall call = {arrays[0], arrays[1], arrays[2], arrays[3], size, epsilon};
-    (void)parallel_for(length / size, GRAIN / size + 1, layer_norm_grad_part, &call);
-  }
-  return NULL;
+  return layer_norm_kernel(env, info, "layerNormGrad", names, false, layer_norm_grad_part);
 }
