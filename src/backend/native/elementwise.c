@@ -143,7 +143,8 @@ typedef struct {
 
 static bool layer_norm_part(void* context, size_t begin, size_t end) {
   const LayerNormCall* c = context;
-  layer_norm_rows(c->x + begin * c->size, c->gamma, c->third, c->out + begin * c->size, (end - begin) * c->size, c->size, c->epsilon);
+  const size_t start = begin * c->size;
+  layer_norm_rows(c->x + start, c->gamma, c->third, c->out + start, (end - begin) * c->size, c->size, c->epsilon);
   return true;
 }
 

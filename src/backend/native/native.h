@@ -52,7 +52,7 @@ void dropout_values(const float* x, float* out, size_t length, size_t first, uin
 void dropout_parameters(double rate, uint32_t* last_kept, float* scale);
 
 // Calls body(context, begin, end) on contiguous parts of [0, count), on as many threads as the BLAS uses (at most 16)
-// with parts at least `grain` long, the BLAS single-threaded meanwhile (a part whose thread does not start runs on the
+// with parts at least `grain` (>= 1) long, the BLAS single-threaded meanwhile (a part whose thread does not start runs on the
 // caller's); false when a part returned false. parallel.c
 bool parallel_for(size_t count, size_t grain, bool (*body)(void* context, size_t begin, size_t end), void* context);
 

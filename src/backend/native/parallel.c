@@ -20,10 +20,9 @@ static void* run_part(void* argument) {
 bool parallel_for(size_t count, size_t grain, bool (*body)(void* context, size_t begin, size_t end), void* context) {
   const int blas_threads = openblas_get_num_threads();
   size_t threads = blas_threads < 1 ? 1 : (size_t)blas_threads;
-  const size_t most = grain == 0 ? count : count / grain;
-  if (threads > most) threads = most;
+  if (threads > count / grain) threads = count / grain;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
-  if (threads <= 1) return count == 0 || body(context, 0, count);
+  if (threads <= 1) return body(context, 0, count);
   Part parts[MAX_THREADS];
   pthread_t ids[MAX_THREADS];
   bool started[MAX_THREADS] = {false};
