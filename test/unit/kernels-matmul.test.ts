@@ -1,11 +1,12 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend/backend';
 import { cpuMatMulKernels } from '../../src/backend/kernels/cpu-matmul';
 import { cpuGatherKernel, wasmGatherKernel } from '../../src/backend/kernels/gather-rows';
 import { planMatMul } from '../../src/backend/kernels/matmul-plan';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from '../../src/backend/kernels/wasm-matmul';
+import { wasmSliceKernel } from '../../src/backend/kernels/wasm-slice';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
 
 interface Case {
@@ -198,6 +199,52 @@ describe('wasm kernels', () => {
       expect(Array.from(await y.data())).toEqual([1, 2, 3]);
       y.dispose();
     });
+  });
+  it('Slice copies the sliced runs from the heap, not the whole input first', async () => {
+    await initBackend();
+    const wasm = tf.findBackend('wasm') as WasmBackend;
+    /** x[begin .. begin + size) of the values 0, 1, 2, … laid out in `shape`, element by element. */
+    const expected = (shape: number[], begin: number[], size: number[]): number[] => {
+      const strides = tf.util.computeStrides(shape);
+      const outStrides = tf.util.computeStrides(size);
+      return Array.from({ length: tf.util.sizeFromShape(size) }, (_, flat) => {
+        let source = 0;
+        let rest = flat;
+        size.forEach((_, axis) => {
+          const stride = outStrides[axis] ?? 1;
+          source += ((begin[axis] ?? 0) + Math.floor(rest / stride)) * (strides[axis] ?? 1);
+          rest %= stride;
+        });
+        return source;
+      });
+    };
+    const cases: { shape: number[]; begin: number[]; size: number[] }[] = [
+      { shape: [3, 4, 5], begin: [0, 0, 0], size: [3, 1, 5] }, // BERT's first token
+      { shape: [3, 4, 5], begin: [1, 2, 1], size: [2, 2, 3] },
+      { shape: [3, 4, 5], begin: [1, 0, 0], size: [2, 4, 5] }, // one contiguous run
+      { shape: [2, 3, 4, 5], begin: [0, 1, 0, 2], size: [2, 2, 4, 3] },
+      { shape: [7], begin: [2], size: [4] },
+      { shape: [3, 4], begin: [1, 0], size: [0, 4] },
+    ];
+    const readSync = vi.spyOn(wasm, 'readSync');
+    await withKernels([wasmSliceKernel()], async () => {
+      for (const { shape, begin, size } of cases) {
+        for (const dtype of ['float32', 'int32'] as const) {
+          const x = tf.tensor(Array.from({ length: tf.util.sizeFromShape(shape) }, (_, i) => i), shape, dtype);
+          const y = tf.slice(x, begin, size);
+          expect([y.shape, y.dtype], JSON.stringify(shape)).toEqual([size, dtype]);
+          expect(readSync).not.toHaveBeenCalled();
+          expect(Array.from(await y.data()), `${JSON.stringify({ shape, begin, size })} ${dtype}`).toEqual(expected(shape, begin, size));
+          readSync.mockClear(); // reading the result back uses it
+          tf.dispose([x, y]);
+        }
+      }
+      const flags = tf.tensor2d([[true, false, true], [false, false, true]]);
+      const sliced = tf.slice(flags, [0, 1], [2, -1]); // one byte per element
+      expect([sliced.dtype, await sliced.array()]).toEqual(['bool', [[0, 1], [0, 1]]]);
+      tf.dispose([flags, sliced]);
+    });
+    readSync.mockRestore();
   });
 });
 

@@ -8,6 +8,7 @@ import { loadNativeBlas, type NativeBlas } from '../native/native-blas';
 import { floatKernel, shapedLikeFirst } from './float-kernel';
 import { cpuMatMulKernels } from './cpu-matmul';
 import { cpuGatherKernel, wasmGatherKernel } from './gather-rows';
+import { wasmSliceKernel } from './wasm-slice';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from './wasm-matmul';
 
 /** What the framework put in place of the backend's stock kernels, for `doctor` and the benchmark. */
@@ -73,14 +74,15 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.Kerne
       }, shapedLikeFirst(3)),
     ] : []),
   ];
-  if (backendName === 'wasm') return [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas), wasmIdentityKernel(), wasmGatherKernel(), ...elementwise];
+  if (backendName === 'wasm') return [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas), wasmIdentityKernel(), wasmGatherKernel(), wasmSliceKernel(), ...elementwise];
   return [...(blas ? cpuMatMulKernels(blas) : []), cpuGatherKernel(), ...elementwise];
 }
 
 /**
  * Registers the framework's kernels for the backend that was just set, once per backend: gradients for every op, and
  * where they beat the stock ones: matrix products (through the native add-on when it loads), embedding-style gathers,
- * a copy-free Identity, and the kernels of the `dropout`, `layerNorm` and `gelu` ops (GELU only with the add-on).
+ * a copy-free Identity, a wasm Slice that copies only the slice, and the kernels of the `dropout`, `layerNorm` and
+ * `gelu` ops (GELU only with the add-on).
  * Called by `initBackend`; `ADAPTERFUSION_BLAS=0` keeps the add-on out, `ADAPTERFUSION_KERNELS=stock` all of it.
  */
 export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = process.env): KernelInfo {
