@@ -44,12 +44,7 @@ export function attention(
     throw new Error(`attention: expected query, key and value of one shape (B, T, D) with D a multiple of ${heads} heads and keyBias (B, T); got [${query.shape.join(', ')}], [${key.shape.join(', ')}], [${value.shape.join(', ')}] and [${keyBias.shape.join(', ')}]`);
   }
   if (!(rate >= 0 && rate < 1)) throw new Error(`attention: expected a dropout rate in [0, 1), got ${rate}`);
-  if (tf.getKernel(ATTENTION_KERNEL, tf.getBackend())) {
-    const attrs: AttentionAttrs = { heads, rate, seed };
-    const [context, probabilities] = tf.engine().runKernel<tf.Tensor[]>(ATTENTION_KERNEL, { query, key, value, keyBias }, attrs as unknown as tf.NamedAttrMap);
-    probabilities?.dispose(); // the gradient keeps its own reference
-    return context as tf.Tensor3D;
-  }
+  if (tf.getKernel(ATTENTION_KERNEL, tf.getBackend())) return fusedAttention(query, key, value, keyBias, { heads, rate, seed });
   return tf.tidy(() => {
     const headSize = width / heads;
     // (B, T, D) → (B, H, T, D/H): heads become a batch axis of the score products.
@@ -61,21 +56,24 @@ export function attention(
   });
 }
 
-tf.registerGradient({
-  kernelName: ATTENTION_KERNEL,
-  inputsToSave: ['query', 'key', 'value', 'keyBias'],
-  outputsToSave: [false, true],
-  gradFunc: (dys, saved, attrs) => {
-    const [query, key, value, keyBias, probabilities] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    const [dContext] = dys as tf.Tensor[];
-    // One backward kernel gives all three gradients. Run here, not in the closures: the engine runs each closure in
-    // its own scope, which would dispose the two gradients that closure does not return.
-    const [dQuery, dKey, dValue] = tf.engine().runKernel<tf.Tensor[]>(ATTENTION_GRAD_KERNEL, { query, key, value, probabilities, dContext: dContext as tf.Tensor }, attrs);
+/**
+ * The native kernels, differentiated through `customGrad` rather than a registered gradient: the tape would hand a
+ * registered gradient a zero-filled (B, H, T, T) gradient for the probabilities output, built in JavaScript each step.
+ */
+function fusedAttention(query: tf.Tensor3D, key: tf.Tensor3D, value: tf.Tensor3D, keyBias: tf.Tensor2D, attributes: AttentionAttrs): tf.Tensor3D {
+  const attrs = attributes as unknown as tf.NamedAttrMap;
+  const attend = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [q, k, v, bias, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor2D, tf.GradSaveFunc];
+    const [context, probabilities] = tf.engine().runKernel<tf.Tensor[]>(ATTENTION_KERNEL, { query: q, key: k, value: v, keyBias: bias }, attrs);
+    save([q, k, v, probabilities as tf.Tensor]);
     return {
-      query: () => dQuery as tf.Tensor,
-      key: () => dKey as tf.Tensor,
-      value: () => dValue as tf.Tensor,
-      keyBias: () => tf.zerosLike(keyBias), // a padding mask, not trained
+      value: context as tf.Tensor3D,
+      gradFunc: (dContext: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, p] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const gradients = tf.engine().runKernel<tf.Tensor[]>(ATTENTION_GRAD_KERNEL, { query: sq, key: sk, value: sv, probabilities: p, dContext }, attrs);
+        return [...gradients, tf.zerosLike(bias)]; // the key bias is a padding mask, not trained
+      },
     };
-  },
-});
+  });
+  return attend(query, key, value, keyBias);
+}
