@@ -26,10 +26,11 @@ export function adapterInputs(config: AdapterConfig, sublayer: Sublayer, options
   const { h, x } = sublayer;
   let input = h; // (B, T, D)
   let residual = h; // (B, T, D)
-  if (config.originalLnBefore) {
-    const sum = tf.add<tf.Tensor3D>(h, x); // (B, T, D)
-    if (config.residualBeforeLn === 'post_add') residual = sum;
-    input = sublayer.layerNorm(sum); // (B, T, D)
+  if (config.originalLnBefore && config.residualBeforeLn === 'post_add') {
+    residual = tf.add<tf.Tensor3D>(h, x); // (B, T, D)
+    input = sublayer.layerNorm(residual); // (B, T, D)
+  } else if (config.originalLnBefore) {
+    input = sublayer.layerNorm(h, x); // LN(h + x), (B, T, D)
   }
   if (config.residualBeforeLn === false) residual = input;
   return { input, residual, query: options.queryBeforeLn ? h : input };
@@ -47,5 +48,5 @@ export function adapterOutput(config: AdapterConfig, sublayer: Sublayer, hidden:
   const withResidual = residual ? tf.add<tf.Tensor3D>(hidden, residual) : hidden; // (B, T, D)
   // AdapterHub returns the adapter output alone when original_ln_after is off; the residual stream then flows only
   // through `residual` (post_add) — reproduced as it is.
-  return config.originalLnAfter ? sublayer.layerNorm(tf.add<tf.Tensor3D>(withResidual, sublayer.x)) : withResidual; // (B, T, D)
+  return config.originalLnAfter ? sublayer.layerNorm(withResidual, sublayer.x) : withResidual; // LN(· + x), (B, T, D)
 }

@@ -185,8 +185,8 @@ export class BertModel {
     const positions = embeddingLookup(this.weight('embeddings.position_embeddings.weight'), this.positionIds(inputIds)); // (B, T, D), or (T, D) for BERT
     const typeIds = inputs.tokenTypeIds ?? tf.zerosLike(inputIds); // (B, T)
     const types = embeddingLookup(this.weight('embeddings.token_type_embeddings.weight'), typeIds); // (B, T, D)
-    const sum = tf.add<tf.Tensor3D>(tf.add(words, positions), types); // (B, T, D)
-    return dropout(this.layerNorm(sum, 'embeddings.LayerNorm'), this.config.hiddenDropoutProb) as tf.Tensor3D;
+    const normalized = this.layerNorm(tf.add<tf.Tensor3D>(words, positions), 'embeddings.LayerNorm', types as tf.Tensor3D); // LN(words + positions + types)
+    return dropout(normalized, this.config.hiddenDropoutProb) as tf.Tensor3D;
   }
 
   /**
@@ -221,14 +221,14 @@ export class BertModel {
 
   /** An insertion point: the hook's result, or the pretrained `LN(h + x)`. (B, T, D) */
   private sublayer(run: LayerRun, location: SublayerLocation, h: tf.Tensor3D, x: tf.Tensor3D, layerNormPrefix: string): tf.Tensor3D {
-    const layerNorm = (input: tf.Tensor3D): tf.Tensor3D => this.layerNorm(input, layerNormPrefix);
+    const layerNorm = (input: tf.Tensor3D, residual?: tf.Tensor3D): tf.Tensor3D => this.layerNorm(input, layerNormPrefix, residual);
     const replaced = run.hook?.({ layer: run.layer, location, h, x, layerNorm, attentionMask: run.mask, training: run.training, nextDropoutSeed: run.nextSeed });
-    return replaced ?? layerNorm(tf.add(h, x));
+    return replaced ?? layerNorm(h, x);
   }
 
   /** LayerNorm over the last axis with the named pretrained weight and bias. (B, T, D) */
-  private layerNorm(input: tf.Tensor3D, prefix: string): tf.Tensor3D {
-    return layerNorm(input, this.weight(`${prefix}.weight`), this.weight(`${prefix}.bias`), this.config.layerNormEps);
+  private layerNorm(input: tf.Tensor3D, prefix: string, residual?: tf.Tensor3D): tf.Tensor3D {
+    return layerNorm(input, this.weight(`${prefix}.weight`), this.weight(`${prefix}.bias`), this.config.layerNormEps, residual);
   }
 
   /** The named Linear layer applied over the last axis. (..., out) */

@@ -15,8 +15,8 @@ export interface Sublayer {
   readonly h: tf.Tensor3D;
   /** The sublayer's input: the residual stream. (B, T, D) */
   readonly x: tf.Tensor3D;
-  /** The sublayer's pretrained (frozen) LayerNorm. */
-  layerNorm(input: tf.Tensor3D): tf.Tensor3D;
+  /** The sublayer's pretrained (frozen) LayerNorm, of `input + residual` when a residual is given (one pass, no sum kept). */
+  layerNorm(input: tf.Tensor3D, residual?: tf.Tensor3D): tf.Tensor3D;
   /** 1 on real tokens, 0 on padding. (B, T) */
   readonly attentionMask: tf.Tensor2D;
   /** Dropout is active only when true. */

@@ -1,28 +1,35 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { sumRows } from './sum-rows';
 
-/** Kernels behind `layerNorm` on the wasm and cpu backends. */
+/** Kernels behind `layerNorm` on the wasm and cpu backends, without and with a residual. */
 export const LAYER_NORM_KERNEL = 'AdapterFusionLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'AdapterFusionLayerNormGrad';
+export const RESIDUAL_LAYER_NORM_KERNEL = 'AdapterFusionResidualLayerNorm';
+export const RESIDUAL_LAYER_NORM_GRAD_KERNEL = 'AdapterFusionResidualLayerNormGrad';
 
 /**
  * LayerNorm over the last axis, as PyTorch computes it: `(x − mean) / sqrt(var + epsilon) · gamma + beta` with the
- * biased variance.
+ * biased variance; of `x + residual` when a residual is given (a transformer's post-LN residual connection).
  *
  * On wasm and cpu it is one kernel forward and one backward, so a training step keeps one tensor per LayerNorm
  * instead of the half-dozen full-size intermediates of the composed ops (tfjs holds every intermediate until the
- * backward pass ends); elsewhere it is those ops. Gradients for gamma and beta are computed only when asked for.
+ * backward pass ends); the residual is added row by row inside the kernels, so the sum is neither a separate pass nor
+ * kept. Elsewhere it is those ops. Gradients for gamma and beta are computed only when asked for.
  *
  * @example
- * const normalised = layerNorm(tf.add(h, x), gamma, beta, 1e-12); // (B, T, D)
+ * const normalised = layerNorm(h, gamma, beta, 1e-12, x); // LN(h + x), (B, T, D)
  */
-export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): T {
+export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, residual?: T): T {
   const size = x.shape[x.rank - 1];
   if (gamma.rank !== 1 || beta.rank !== 1 || gamma.shape[0] !== size || beta.shape[0] !== size) {
     throw new Error(`layerNorm: expected gamma and beta of shape [${size}] (the input's last axis), got [${gamma.shape.join(', ')}] and [${beta.shape.join(', ')}]`);
   }
-  if (tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend())) return tf.engine().runKernel<T>(LAYER_NORM_KERNEL, { x, gamma, beta }, { epsilon });
-  return tf.tidy(() => tf.add(tf.mul(normalize(x, epsilon), gamma), beta));
+  if (residual && !tf.util.arraysEqual(residual.shape, x.shape)) {
+    throw new Error(`layerNorm: expected a residual of the input's shape [${x.shape.join(', ')}], got [${residual.shape.join(', ')}]`);
+  }
+  const kernel = residual ? RESIDUAL_LAYER_NORM_KERNEL : LAYER_NORM_KERNEL;
+  if (tf.getKernel(kernel, tf.getBackend())) return tf.engine().runKernel<T>(kernel, residual ? { x, residual, gamma, beta } : { x, gamma, beta }, { epsilon });
+  return tf.tidy(() => tf.add(tf.mul(normalize(residual ? tf.add(x, residual) : x, epsilon), gamma), beta));
 }
 
 /** (x − mean) / sqrt(var + epsilon) over the last axis. */
@@ -31,45 +38,69 @@ function normalize<T extends tf.Tensor>(x: T, epsilon: number): T {
   return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
 }
 
+/**
+ * The gradients of LayerNorm of x (+ residual). The input gradient is one kernel call, run here rather than in a
+ * closure (the engine runs each closure in its own scope) because x and the residual share it.
+ */
+function layerNormGradients(x: tf.Tensor, residual: tf.Tensor | undefined, gamma: tf.Tensor, dy: tf.Tensor, epsilon: number): Record<string, () => tf.Tensor> {
+  const dx = residual
+    ? tf.engine().runKernel<tf.Tensor>(RESIDUAL_LAYER_NORM_GRAD_KERNEL, { x, residual, gamma, dy }, { epsilon })
+    : tf.engine().runKernel<tf.Tensor>(LAYER_NORM_GRAD_KERNEL, { x, gamma, dy }, { epsilon });
+  return {
+    x: () => dx,
+    // A tensor of its own: the engine disposes each input's gradient once it has been summed into another.
+    ...(residual ? { residual: () => tf.clone(dx) } : {}),
+    gamma: () => sumRows(tf.mul(dy, normalize(residual ? tf.add(x, residual) : x, epsilon))),
+    beta: () => sumRows(dy),
+  };
+}
+
 tf.registerGradient({
   kernelName: LAYER_NORM_KERNEL,
   inputsToSave: ['x', 'gamma'],
-  gradFunc: (dy, saved, attrs) => {
-    const [x, gamma] = saved as [tf.Tensor, tf.Tensor];
-    const gradient = dy as tf.Tensor;
-    const { epsilon } = attrs as { epsilon: number };
-    return {
-      x: () => tf.engine().runKernel<tf.Tensor>(LAYER_NORM_GRAD_KERNEL, { x, gamma, dy: gradient }, { epsilon }),
-      gamma: () => sumRows(tf.mul(gradient, normalize(x, epsilon))),
-      beta: () => sumRows(gradient),
-    };
-  },
+  gradFunc: (dy, [x, gamma], attrs) => layerNormGradients(x as tf.Tensor, undefined, gamma as tf.Tensor, dy as tf.Tensor, (attrs as { epsilon: number }).epsilon),
 });
 
-/** Forward kernel body: `out` = LayerNorm of each row of `x` (row length = gamma's). */
-export function layerNormRows(x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void {
+tf.registerGradient({
+  kernelName: RESIDUAL_LAYER_NORM_KERNEL,
+  inputsToSave: ['x', 'residual', 'gamma'],
+  gradFunc: (dy, [x, residual, gamma], attrs) =>
+    layerNormGradients(x as tf.Tensor, residual, gamma as tf.Tensor, dy as tf.Tensor, (attrs as { epsilon: number }).epsilon),
+});
+
+/** The values the row loops read: x, or x + residual written into out (which they then overwrite element by element). */
+function summed(x: Float32Array, residual: Float32Array, out: Float32Array): Float32Array {
+  if (residual.length === 0) return x;
+  x.forEach((value, i) => (out[i] = value + (residual[i] ?? 0)));
+  return out;
+}
+
+/** Forward kernel body: `out` = LayerNorm of each row of `x + residual` (`x` when residual is empty; row length = gamma's). */
+export function layerNormRows(x: Float32Array, residual: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void {
   const size = gamma.length;
-  for (let start = 0; start < x.length; start += size) {
-    const { mean, inverseDeviation } = rowStatistics(x, start, size, epsilon);
-    for (let j = 0; j < size; j++) out[start + j] = ((x[start + j] ?? 0) - mean) * inverseDeviation * (gamma[j] ?? 0) + (beta[j] ?? 0);
+  const input = summed(x, residual, out);
+  for (let start = 0; start < input.length; start += size) {
+    const { mean, inverseDeviation } = rowStatistics(input, start, size, epsilon);
+    for (let j = 0; j < size; j++) out[start + j] = ((input[start + j] ?? 0) - mean) * inverseDeviation * (gamma[j] ?? 0) + (beta[j] ?? 0);
   }
 }
 
-/** Gradient kernel body: `out` = dL/dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) per row, with g = dy·gamma. */
-export function layerNormRowsGrad(x: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void {
+/** Gradient kernel body: `out` = dL/dx (= dL/dresidual) = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) per row, with g = dy·gamma. */
+export function layerNormRowsGrad(x: Float32Array, residual: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void {
   const size = gamma.length;
-  for (let start = 0; start < x.length; start += size) {
-    const { mean, inverseDeviation } = rowStatistics(x, start, size, epsilon);
+  const input = summed(x, residual, out);
+  for (let start = 0; start < input.length; start += size) {
+    const { mean, inverseDeviation } = rowStatistics(input, start, size, epsilon);
     let sumG = 0;
     let sumGX = 0;
     for (let j = 0; j < size; j++) {
       const g = (dy[start + j] ?? 0) * (gamma[j] ?? 0);
       sumG += g;
-      sumGX += g * ((x[start + j] ?? 0) - mean) * inverseDeviation;
+      sumGX += g * ((input[start + j] ?? 0) - mean) * inverseDeviation;
     }
     const [meanG, meanGX] = [sumG / size, sumGX / size];
     for (let j = 0; j < size; j++) {
-      const normalized = ((x[start + j] ?? 0) - mean) * inverseDeviation;
+      const normalized = ((input[start + j] ?? 0) - mean) * inverseDeviation;
       out[start + j] = inverseDeviation * ((dy[start + j] ?? 0) * (gamma[j] ?? 0) - meanG - normalized * meanGX);
     }
   }

@@ -30,10 +30,11 @@ function sublayer(h: tf.Tensor3D, x: tf.Tensor3D, location: SublayerLocation = '
     location,
     h,
     x,
-    layerNorm: (input) =>
+    layerNorm: (input, residual) =>
       tf.tidy(() => {
-        const { mean, variance } = tf.moments(input, -1, true);
-        return tf.div(tf.sub(input, mean), tf.sqrt(tf.add(variance, EPS)));
+        const sum = residual ? tf.add(input, residual) : input;
+        const { mean, variance } = tf.moments(sum, -1, true);
+        return tf.div(tf.sub(sum, mean), tf.sqrt(tf.add(variance, EPS)));
       }),
     attentionMask: tf.ones([h.shape[0], h.shape[1]]),
     training: false,

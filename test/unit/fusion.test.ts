@@ -26,9 +26,10 @@ function sublayer(layer: number, location: SublayerLocation, seed = 1): Sublayer
     location,
     h: tf.randomNormal<tf.Rank.R3>([B, T, D], 0, 1, 'float32', seed),
     x: tf.randomNormal<tf.Rank.R3>([B, T, D], 0, 1, 'float32', seed + 1),
-    layerNorm: (input) => tf.tidy(() => {
-      const { mean, variance } = tf.moments(input, -1, true);
-      return tf.div(tf.sub(input, mean), tf.sqrt(tf.add(variance, 1e-12)));
+    layerNorm: (input, residual) => tf.tidy(() => {
+      const sum = residual ? tf.add(input, residual) : input;
+      const { mean, variance } = tf.moments(sum, -1, true);
+      return tf.div(tf.sub(sum, mean), tf.sqrt(tf.add(variance, 1e-12)));
     }),
     attentionMask: tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]),
     training: false,

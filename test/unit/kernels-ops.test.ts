@@ -9,7 +9,7 @@ import { loadNativeBlas } from '../../src/backend/native/native-blas';
 import { attention, ATTENTION_KERNEL } from '../../src/ops/attention';
 import { applyDropoutMask, dropout, DROPOUT_KERNEL } from '../../src/ops/dropout';
 import { gelu, GELU_KERNEL } from '../../src/ops/gelu';
-import { layerNorm, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
+import { layerNorm, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad, RESIDUAL_LAYER_NORM_KERNEL } from '../../src/ops/layer-norm';
 import { linear } from '../../src/ops/linear';
 import { sumRows } from '../../src/ops/sum-rows';
 
@@ -224,22 +224,36 @@ describe('layerNorm', () => {
     const gamma = tf.randomNormal([16], 1, 0.5, 'float32', 2);
     const beta = tf.randomNormal([16], 0, 1, 'float32', 3);
     const weights = tf.randomNormal([3, 5, 16], 0, 1, 'float32', 4);
-    const loss = (f: typeof reference) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum<tf.Scalar>(tf.mul(f(a, b, c), weights));
-    const ours = [layerNorm(x, gamma, beta, 1e-5), ...tf.grads(loss((a, b, c) => layerNorm(a, b, c, 1e-5)))([x, gamma, beta])];
-    const expected = [reference(x, gamma, beta), ...tf.grads(loss(reference))([x, gamma, beta])];
-    for (const [i, got] of ours.entries()) {
-      const want = expected[i] as tf.Tensor;
-      expect(got.shape).toEqual(want.shape);
-      expect((await tf.max(tf.abs(tf.sub(got, want))).data())[0]).toBeLessThan(2e-5);
+    const residual = tf.randomNormal([3, 5, 16], 1, 3, 'float32', 5);
+    type Norm = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, residual?: tf.Tensor) => tf.Tensor;
+    const loss = (f: Norm) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, r?: tf.Tensor) => tf.sum<tf.Scalar>(tf.mul(f(a, b, c, r), weights));
+    const ours: Norm = (a, b, c, r) => layerNorm(a, b, c, 1e-5, r);
+    const composed: Norm = (a, b, c, r) => reference(r ? tf.add(a, r) : a, b, c);
+    const [got, want] = [ours, composed].map((f) => [
+      f(x, gamma, beta), ...tf.grads(loss(f))([x, gamma, beta]),
+      f(x, gamma, beta, residual), ...tf.grads(loss(f))([x, gamma, beta, residual]), // the last two: dx and dresidual
+    ]) as [tf.Tensor[], tf.Tensor[]];
+    expect(got.length).toBe(9);
+    for (const [i, value] of got.entries()) {
+      const expected = want[i] as tf.Tensor;
+      expect(value.shape).toEqual(expected.shape);
+      expect((await tf.max(tf.abs(tf.sub(value, expected))).data())[0], `output ${i}`).toBeLessThan(2e-5);
     }
-    tf.dispose([x, gamma, beta, weights, ...ours, ...expected]);
+    // The residual changes the result: it is not ignored.
+    expect((await tf.max(tf.abs(tf.sub(got[0] as tf.Tensor, got[4] as tf.Tensor))).data())[0]).toBeGreaterThan(0.1);
+    tf.dispose([x, gamma, beta, weights, residual, ...got, ...want]);
   }
 
   it('matches the composed ops, gradients included, with its kernels', async () => {
     expect(tf.getKernel(LAYER_NORM_KERNEL, 'wasm')).toBeDefined();
+    expect(tf.getKernel(RESIDUAL_LAYER_NORM_KERNEL, 'wasm')).toBeDefined();
     await check();
   });
-  it('is the composed ops where no kernel is registered', () => withoutKernel(LAYER_NORM_KERNEL, check));
+  it('is the composed ops where no kernel is registered', () => withoutKernel(LAYER_NORM_KERNEL, () => withoutKernel(RESIDUAL_LAYER_NORM_KERNEL, check)));
+
+  it('names the shapes when the residual does not fit', () => {
+    expect(() => layerNorm(tf.zeros([2, 4]), tf.ones([4]), tf.zeros([4]), 1e-12, tf.zeros([1, 4]))).toThrow('layerNorm: expected a residual of the input\'s shape [2, 4], got [1, 4]');
+  });
 
   it('names the shapes when gamma does not fit', () => {
     expect(() => layerNorm(tf.zeros([2, 4]), tf.ones([3]), tf.zeros([3]), 1e-12)).toThrow('layerNorm: expected gamma and beta of shape [4] (the input\'s last axis), got [3] and [3]');
@@ -341,14 +355,16 @@ describe.skipIf(!loadNativeBlas({}).blas)('the native add-on\'s element-wise ker
       const rows = 5;
       const [x, dy] = [random(rows * size, 2).map((value) => 3 * value + 2), random(rows * size, 3)];
       const [gamma, beta] = [random(size, 4), random(size, 5)];
-      const outputs = Array.from({ length: 4 }, () => new Float32Array(rows * size));
-      blas?.layerNorm(x, gamma, beta, outputs[0] as Float32Array, 1e-12);
-      layerNormRows(x, gamma, beta, outputs[1] as Float32Array, 1e-12);
-      blas?.layerNormGrad(x, gamma, dy, outputs[2] as Float32Array, 1e-12);
-      layerNormRowsGrad(x, gamma, dy, outputs[3] as Float32Array, 1e-12);
-      for (const [native, script] of [[outputs[0], outputs[1]], [outputs[2], outputs[3]]] as const) {
-        const error = Math.max(...Array.from(native as Float32Array, (value, i) => Math.abs(value - ((script as Float32Array)[i] ?? NaN))));
-        expect(error).toBeLessThan(2e-6);
+      for (const residual of [new Float32Array(0), random(rows * size, 6)]) {
+        const outputs = Array.from({ length: 4 }, () => new Float32Array(rows * size));
+        blas?.layerNorm(x, residual, gamma, beta, outputs[0] as Float32Array, 1e-12);
+        layerNormRows(x, residual, gamma, beta, outputs[1] as Float32Array, 1e-12);
+        blas?.layerNormGrad(x, residual, gamma, dy, outputs[2] as Float32Array, 1e-12);
+        layerNormRowsGrad(x, residual, gamma, dy, outputs[3] as Float32Array, 1e-12);
+        for (const [native, script] of [[outputs[0], outputs[1]], [outputs[2], outputs[3]]] as const) {
+          const error = Math.max(...Array.from(native as Float32Array, (value, i) => Math.abs(value - ((script as Float32Array)[i] ?? NaN))));
+          expect(error).toBeLessThan(2e-6);
+        }
       }
     }
   });
@@ -360,13 +376,17 @@ describe.skipIf(!loadNativeBlas({}).blas)('the native add-on\'s element-wise ker
     const length = 1537 * size;
     const [x, dy, m, v] = [random(length, 6), random(length, 7), random(length, 8), random(length, 9).map(Math.abs)];
     const [gamma, beta] = [random(size, 10), random(size, 11)];
+    const none = new Float32Array(0);
     type Kernel = (from: number, to: number, outputs: Float32Array[]) => void;
     const slice = (array: Float32Array, from: number, to: number) => array.subarray(from, to);
     const kernels: [string, number, number, Kernel][] = [
       ['gelu', 1, 1, (from, to, [y]) => blas?.gelu(slice(x, from, to), y as Float32Array)],
       ['geluGrad', 1, 1, (from, to, [dx]) => blas?.geluGrad(slice(x, from, to), slice(dy, from, to), dx as Float32Array)],
-      ['layerNorm', 1, size, (from, to, [out]) => blas?.layerNorm(slice(x, from, to), gamma, beta, out as Float32Array, 1e-12)],
-      ['layerNormGrad', 1, size, (from, to, [out]) => blas?.layerNormGrad(slice(x, from, to), gamma, slice(dy, from, to), out as Float32Array, 1e-12)],
+      ['layerNorm', 1, size, (from, to, [out]) => blas?.layerNorm(slice(x, from, to), none, gamma, beta, out as Float32Array, 1e-12)],
+      ['layerNormGrad', 1, size, (from, to, [out]) => blas?.layerNormGrad(slice(x, from, to), none, gamma, slice(dy, from, to), out as Float32Array, 1e-12)],
+      ['layerNorm with a residual', 1, size, (from, to, [out]) => blas?.layerNorm(slice(x, from, to), slice(m, from, to), gamma, beta, out as Float32Array, 1e-12)],
+      ['layerNormGrad with a residual', 1, size, (from, to, [out]) =>
+        blas?.layerNormGrad(slice(x, from, to), slice(m, from, to), gamma, slice(dy, from, to), out as Float32Array, 1e-12)],
       ['adamW', 3, 1, (from, to, [p, mOut, vOut]) => blas?.adamW(slice(x, from, to), slice(m, from, to), slice(v, from, to), slice(dy, from, to),
         p as Float32Array, mOut as Float32Array, vOut as Float32Array, 0.999, 0.9, 0.999, 0.3, 1e-8, 1e-3)],
     ];
@@ -391,12 +411,15 @@ describe.skipIf(!loadNativeBlas({}).blas)('the native add-on\'s element-wise ker
   it('refuse arrays that do not fit, naming the kernel', () => {
     expect(() => blas?.dropout(new Float32Array(4), new Float32Array(3), 0.1, 1)).toThrow('dropout: expected x and out of one length');
     expect(() => blas?.dropout(new Float32Array(4), new Float32Array(4), 1, 1)).toThrow('dropout: expected a rate in [0, 1)');
-    expect(() => blas?.layerNorm(new Float32Array(10), new Float32Array(4), new Float32Array(4), new Float32Array(10), 1e-5))
-      .toThrow('layerNorm: expected gamma and beta of the row length and x and out of whole rows');
-    expect(() => blas?.layerNormGrad(new Float32Array(8), new Float32Array(4), new Float32Array(4), new Float32Array(8), 1e-5))
-      .toThrow('layerNormGrad: expected gamma of the row length and x, dy and out of whole rows');
+    const none = new Float32Array(0);
+    expect(() => blas?.layerNorm(new Float32Array(10), none, new Float32Array(4), new Float32Array(4), new Float32Array(10), 1e-5))
+      .toThrow('layerNorm: expected gamma and beta of the row length, x and out of whole rows, and residual empty or as long as x');
+    expect(() => blas?.layerNorm(new Float32Array(8), new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(8), 1e-5))
+      .toThrow('layerNorm: expected gamma and beta of the row length, x and out of whole rows, and residual empty or as long as x');
+    expect(() => blas?.layerNormGrad(new Float32Array(8), none, new Float32Array(4), new Float32Array(4), new Float32Array(8), 1e-5))
+      .toThrow('layerNormGrad: expected gamma of the row length, x, dy and out of whole rows, and residual empty or as long as x');
     expect(() => (blas?.layerNormGrad as unknown as (...args: unknown[]) => void)(new Float32Array(4), new Float32Array(4)))
-      .toThrow('layerNormGrad: expected 5 arguments');
+      .toThrow('layerNormGrad: expected 6 arguments');
   });
 });
 

@@ -3,7 +3,7 @@ import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, attentionShapes, type Attentio
 import { applyDropoutMask, DROPOUT_KERNEL } from '../../ops/dropout';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from '../../ops/gelu';
 import { ADAMW_KERNEL, type AdamWAttrs } from '../../training/adamw';
-import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad } from '../../ops/layer-norm';
+import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad, RESIDUAL_LAYER_NORM_GRAD_KERNEL, RESIDUAL_LAYER_NORM_KERNEL } from '../../ops/layer-norm';
 import { loadNativeBlas, type NativeBlas } from '../native/native-blas';
 import { floatKernel, shapedLikeFirst } from './float-kernel';
 import { cpuMatMulKernels } from './cpu-matmul';
@@ -39,6 +39,9 @@ export const KERNELS_ENV = 'ADAPTERFUSION_KERNELS';
 
 const registered = new Map<string, KernelInfo>();
 
+/** The LayerNorm kernels' residual argument when there is none. */
+const NO_RESIDUAL = new Float32Array(0);
+
 /** The framework's kernels for one backend; none for native TensorFlow, whose own are fast. */
 function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.KernelConfig[] {
   if (backendName !== 'wasm' && backendName !== 'cpu') return [];
@@ -48,9 +51,13 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.Kerne
   const elementwise = [
     floatKernel(DROPOUT_KERNEL, backendName, ['x'], ([x], [out], attrs) => dropout(x as Float32Array, out as Float32Array, attrs.rate as number, attrs.seed as number)),
     floatKernel(LAYER_NORM_KERNEL, backendName, ['x', 'gamma', 'beta'], ([x, gamma, beta], [out], attrs) =>
-      normalize(x as Float32Array, gamma as Float32Array, beta as Float32Array, out as Float32Array, attrs.epsilon as number)),
+      normalize(x as Float32Array, NO_RESIDUAL, gamma as Float32Array, beta as Float32Array, out as Float32Array, attrs.epsilon as number)),
+    floatKernel(RESIDUAL_LAYER_NORM_KERNEL, backendName, ['x', 'residual', 'gamma', 'beta'], ([x, residual, gamma, beta], [out], attrs) =>
+      normalize(x as Float32Array, residual as Float32Array, gamma as Float32Array, beta as Float32Array, out as Float32Array, attrs.epsilon as number)),
     floatKernel(LAYER_NORM_GRAD_KERNEL, backendName, ['x', 'gamma', 'dy'], ([x, gamma, dy], [out], attrs) =>
-      normalizeGrad(x as Float32Array, gamma as Float32Array, dy as Float32Array, out as Float32Array, attrs.epsilon as number)),
+      normalizeGrad(x as Float32Array, NO_RESIDUAL, gamma as Float32Array, dy as Float32Array, out as Float32Array, attrs.epsilon as number)),
+    floatKernel(RESIDUAL_LAYER_NORM_GRAD_KERNEL, backendName, ['x', 'residual', 'gamma', 'dy'], ([x, residual, gamma, dy], [out], attrs) =>
+      normalizeGrad(x as Float32Array, residual as Float32Array, gamma as Float32Array, dy as Float32Array, out as Float32Array, attrs.epsilon as number)),
     ...(blas ? [
       floatKernel(GELU_KERNEL, backendName, ['x'], ([x], [out]) => blas.gelu(x as Float32Array, out as Float32Array)),
       floatKernel(GELU_GRAD_KERNEL, backendName, ['x', 'dy'], ([x, dy], [out]) => blas.geluGrad(x as Float32Array, dy as Float32Array, out as Float32Array)),

@@ -93,18 +93,29 @@ static inline void row_statistics(const float* x, size_t size, double epsilon, f
   *inverse_deviation = (float)(1 / sqrt(total / (double)size + epsilon));
 }
 
-VECTORISED static void layer_norm_rows(const float* x, const float* gamma, const float* beta, float* out, size_t length, size_t size, double epsilon) {
+// The row of x + residual that LayerNorm works on: `x_row` itself without a residual, else the sum written into
+// `out_row`, which the caller then overwrites element by element (so the sum is never stored beyond the row).
+static inline const float* summed_row(const float* x_row, const float* residual_row, float* out_row, size_t size) {
+  if (residual_row == NULL) return x_row;
+  for (size_t j = 0; j < size; j++) out_row[j] = x_row[j] + residual_row[j];
+  return out_row;
+}
+
+VECTORISED static void layer_norm_rows(const float* x, const float* residual, const float* gamma, const float* beta, float* out, size_t length,
+                                       size_t size, double epsilon) {
   for (size_t start = 0; start < length; start += size) {
+    const float* row = summed_row(x + start, residual == NULL ? NULL : residual + start, out + start, size);
     float mean, inverse_deviation;
-    row_statistics(x + start, size, epsilon, &mean, &inverse_deviation);
-    for (size_t j = 0; j < size; j++) out[start + j] = (x[start + j] - mean) * inverse_deviation * gamma[j] + beta[j];
+    row_statistics(row, size, epsilon, &mean, &inverse_deviation);
+    for (size_t j = 0; j < size; j++) out[start + j] = (row[j] - mean) * inverse_deviation * gamma[j] + beta[j];
   }
 }
 
-// dL/dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) per row, with g = dy·gamma and x̂ the normalised row.
-VECTORISED static void layer_norm_grad_rows(const float* x, const float* gamma, const float* dy, float* out, size_t length, size_t size, double epsilon) {
+// dL/dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) per row, with g = dy·gamma and x̂ the normalised row (of x + residual).
+VECTORISED static void layer_norm_grad_rows(const float* x, const float* residual, const float* gamma, const float* dy, float* out, size_t length,
+                                            size_t size, double epsilon) {
   for (size_t start = 0; start < length; start += size) {
-    const float *row = x + start, *row_dy = dy + start;
+    const float *row = summed_row(x + start, residual == NULL ? NULL : residual + start, out + start, size), *row_dy = dy + start;
     float mean, inverse_deviation;
     row_statistics(row, size, epsilon, &mean, &inverse_deviation);
     float sum_g[8] = {0}, sum_gx[8] = {0};
@@ -134,7 +145,7 @@ VECTORISED static void layer_norm_grad_rows(const float* x, const float* gamma, 
 }
 
 typedef struct {
-  const float *x, *gamma, *third;  // third: beta forward, dy backward
+  const float *x, *residual, *gamma, *third;  // residual: NULL for none; third: beta forward, dy backward
   float* out;
   size_t size;  // row length
   double epsilon;
@@ -143,14 +154,16 @@ typedef struct {
 static bool layer_norm_part(void* context, size_t begin, size_t end) {
   const LayerNormCall* c = context;
   const size_t start = begin * c->size;
-  layer_norm_rows(c->x + start, c->gamma, c->third, c->out + start, (end - begin) * c->size, c->size, c->epsilon);
+  layer_norm_rows(c->x + start, c->residual == NULL ? NULL : c->residual + start, c->gamma, c->third, c->out + start, (end - begin) * c->size,
+                  c->size, c->epsilon);
   return true;
 }
 
 static bool layer_norm_grad_part(void* context, size_t begin, size_t end) {
   const LayerNormCall* c = context;
   const size_t start = begin * c->size;
-  layer_norm_grad_rows(c->x + start, c->gamma, c->third + start, c->out + start, (end - begin) * c->size, c->size, c->epsilon);
+  layer_norm_grad_rows(c->x + start, c->residual == NULL ? NULL : c->residual + start, c->gamma, c->third + start, c->out + start,
+                       (end - begin) * c->size, c->size, c->epsilon);
   return true;
 }
 
@@ -244,34 +257,37 @@ napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// Reads the arguments (x, gamma, third, out, epsilon) of a LayerNorm kernel, x and out whole rows of gamma's length and
-// the third array (`names[2]`) of gamma's length when `third_per_row`, else of x's; then runs `part` over the rows.
+// Reads the arguments (x, residual, gamma, third, out, epsilon) of a LayerNorm kernel, x, out and a residual (empty
+// for none) whole rows of gamma's length and the third array (`names[3]`) of gamma's length when `third_per_row`, else
+// of x's; then runs `part` over the rows.
 static napi_value layer_norm_kernel(napi_env env, napi_callback_info info, const char* function_name, const char* const* names, bool third_per_row,
                                     bool (*part)(void* context, size_t begin, size_t end)) {
-  float* arrays[4];
-  size_t lengths[4];
+  float* arrays[5];
+  size_t lengths[5];
   double epsilon;
-  if (!kernel_arguments(env, info, function_name, 4, names, arrays, lengths, 1, &epsilon)) return NULL;
-  const size_t length = lengths[0], size = lengths[1];
-  if (size == 0 || lengths[2] != (third_per_row ? size : length) || lengths[3] != length || length % size != 0) {
-    char message[160];
-    snprintf(message, sizeof message, "%s: expected gamma%s of the row length and x%s and out of whole rows", function_name,
-             third_per_row ? " and beta" : "", third_per_row ? "" : ", dy");
+  if (!kernel_arguments(env, info, function_name, 5, names, arrays, lengths, 1, &epsilon)) return NULL;
+  const size_t length = lengths[0], size = lengths[2];
+  if (size == 0 || (lengths[1] != 0 && lengths[1] != length) || lengths[3] != (third_per_row ? size : length) || lengths[4] != length ||
+      length % size != 0) {
+    char message[200];
+    snprintf(message, sizeof message, "%s: expected gamma%s of the row length, x%s and out of whole rows, and residual empty or as long as x",
+             function_name, third_per_row ? " and beta" : "", third_per_row ? "" : ", dy");
     return fail(env, message);
   }
-  LayerNormCall call = {arrays[0], arrays[1], arrays[2], arrays[3], size, epsilon};
+  LayerNormCall call = {arrays[0], lengths[1] == 0 ? NULL : arrays[1], arrays[2], arrays[3], arrays[4], size, epsilon};
   (void)parallel_for(length / size, GRAIN / size + 1, part, &call);
   return NULL;
 }
 
-// layerNorm(x, gamma, beta, out, epsilon): each row of x (rows of gamma's length) normalised, scaled and shifted.
+// layerNorm(x, residual, gamma, beta, out, epsilon): each row of x + residual (or of x, residual empty; rows of gamma's
+// length) normalised, scaled and shifted.
 napi_value layer_norm(napi_env env, napi_callback_info info) {
-  static const char* const names[] = {"x", "gamma", "beta", "out"};
+  static const char* const names[] = {"x", "residual", "gamma", "beta", "out"};
   return layer_norm_kernel(env, info, "layerNorm", names, true, layer_norm_part);
 }
 
-// layerNormGrad(x, gamma, dy, out, epsilon): out = dL/dx of layerNorm.
+// layerNormGrad(x, residual, gamma, dy, out, epsilon): out = dL/dx of layerNorm, which is also dL/dresidual.
 napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
-  static const char* const names[] = {"x", "gamma", "dy", "out"};
+  static const char* const names[] = {"x", "residual", "gamma", "dy", "out"};
   return layer_norm_kernel(env, info, "layerNormGrad", names, false, layer_norm_grad_part);
 }

@@ -26,10 +26,10 @@ export interface NativeBlas {
   geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /** `out = x` masked and scaled exactly as `applyDropoutMask` in src/ops/dropout.ts does, vectorised. */
   dropout(this: void, x: Float32Array, out: Float32Array, rate: number, seed: number): void;
-  /** LayerNorm of each row of `x` (rows of gamma's length) into `out`, as `layerNormRows` in src/ops/layer-norm.ts. */
-  layerNorm(this: void, x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void;
-  /** Its gradient with respect to x, as `layerNormRowsGrad`. */
-  layerNormGrad(this: void, x: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void;
+  /** LayerNorm of each row of `x + residual` (`x` alone when residual is empty; rows of gamma's length) into `out`, as `layerNormRows` in src/ops/layer-norm.ts. */
+  layerNorm(this: void, x: Float32Array, residual: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void;
+  /** Its gradient with respect to x (and residual), as `layerNormRowsGrad`. */
+  layerNormGrad(this: void, x: Float32Array, residual: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void;
   /** One AdamW update of p with gradient g and moments m, v into the outputs, as `AdamW.apply` computes it. */
   adamW(this: void, p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
     decay: number, beta1: number, beta2: number, secondCorrection: number, epsilon: number, stepSize: number): void;
