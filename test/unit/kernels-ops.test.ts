@@ -148,7 +148,7 @@ describe('gelu', () => {
     tf.dispose([x, y, dx]);
   }
 
-  it.skipIf(!loadNativeBlas({}).blas)('matches float64 erf through the native kernels', async () => {
+  it.skipIf(!loadNativeBlas().blas)('matches float64 erf through the native kernels', async () => {
     expect(tf.getKernel(GELU_KERNEL, 'wasm')).toBeDefined();
     await check();
   });
@@ -293,7 +293,7 @@ describe('attention', () => {
 
   const difference = (a: number[][], b: number[][]) => Math.max(...a.map((values, i) => Math.max(...values.map((x, j) => Math.abs(x - (b[i]?.[j] ?? NaN))))));
 
-  it.skipIf(!loadNativeBlas({}).blas)('is one native kernel that matches the tfjs ops, gradients and dropout mask included', async () => {
+  it.skipIf(!loadNativeBlas().blas)('is one native kernel that matches the tfjs ops, gradients and dropout mask included', async () => {
     expect(tf.getKernel(ATTENTION_KERNEL, 'wasm')).toBeDefined();
     for (const rate of [0, 0.3]) {
       const fused = run(rate, 7);
@@ -308,7 +308,7 @@ describe('attention', () => {
     expect(difference(run(0.3, 7), run(0.3, 8))).toBeGreaterThan(1e-2);
   });
 
-  it.skipIf(!loadNativeBlas({}).blas)('backpropagates without a gradient array for the probabilities it keeps', () => {
+  it.skipIf(!loadNativeBlas().blas)('backpropagates without a gradient array for the probabilities it keeps', () => {
     // A registered gradient of a two-output kernel is handed zeros for the unused output, made in JavaScript and
     // written into the backend: (B, H, T, T) floats each step.
     const write = vi.spyOn(tf.backend(), 'write');

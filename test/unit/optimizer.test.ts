@@ -53,7 +53,7 @@ describe('isDecayed', () => {
 });
 
 describe('AdamW', () => {
-  it.skipIf(!loadNativeBlas({}).blas)('gives bit for bit the tfjs ops\' result through its one-pass native kernel', () => {
+  it.skipIf(!loadNativeBlas().blas)('gives bit for bit the tfjs ops\' result through its one-pass native kernel', () => {
     expect(tf.getKernel(ADAMW_KERNEL, tf.getBackend())).toBeDefined();
     /** Six steps on a decayed weight and an undecayed bias; the final values and moments. */
     const run = (): number[][] => {
