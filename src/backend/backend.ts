@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { registerKernels, type KernelInfo } from './kernels/register-kernels';
+import { KERNELS_ENV, registerKernels, type KernelInfo } from './kernels/register-kernels';
+import { loadNativeBlas } from './native/native-blas';
+import { planWasmThreads, setWasmBackend, wasmThreads } from './wasm-threads';
 
 /** Which tensor backend to run on; `auto` picks the fastest that loads. */
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -24,6 +26,8 @@ export interface BackendInfo {
   versions: Record<string, string>;
   /** The framework's own kernels registered on this backend (matrix products, native BLAS). */
   kernels: KernelInfo;
+  /** wasm only: the threads its own kernels run on, and why, e.g. `2 (one per core)`. */
+  threads?: string;
 }
 
 interface Candidate {
@@ -31,6 +35,8 @@ interface Candidate {
   name: string;
   /** Loads the package (registering its backend) or throws with a reason. */
   load(): void;
+  /** Makes it the tfjs backend (default: `tf.setBackend(name)`) or throws; returns its threads where it has a choice. */
+  start?(): Promise<string>;
   /** Explains a load failure for the user. */
   explain(error: unknown): string;
 }
@@ -80,6 +86,7 @@ const CANDIDATES: Record<Exclude<BackendPreference, 'auto'>, Candidate[]> = {
       package: '@tensorflow/tfjs-backend-wasm',
       name: 'wasm',
       load: () => require('@tensorflow/tfjs-backend-wasm'),
+      start: startWasm,
       explain: (e) => `failed to load: ${message(e)}`,
     },
   ],
@@ -99,6 +106,18 @@ function packageVersion(name: string): string {
   } catch {
     return 'unknown';
   }
+}
+
+async function setBackend(name: string): Promise<void> {
+  if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
+}
+
+/** The wasm backend on as many threads as `planWasmThreads` says: one with the native add-on, else one per core. */
+async function startWasm(): Promise<string> {
+  const addonDoesProducts = process.env[KERNELS_ENV] !== 'stock' && loadNativeBlas().blas !== undefined;
+  const plan = planWasmThreads(addonDoesProducts);
+  if (!(await setWasmBackend(plan.threads))) throw new Error(`tf.setBackend('wasm') returned false (${plan.threads} threads)`);
+  return `${wasmThreads()} (${plan.reason})`;
 }
 
 let chosen: Promise<BackendInfo> | undefined;
@@ -132,9 +151,11 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
   const skipped: BackendInfo['skipped'] = [];
   for (const kind of order) {
     for (const candidate of CANDIDATES[kind]) {
+      let threads: string | undefined;
       try {
         candidate.load();
-        if (!(await tf.setBackend(candidate.name))) throw new Error(`tf.setBackend('${candidate.name}') returned false`);
+        if (candidate.start) threads = await candidate.start();
+        else await setBackend(candidate.name);
         await tf.ready();
       } catch (error) {
         skipped.push({ package: candidate.package, reason: candidate.explain(error) });
@@ -151,6 +172,7 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
         skipped,
         versions: { '@tensorflow/tfjs-core': tf.version_core, [candidate.package]: packageVersion(candidate.package) },
         kernels: registerKernels(candidate.name),
+        ...(threads === undefined ? {} : { threads }),
       };
     }
   }
@@ -158,8 +180,9 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
   throw new Error(`no tensor backend could be loaded for "${preference}" (${details})`);
 }
 
-/** One line for logs: `backend wasm (@tensorflow/tfjs-backend-wasm 4.22.0): reason; skipped …`. */
+/** One line for logs: `backend wasm (@tensorflow/tfjs-backend-wasm 4.22.0, threads 1 (…)): reason; skipped …`. */
 export function describeBackend(info: BackendInfo): string {
   const skipped = info.skipped.map((s) => `${s.package} ${s.reason}`).join('; ');
-  return `backend ${info.name} (${info.package} ${info.versions[info.package] ?? ''}): ${info.reason}${skipped ? `; skipped ${skipped}` : ''}`;
+  const threads = info.threads ? `, threads ${info.threads}` : '';
+  return `backend ${info.name} (${info.package} ${info.versions[info.package] ?? ''}${threads}): ${info.reason}${skipped ? `; skipped ${skipped}` : ''}`;
 }

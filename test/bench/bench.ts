@@ -294,7 +294,7 @@ async function main(): Promise<void> {
 
   const info = await initBackend(backend);
   const ceiling = sgemmCeiling();
-  const header = `backend ${info.name}; matmul: ${info.kernels.matMul}; blas: ${info.kernels.blas}` +
+  const header = `backend ${info.name}${info.threads ? `, threads ${info.threads}` : ''}; matmul: ${info.kernels.matMul}; blas: ${info.kernels.blas}` +
     (ceiling === null ? '' : `; sgemm ceiling ${ceiling} GFLOP/s`);
   process.stdout.write(`${header}\n`);
   if (values.matmul) {
@@ -330,7 +330,7 @@ async function main(): Promise<void> {
   writeJsonAtomic(out, {
     date: new Date().toISOString(), command: `node ${process.argv.slice(1).join(' ')}`, node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, sequenceLength: SEQUENCE_LENGTH,
-    backend: info.name, kernels: info.kernels, sgemmCeilingGflops: ceiling, results,
+    backend: info.name, threads: info.threads, kernels: info.kernels, sgemmCeilingGflops: ceiling, results,
   });
   process.stdout.write(`results: ${out}\n`);
 }

@@ -17,7 +17,7 @@ export const doctorCommand: CommandRegistration = (program: Command, io) => {
       lines.push(`blas: ${info.kernels.blas}; matmul: ${info.kernels.matMul}`);
       if (info.name === 'wasm') {
         lines.push(`wasm simd: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'yes' : 'no'}`);
-        lines.push(`wasm threads: ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'yes' : 'no'}`);
+        lines.push(`wasm threads: ${info.threads ?? 'unknown'}`);
       }
       const size = 256;
       const a = tf.randomUniform([size, size], -1, 1, 'float32', 1);
