@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -15,21 +16,38 @@ export interface WasmThreadsPlan {
   reason: string;
 }
 
+/** The files of tfjs-backend-wasm's threaded build that Node loads itself: the loader and the worker script. */
+export interface ThreadedBuild {
+  loader: string;
+  workerScript: string;
+}
+
+function threadedBuild(): ThreadedBuild {
+  const outDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
+  return { loader: join(outDir, 'tfjs-backend-wasm-threaded-simd.js'), workerScript: join(outDir, 'tfjs-backend-wasm-threaded-simd.worker.js') };
+}
+
 /**
  * One thread where the native add-on does the products (its BLAS threads use the cores), else every core, up to
- * tfjs's eight; `ADAPTERFUSION_WASM_THREADS` overrides both.
+ * tfjs's eight; `ADAPTERFUSION_WASM_THREADS` overrides both. One, with the reason, where the threaded build's files
+ * are missing (a bundler may leave them out): a worker that cannot load them would end the process.
  */
-export function planWasmThreads(addonLoaded: boolean, env: NodeJS.ProcessEnv = process.env): WasmThreadsPlan {
+export function planWasmThreads(addonLoaded: boolean, env: NodeJS.ProcessEnv = process.env, build: ThreadedBuild = threadedBuild()): WasmThreadsPlan {
   const value = env[WASM_THREADS_ENV];
+  let plan: WasmThreadsPlan;
   if (value !== undefined && value !== '') {
     const threads = Number(value);
     if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
       throw new Error(`${WASM_THREADS_ENV}: expected a whole number from 1 to ${MAX_WASM_THREADS}, got "${value}"`);
     }
-    return { threads, reason: `${WASM_THREADS_ENV}=${value}` };
+    plan = { threads, reason: `${WASM_THREADS_ENV}=${value}` };
+  } else if (addonLoaded) {
+    plan = { threads: 1, reason: 'the native add-on does the products' };
+  } else {
+    plan = { threads: Math.min(os.availableParallelism(), MAX_WASM_THREADS), reason: 'one per core' };
   }
-  if (addonLoaded) return { threads: 1, reason: 'the native add-on does the products' };
-  return { threads: Math.min(os.availableParallelism(), MAX_WASM_THREADS), reason: 'one per core' };
+  const missing = [build.loader, build.workerScript].find((path) => !existsSync(path));
+  return plan.threads > 1 && missing ? { threads: 1, reason: `${plan.reason}, but the threaded build lacks ${missing}` } : plan;
 }
 
 type WasmPackage = { setThreadsCount(threads: number): void; getThreadsCount(): number };
@@ -48,10 +66,9 @@ type WasmPackage = { setThreadsCount(threads: number): void; getThreadsCount(): 
 export async function setWasmBackend(threads: number): Promise<boolean> {
   if (threads <= 1) return tf.setBackend('wasm');
   const wasm = require('@tensorflow/tfjs-backend-wasm') as WasmPackage;
-  const outDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
-  const loaderPath = join(outDir, 'tfjs-backend-wasm-threaded-simd.js');
+  const { loader, workerScript } = threadedBuild();
   // The worker script is exported as a string for a Blob; its escaped newlines must stay escaped once evaluated.
-  const { wasmWorkerContents } = require(join(outDir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const { wasmWorkerContents } = require(workerScript) as { wasmWorkerContents: string };
   const workerSource = wasmWorkerContents.replace(/\n/g, '\\n');
 
   class PthreadWorker extends Worker {
@@ -64,7 +81,7 @@ export async function setWasmBackend(threads: number): Promise<boolean> {
 
     override postMessage(message: unknown, transferList?: Parameters<Worker['postMessage']>[1]): void {
       const load = message as { cmd?: string } | null;
-      super.postMessage(load?.cmd === 'load' ? { ...load, urlOrBlob: loaderPath } : message, transferList);
+      super.postMessage(load?.cmd === 'load' ? { ...load, urlOrBlob: loader } : message, transferList);
     }
   }
 

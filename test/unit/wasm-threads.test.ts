@@ -27,10 +27,13 @@ async function runThreaded(script: string, args: string[] = []): Promise<string>
 }
 
 describe('wasm threads', () => {
-  it('plans one thread with the add-on, one per core (at most 8) without, and what ADAPTERFUSION_WASM_THREADS says', () => {
+  it('plans one thread with the add-on, one per core (at most 8) without, what ADAPTERFUSION_WASM_THREADS says, and one where the threaded build is incomplete', () => {
     expect(planWasmThreads(true, {})).toEqual({ threads: 1, reason: 'the native add-on does the products' });
     expect(planWasmThreads(false, {})).toEqual({ threads: Math.min(availableParallelism(), 8), reason: 'one per core' });
     expect(planWasmThreads(true, { ADAPTERFUSION_WASM_THREADS: '3' })).toEqual({ threads: 3, reason: 'ADAPTERFUSION_WASM_THREADS=3' });
+    const incomplete = { loader: join(REPO, 'package.json'), workerScript: join(REPO, 'no-such-worker.js') };
+    expect(planWasmThreads(false, {}, incomplete)).toEqual({ threads: 1, reason: `one per core, but the threaded build lacks ${incomplete.workerScript}` });
+    expect(planWasmThreads(false, { ADAPTERFUSION_WASM_THREADS: '1' }, incomplete)).toEqual({ threads: 1, reason: 'ADAPTERFUSION_WASM_THREADS=1' });
     for (const bad of ['0', '9', '1.5', 'two']) {
       expect(() => planWasmThreads(false, { ADAPTERFUSION_WASM_THREADS: bad })).toThrow(
         `ADAPTERFUSION_WASM_THREADS: expected a whole number from 1 to 8, got "${bad}"`,
