@@ -23,14 +23,16 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number = 
 }
 
 /**
- * Writes `x` masked and scaled into `out`: element i is kept when the i-th draw of a mulberry32 generator started at
- * `seed` is below 1 - rate, and multiplied by 1 / (1 - rate) in float32 (as the native add-on's vectorised kernel
- * does, bit for bit). The generator step is `SeededRandom.next` inlined (a call per element triples the cost).
+ * Writes `x` masked and scaled into `out`: element i is kept when draw `first + i` of a mulberry32 generator started
+ * at `seed` is below 1 - rate, and multiplied by 1 / (1 - rate) in float32 (as the native add-on's vectorised kernel
+ * does, bit for bit). The generator step is `SeededRandom.next` inlined (a call per element triples the cost); its
+ * state after n draws is seed + n·0x6d2b79f5, so a part of a tensor starts where it lies (`first`). It reaches
+ * nothing outside itself: the heap workers run it from its source (src/backend/kernels/heap-workers.ts).
  */
-export function applyDropoutMask(x: Float32Array, out: Float32Array, rate: number, seed: number): void {
+export function applyDropoutMask(x: Float32Array, out: Float32Array, rate: number, seed: number, first = 0): void {
   const threshold = (1 - rate) * 4294967296;
   const scale = Math.fround(1 / (1 - rate));
-  let state = seed >>> 0;
+  let state = (seed + Math.imul(first, 0x6d2b79f5)) >>> 0;
   for (let i = 0; i < x.length; i++) {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = Math.imul(state ^ (state >>> 15), state | 1);

@@ -68,52 +68,54 @@ tf.registerGradient({
     layerNormGradients(x as tf.Tensor, residual, gamma as tf.Tensor, dy as tf.Tensor, (attrs as { epsilon: number }).epsilon),
 });
 
-/** The values the row loops read: x, or x + residual written into out (which they then overwrite element by element). */
-function summed(x: Float32Array, residual: Float32Array, out: Float32Array): Float32Array {
-  if (residual.length === 0) return x;
-  for (let i = 0; i < x.length; i++) out[i] = (x[i] ?? 0) + (residual[i] ?? 0); // a plain loop: forEach is 15× slower here
-  return out;
-}
+// The kernel bodies reach nothing outside themselves and `rowMoments`: the heap workers run them from their source
+// (src/backend/kernels/heap-workers.ts).
 
 /** Forward kernel body: `out` = LayerNorm of each row of `x + residual` (`x` when residual is empty; row length = gamma's). */
 export function layerNormRows(x: Float32Array, residual: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void {
   const size = gamma.length;
-  const input = summed(x, residual, out);
-  for (let start = 0; start < input.length; start += size) {
-    const { mean, inverseDeviation } = rowStatistics(input, start, size, epsilon);
-    for (let j = 0; j < size; j++) out[start + j] = ((input[start + j] ?? 0) - mean) * inverseDeviation * (gamma[j] ?? 0) + (beta[j] ?? 0);
+  const input = residual.length === 0 ? x : out;
+  for (let start = 0; start < x.length; start += size) {
+    const { mean, inverseDeviation } = rowMoments(x, residual, out, start, size, epsilon);
+    for (let j = 0, i = start; j < size; j++, i++) out[i] = ((input[i] as number) - mean) * inverseDeviation * (gamma[j] as number) + (beta[j] as number);
   }
 }
 
 /** Gradient kernel body: `out` = dL/dx (= dL/dresidual) = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) per row, with g = dy·gamma. */
 export function layerNormRowsGrad(x: Float32Array, residual: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void {
   const size = gamma.length;
-  const input = summed(x, residual, out);
-  for (let start = 0; start < input.length; start += size) {
-    const { mean, inverseDeviation } = rowStatistics(input, start, size, epsilon);
+  const input = residual.length === 0 ? x : out;
+  for (let start = 0; start < x.length; start += size) {
+    const { mean, inverseDeviation } = rowMoments(x, residual, out, start, size, epsilon);
     let sumG = 0;
     let sumGX = 0;
-    for (let j = 0; j < size; j++) {
-      const g = (dy[start + j] ?? 0) * (gamma[j] ?? 0);
+    for (let j = 0, i = start; j < size; j++, i++) {
+      const g = (dy[i] as number) * (gamma[j] as number);
       sumG += g;
-      sumGX += g * ((input[start + j] ?? 0) - mean) * inverseDeviation;
+      sumGX += g * (((input[i] as number) - mean) * inverseDeviation);
     }
     const [meanG, meanGX] = [sumG / size, sumGX / size];
-    for (let j = 0; j < size; j++) {
-      const normalized = ((input[start + j] ?? 0) - mean) * inverseDeviation;
-      out[start + j] = inverseDeviation * ((dy[start + j] ?? 0) * (gamma[j] ?? 0) - meanG - normalized * meanGX);
+    for (let j = 0, i = start; j < size; j++, i++) {
+      const normalized = ((input[i] as number) - mean) * inverseDeviation;
+      out[i] = inverseDeviation * ((dy[i] as number) * (gamma[j] as number) - meanG - normalized * meanGX);
     }
   }
 }
 
-/** Mean and 1/sqrt(var + epsilon) of one row, accumulated in float64. */
-function rowStatistics(x: Float32Array, start: number, size: number, epsilon: number): { mean: number; inverseDeviation: number } {
+/**
+ * Mean and 1/sqrt(var + epsilon), in float64, of the row of `x + residual` that starts at `start`; with a residual
+ * the sum is written into out's row, which the caller reads and then overwrites (row by row, so it is still in cache).
+ */
+export function rowMoments(x: Float32Array, residual: Float32Array, out: Float32Array, start: number, size: number, epsilon: number): { mean: number; inverseDeviation: number } {
+  const end = start + size;
+  const input = residual.length === 0 ? x : out;
+  if (input === out) for (let i = start; i < end; i++) out[i] = (x[i] as number) + (residual[i] as number);
   let sum = 0;
-  for (let j = 0; j < size; j++) sum += x[start + j] ?? 0;
+  for (let i = start; i < end; i++) sum += input[i] as number;
   const mean = sum / size;
   let squares = 0;
-  for (let j = 0; j < size; j++) {
-    const centred = (x[start + j] ?? 0) - mean;
+  for (let i = start; i < end; i++) {
+    const centred = (input[i] as number) - mean;
     squares += centred * centred;
   }
   return { mean, inverseDeviation: 1 / Math.sqrt(squares / size + epsilon) };

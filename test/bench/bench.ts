@@ -294,7 +294,7 @@ async function main(): Promise<void> {
 
   const info = await initBackend(backend);
   const ceiling = sgemmCeiling();
-  const header = `backend ${info.name}${info.threads ? `, threads ${info.threads}` : ''}; matmul: ${info.kernels.matMul}; blas: ${info.kernels.blas}` +
+  const header = `backend ${info.name}${info.threads ? `, threads ${info.threads}` : ''}; matmul: ${info.kernels.matMul}; element-wise: ${info.kernels.elementwise}; blas: ${info.kernels.blas}` +
     (ceiling === null ? '' : `; sgemm ceiling ${ceiling} GFLOP/s`);
   process.stdout.write(`${header}\n`);
   if (values.matmul) {

@@ -42,11 +42,17 @@ describe('wasm threads', () => {
   });
 
   // Its own process: the threaded build must start before anything else touches the wasm backend.
-  it('runs every product case right on the threaded build, and the process ends by itself', async () => {
+  it('runs every product case right on the threaded build, LayerNorm and dropout split over its heap, and the process ends by itself', async () => {
     const stdout = await runThreaded('test/unit/fixtures/threaded-products.ts');
-    const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { threads: string; matMul: string; products: { name: string; shape: number[]; expectedShape: number[]; worst: number }[] };
+    const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
+      threads: string; matMul: string; elementwise: string; sharedHeap: boolean; layerNormDiffering: number; dropoutDiffering: number;
+      products: { name: string; shape: number[]; expectedShape: number[]; worst: number }[];
+    };
     expect(report.threads).toBe('2 (ADAPTERFUSION_WASM_THREADS=2)');
     expect(report.matMul).toMatch(/^XNNPACK/);
+    expect(report.elementwise).toBe('JavaScript, split over 2 threads');
+    expect(report.sharedHeap).toBe(true);
+    expect(report).toMatchObject({ layerNormDiffering: 0, dropoutDiffering: 0 });
     expect(report.products.length).toBeGreaterThan(20);
     for (const { name, shape, expectedShape, worst } of report.products) {
       expect(shape, name).toEqual(expectedShape);
@@ -57,7 +63,7 @@ describe('wasm threads', () => {
   it('shows in doctor', async () => {
     const stdout = await runThreaded('test/integration/fixtures/run-cli.ts', ['doctor']);
     expect(stdout).toContain('\nwasm threads: 2 (ADAPTERFUSION_WASM_THREADS=2)\n');
-    expect(stdout).toContain('blas: not used: off (ADAPTERFUSION_BLAS=0); matmul: XNNPACK for every product');
+    expect(stdout).toMatch(/\nblas: not used: off \(ADAPTERFUSION_BLAS=0\); matmul: XNNPACK for every product .*; element-wise: JavaScript, split over 2 threads\n/);
     expect(stdout).toMatch(/\nmatmul 256x256: ok \(max error 0, /);
   });
 });

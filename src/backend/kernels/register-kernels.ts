@@ -8,6 +8,8 @@ import { loadNativeBlas, type NativeBlas } from '../native/native-blas';
 import { floatKernel, shapedLikeFirst } from './float-kernel';
 import { cpuMatMulKernels } from './cpu-matmul';
 import { cpuGatherKernel, wasmGatherKernel } from './gather-rows';
+import { wasmThreads } from '../wasm-threads';
+import { HeapWorkers } from './heap-workers';
 import { wasmSliceKernel } from './wasm-slice';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from './wasm-matmul';
 
@@ -17,6 +19,8 @@ export interface KernelInfo {
   matMul: string;
   /** The native BLAS add-on: in use, or why not. */
   blas: string;
+  /** Where the element-wise kernels (LayerNorm, dropout) run, e.g. `JavaScript, split over 2 threads`. */
+  elementwise: string;
   /** Every kernel the framework registered, as `Name/backend`. */
   registered: string[];
 }
@@ -42,12 +46,25 @@ const registered = new Map<string, KernelInfo>();
 /** The LayerNorm kernels' residual argument when there is none. */
 const NO_RESIDUAL = new Float32Array(0);
 
+/**
+ * Workers for the JavaScript element-wise kernels, one per wasm thread after the first, where wasm runs its threaded
+ * build (its heap is then shared); the add-on's kernels use the cores themselves.
+ */
+function heapWorkers(backendName: string): HeapWorkers | undefined {
+  if (backendName !== 'wasm') return undefined;
+  const memory = (tf.findBackend('wasm') as WasmBackend).wasm.wasmMemory;
+  const threads = wasmThreads();
+  return memory?.buffer instanceof SharedArrayBuffer && threads > 1 ? new HeapWorkers(memory, threads) : undefined;
+}
+
 /** The framework's kernels for one backend; none for native TensorFlow, whose own are fast. */
-function kernelsFor(backendName: string, blas: NativeBlas | undefined): tf.KernelConfig[] {
+function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: HeapWorkers | undefined): tf.KernelConfig[] {
   if (backendName !== 'wasm' && backendName !== 'cpu') return [];
-  // The add-on's element-wise kernels compute what the JavaScript ones do, vectorised.
-  const dropout = blas ? blas.dropout : applyDropoutMask;
-  const [normalize, normalizeGrad] = blas ? [blas.layerNorm, blas.layerNormGrad] : [layerNormRows, layerNormRowsGrad];
+  // The add-on's element-wise kernels compute what the JavaScript ones do, vectorised; the heap workers split the
+  // JavaScript ones over wasm's threads.
+  const library = blas ?? heap;
+  const dropout = library ? library.dropout : applyDropoutMask;
+  const [normalize, normalizeGrad] = library ? [library.layerNorm, library.layerNormGrad] : [layerNormRows, layerNormRowsGrad];
   const elementwise = [
     floatKernel(DROPOUT_KERNEL, backendName, ['x'], ([x], [out], attrs) => dropout(x as Float32Array, out as Float32Array, attrs.rate as number, attrs.seed as number)),
     floatKernel(LAYER_NORM_KERNEL, backendName, ['x', 'gamma', 'beta'], ([x, gamma, beta], [out], attrs) =>
@@ -97,12 +114,14 @@ export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = pr
   const known = registered.get(backendName);
   if (known) return known;
   if (env[KERNELS_ENV] === 'stock') {
-    const stock = { matMul: `stock ${backendName} kernels (${KERNELS_ENV}=stock)`, blas: `not used (${KERNELS_ENV}=stock)`, registered: [] };
+    const stock = { matMul: `stock ${backendName} kernels (${KERNELS_ENV}=stock)`, blas: `not used (${KERNELS_ENV}=stock)`, elementwise: `tfjs ops (${KERNELS_ENV}=stock)`, registered: [] };
     registered.set(backendName, stock);
     return stock;
   }
   const { blas, description } = loadNativeBlas(env);
-  const configs = kernelsFor(backendName, blas);
+  const heap = blas ? undefined : heapWorkers(backendName);
+  const configs = kernelsFor(backendName, blas, heap);
+  const elementwise = backendName === 'tensorflow' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `JavaScript, split over ${heap.threads} threads` : 'JavaScript';
   const info =
     backendName === 'wasm' ? { matMul: blas ? 'native BLAS on the wasm heap' : 'XNNPACK for every product (transposed operands copied into place)', blas: blas ? description : `not used: ${description}` }
     : backendName === 'cpu' && blas ? { matMul: 'native BLAS on the cpu backend\'s arrays', blas: description }
@@ -111,7 +130,7 @@ export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = pr
     if (tf.getKernel(config.kernelName, config.backendName)) tf.unregisterKernel(config.kernelName, config.backendName);
     tf.registerKernel(config);
   }
-  const result = { ...info, registered: configs.map((config) => `${config.kernelName}/${config.backendName}`) };
+  const result = { ...info, elementwise, registered: configs.map((config) => `${config.kernelName}/${config.backendName}`) };
   registered.set(backendName, result);
   return result;
 }

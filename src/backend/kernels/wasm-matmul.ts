@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BLAS_ACTIVATIONS, type NativeBlas } from '../native/native-blas';
+import type { WasmMemory } from './heap-workers';
 import { isRowBias, planMatMul, productOffsets, type MatMulPlan } from './matmul-plan';
 
 /** The parts of @tensorflow/tfjs-backend-wasm's BackendWasm these kernels use (its heap and tensor registry). */
@@ -9,6 +10,8 @@ export interface WasmBackend extends tf.KernelBackend {
     HEAPU8: Uint8Array;
     cwrap(name: string, returns: null, argumentTypes: string[]): (...args: unknown[]) => void;
     tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
+    /** The module's memory; its buffer is a SharedArrayBuffer in the threaded build. */
+    wasmMemory?: WasmMemory;
   };
   dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } };
   dataIdNextNumber: number;

@@ -14,7 +14,7 @@ export const doctorCommand: CommandRegistration = (program: Command, io) => {
       for (const skip of info.skipped) lines.push(`skipped: ${skip.package}: ${skip.reason}`);
       for (const [name, version] of Object.entries(info.versions)) lines.push(`version: ${name} ${version}`);
       lines.push(`node: ${process.version} (${process.platform}-${process.arch})`);
-      lines.push(`blas: ${info.kernels.blas}; matmul: ${info.kernels.matMul}`);
+      lines.push(`blas: ${info.kernels.blas}; matmul: ${info.kernels.matMul}; element-wise: ${info.kernels.elementwise}`);
       if (info.name === 'wasm') {
         lines.push(`wasm simd: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'yes' : 'no'}`);
         lines.push(`wasm threads: ${info.threads ?? 'unknown'}`);

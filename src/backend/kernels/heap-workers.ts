@@ -1,0 +1,175 @@
+import { Worker } from 'node:worker_threads';
+import { applyDropoutMask } from '../../ops/dropout';
+import { layerNormRows, layerNormRowsGrad, rowMoments } from '../../ops/layer-norm';
+
+/** The kernel bodies, each reaching nothing but the others and JavaScript's globals: the workers run their source. */
+const BODIES = { layerNormRows, layerNormRowsGrad, rowMoments, applyDropoutMask };
+
+/**
+ * A part of a kernel: units `begin` … `end` − 1 (rows or elements) of `arrays`, with `scalars`. The workers run it
+ * from its source too, so it reaches the kernel bodies only through its first argument.
+ */
+type Part = (bodies: typeof BODIES, arrays: Float32Array[], scalars: number[], begin: number, end: number) => void;
+
+interface Task {
+  /** How many units (rows or elements) the arrays hold. */
+  units(arrays: Float32Array[]): number;
+  part: Part;
+}
+
+type LayerNormArrays = [x: Float32Array, residual: Float32Array, gamma: Float32Array, betaOrDy: Float32Array, out: Float32Array];
+
+/** Rows of gamma's length. */
+const rowCount = ([x, , gamma]: Float32Array[]) => (x as Float32Array).length / (gamma as Float32Array).length;
+
+const TASKS = {
+  /** arrays x, residual (empty for none), gamma, beta, out; scalar epsilon. */
+  layerNorm: {
+    units: rowCount,
+    part: (bodies, arrays, [epsilon], begin, end) => {
+      const [x, residual, gamma, beta, out] = arrays as LayerNormArrays;
+      const rows = (t: Float32Array) => (t.length === 0 ? t : t.subarray(begin * gamma.length, end * gamma.length));
+      bodies.layerNormRows(rows(x), rows(residual), gamma, beta, rows(out), epsilon as number);
+    },
+  },
+  /** arrays x, residual (empty for none), gamma, dy, out; scalar epsilon. */
+  layerNormGrad: {
+    units: rowCount,
+    part: (bodies, arrays, [epsilon], begin, end) => {
+      const [x, residual, gamma, dy, out] = arrays as LayerNormArrays;
+      const rows = (t: Float32Array) => (t.length === 0 ? t : t.subarray(begin * gamma.length, end * gamma.length));
+      bodies.layerNormRowsGrad(rows(x), rows(residual), gamma, rows(dy), rows(out), epsilon as number);
+    },
+  },
+  /** arrays x, out; scalars rate, seed. */
+  dropout: {
+    units: ([x]) => (x as Float32Array).length,
+    part: (bodies, arrays, [rate, seed], begin, end) => {
+      const [x, out] = arrays as [Float32Array, Float32Array];
+      bodies.applyDropoutMask(x.subarray(begin, end), out.subarray(begin, end), rate as number, seed as number, begin);
+    },
+  },
+} satisfies Record<string, Task>;
+
+/** The wasm module's memory (a `WebAssembly.Memory`); shared in the threaded build. */
+export interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+}
+
+type HeapTaskName = keyof typeof TASKS;
+const TASK_NAMES = Object.keys(TASKS) as HeapTaskName[];
+
+/** How long the workers may take to start. */
+const STARTUP_MS = 10_000;
+
+/** Elements below which a kernel runs on the calling thread: waking the workers costs more than it saves. */
+const GRAIN = 64 * 1024;
+
+// The control block: Int32 slots, then the job's arrays (heap byte offset and length) and scalars as float64.
+const GENERATION = 0; // bumped for each job; the workers wait on it
+const PENDING = 1; // workers still running the job; the caller waits on it
+const FAILED = 2; // set by a worker whose part threw
+const TASK = 3;
+const ARRAY_COUNT = 4;
+const SCALAR_COUNT = 5;
+const UNITS = 6;
+const READY = 7; // workers that have started
+const INT_SLOTS = 8;
+const MAX_ARRAYS = 8;
+const MAX_SCALARS = 8;
+
+/** The workers' loop: wait for a job, run its part, count down, repeat. Runs from its source, like the parts. */
+function workerLoop(memory: WasmMemory, control: SharedArrayBuffer, index: number, threads: number, bodies: typeof BODIES, parts: Part[]): void {
+  const ints = new Int32Array(control, 0, INT_SLOTS);
+  const numbers = new Float64Array(control, INT_SLOTS * 4, 2 * MAX_ARRAYS + MAX_SCALARS);
+  let seen = Atomics.load(ints, GENERATION);
+  Atomics.add(ints, READY, 1);
+  Atomics.notify(ints, READY);
+  for (;;) {
+    Atomics.wait(ints, GENERATION, seen);
+    seen = Atomics.load(ints, GENERATION);
+    try {
+      const arrays = Array.from({ length: ints[ARRAY_COUNT] as number }, (_, i) => new Float32Array(memory.buffer, numbers[2 * i], numbers[2 * i + 1]));
+      const scalars = Array.from(numbers.subarray(2 * MAX_ARRAYS, 2 * MAX_ARRAYS + (ints[SCALAR_COUNT] as number)));
+      const units = ints[UNITS] as number;
+      (parts[ints[TASK] as number] as Part)(bodies, arrays, scalars, Math.floor((units * index) / threads), Math.floor((units * (index + 1)) / threads));
+    } catch {
+      Atomics.store(ints, FAILED, 1);
+    }
+    if (Atomics.sub(ints, PENDING, 1) === 1) Atomics.notify(ints, PENDING);
+  }
+}
+
+/**
+ * The JavaScript element-wise kernels (LayerNorm and its gradient, dropout) split over worker threads that share
+ * the threaded wasm build's heap, for when the native add-on, whose kernels use every core, is absent. The calling
+ * thread takes the first part and waits for the others inside the call (`Atomics.wait`), so a kernel stays
+ * synchronous. Arrays not on that heap (the cpu backend's), and small ones, are done on the calling thread.
+ */
+export class HeapWorkers {
+  private readonly ints: Int32Array;
+  private readonly numbers: Float64Array;
+  /** Calls that were split over the workers (the others ran on the calling thread alone). */
+  splitCalls = 0;
+
+  /** `threads` counts the calling thread: `threads` − 1 workers start, unreferenced so the process can end. */
+  constructor(private readonly memory: WasmMemory, readonly threads: number) {
+    const control = new SharedArrayBuffer(INT_SLOTS * 4 + (2 * MAX_ARRAYS + MAX_SCALARS) * 8);
+    this.ints = new Int32Array(control, 0, INT_SLOTS);
+    this.numbers = new Float64Array(control, INT_SLOTS * 4, 2 * MAX_ARRAYS + MAX_SCALARS);
+    const constants = { GENERATION, PENDING, FAILED, TASK, ARRAY_COUNT, SCALAR_COUNT, UNITS, READY, INT_SLOTS, MAX_ARRAYS, MAX_SCALARS };
+    const source = [
+      ...Object.entries(constants).map(([name, value]) => `const ${name} = ${value};`),
+      ...Object.values(BODIES).map(String),
+      `const bodies = { ${Object.keys(BODIES).join(', ')} };`,
+      `const parts = [${TASK_NAMES.map((name) => String(TASKS[name].part)).join(', ')}];`,
+      `const { memory, control, index, threads } = require('node:worker_threads').workerData;`,
+      `(${String(workerLoop)})(memory, control, index, threads, bodies, parts);`,
+    ].join('\n');
+    for (let index = 1; index < threads; index++) {
+      new Worker(source, { eval: true, workerData: { memory, control, index, threads } }).unref();
+    }
+    // A job would wait forever for a worker that never started: wait for all of them here, within a limit.
+    const deadline = performance.now() + STARTUP_MS;
+    for (let ready = Atomics.load(this.ints, READY); ready < threads - 1; ready = Atomics.load(this.ints, READY)) {
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`heap workers: ${ready} of ${threads - 1} started within ${STARTUP_MS} ms`);
+      Atomics.wait(this.ints, READY, ready, left);
+    }
+  }
+
+  /** `layerNormRows`, split over the threads. */
+  readonly layerNorm = (x: Float32Array, residual: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void =>
+    this.run('layerNorm', [x, residual, gamma, beta, out], [epsilon]);
+
+  /** `layerNormRowsGrad`, split over the threads. */
+  readonly layerNormGrad = (x: Float32Array, residual: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void =>
+    this.run('layerNormGrad', [x, residual, gamma, dy, out], [epsilon]);
+
+  /** `applyDropoutMask`, split over the threads. */
+  readonly dropout = (x: Float32Array, out: Float32Array, rate: number, seed: number): void => this.run('dropout', [x, out], [rate, seed]);
+
+  /** Runs a task on `arrays` (views of the heap, in the task's order) and `scalars`, split over every thread. */
+  private run(task: HeapTaskName, arrays: Float32Array[], scalars: number[]): void {
+    const { units, part } = TASKS[task];
+    const count = units(arrays);
+    const shared = this.memory.buffer;
+    const onHeap = arrays.every((array) => array.length === 0 || array.buffer === shared);
+    if (this.threads === 1 || !onHeap || (arrays[0] as Float32Array).length < GRAIN) {
+      part(BODIES, arrays, scalars, 0, count);
+      return;
+    }
+    this.splitCalls++;
+    const { ints, numbers } = this;
+    arrays.forEach((array, i) => numbers.set([array.byteOffset, array.length], 2 * i));
+    numbers.set(scalars, 2 * MAX_ARRAYS);
+    ints.set([TASK_NAMES.indexOf(task), arrays.length, scalars.length, count], TASK);
+    Atomics.store(ints, FAILED, 0);
+    Atomics.store(ints, PENDING, this.threads - 1);
+    Atomics.add(ints, GENERATION, 1);
+    Atomics.notify(ints, GENERATION);
+    part(BODIES, arrays, scalars, 0, Math.floor(count / this.threads));
+    for (let pending = Atomics.load(ints, PENDING); pending !== 0; pending = Atomics.load(ints, PENDING)) Atomics.wait(ints, PENDING, pending);
+    if (Atomics.load(ints, FAILED) !== 0) throw new Error(`${task}: a heap worker's part failed`);
+  }
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { HeapWorkers } from '../../src/backend/kernels/heap-workers';
+import { applyDropoutMask } from '../../src/ops/dropout';
+import { layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
+
+const ROWS = 1100; // 1100 × 128 elements: above the size split over workers, and not a multiple of 3 threads
+const SIZE = 128;
+const N = ROWS * SIZE;
+
+/** A shared "heap" with x, residual, dy, out, gamma and beta laid out in it, filled with fixed values. */
+function heap() {
+  const memory = { buffer: new SharedArrayBuffer(4 * (4 * N + 2 * SIZE)) };
+  const [x, residual, dy, out] = [0, 1, 2, 3].map((k) => new Float32Array(memory.buffer, 4 * k * N, N)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const [gamma, beta] = [0, 1].map((k) => new Float32Array(memory.buffer, 4 * (4 * N + k * SIZE), SIZE)) as [Float32Array, Float32Array];
+  for (let i = 0; i < N; i++) [x[i], residual[i], dy[i]] = [Math.sin(i) * 3, Math.cos(3 * i), Math.sin(7 * i)];
+  for (let j = 0; j < SIZE; j++) [gamma[j], beta[j]] = [1 + j / SIZE, j / (2 * SIZE)];
+  return { memory, x, residual, dy, out, gamma, beta };
+}
+
+describe('HeapWorkers', () => {
+  for (const threads of [2, 3]) {
+    it(`splits LayerNorm, its gradient and dropout over ${threads} threads, bit for bit as on one`, () => {
+      const { memory, x, residual, dy, out, gamma, beta } = heap();
+      const workers = new HeapWorkers(memory, threads);
+      const want = new Float32Array(N);
+      const none = new Float32Array(0);
+      const cases: [string, () => void, () => void][] = [
+        ['layerNorm', () => workers.layerNorm(x, none, gamma, beta, out, 1e-12), () => layerNormRows(x, none, gamma, beta, want, 1e-12)],
+        ['residual layerNorm', () => workers.layerNorm(x, residual, gamma, beta, out, 1e-5), () => layerNormRows(x, residual, gamma, beta, want, 1e-5)],
+        ['layerNorm gradient', () => workers.layerNormGrad(x, none, gamma, dy, out, 1e-12), () => layerNormRowsGrad(x, none, gamma, dy, want, 1e-12)],
+        ['residual layerNorm gradient', () => workers.layerNormGrad(x, residual, gamma, dy, out, 1e-12), () => layerNormRowsGrad(x, residual, gamma, dy, want, 1e-12)],
+        ['dropout', () => workers.dropout(x, out, 0.3, 12345), () => applyDropoutMask(x, want, 0.3, 12345)],
+      ];
+      for (const [name, split, whole] of cases) {
+        out.fill(NaN);
+        split();
+        whole();
+        expect(out, name).toEqual(want);
+      }
+      expect(workers.splitCalls).toBe(cases.length);
+    });
+  }
+
+  it('follows the wasm memory when it grows after the workers started', () => {
+    // @types/node leaves WebAssembly.Memory out; what this test uses of it:
+    type Memory = new (pages: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer; grow(pages: number): number };
+    const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: Memory } }).WebAssembly;
+    const memory = new Memory({ initial: 1, maximum: 64, shared: true });
+    const workers = new HeapWorkers(memory, 2);
+    memory.grow(40); // the arrays below lie beyond the memory the workers first saw
+    const x = new Float32Array(memory.buffer, 4 * 65536, N);
+    x.forEach((_, i) => (x[i] = Math.sin(i)));
+    const out = new Float32Array(memory.buffer, 4 * (65536 + N), N);
+    const want = new Float32Array(N);
+    workers.dropout(x, out, 0.2, 5);
+    applyDropoutMask(x, want, 0.2, 5);
+    expect(workers.splitCalls).toBe(1);
+    expect(out).toEqual(want);
+  });
+
+  it('runs small arrays, and arrays off its heap, on the calling thread', () => {
+    const { memory, x, gamma, beta } = heap();
+    const workers = new HeapWorkers(memory, 2);
+    const [small, offHeap] = [new Float32Array(memory.buffer, 0, 4 * SIZE), new Float32Array(N)];
+    workers.layerNorm(small, new Float32Array(0), gamma, beta, small, 1e-12);
+    workers.dropout(x, offHeap, 0.5, 1);
+    expect(workers.splitCalls).toBe(0);
+    const want = new Float32Array(N);
+    applyDropoutMask(x, want, 0.5, 1);
+    expect(offHeap).toEqual(want);
+  });
+
+  it('starts a dropout part where it lies in the tensor', () => {
+    const x = Float32Array.from({ length: 1000 }, (_, i) => i + 1);
+    const [whole, parts] = [new Float32Array(1000), new Float32Array(1000)];
+    applyDropoutMask(x, whole, 0.5, 99);
+    applyDropoutMask(x.subarray(0, 377), parts.subarray(0, 377), 0.5, 99);
+    applyDropoutMask(x.subarray(377), parts.subarray(377), 0.5, 99, 377);
+    expect(parts).toEqual(whole);
+    expect(whole.filter((v) => v === 0).length).toBeGreaterThan(400);
+    expect(whole.filter((v) => v === 0).length).toBeLessThan(600);
+  });
+});
