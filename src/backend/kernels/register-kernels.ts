@@ -19,7 +19,7 @@ export interface KernelInfo {
   matMul: string;
   /** The native BLAS add-on: in use, or why not. */
   blas: string;
-  /** Where the element-wise kernels (LayerNorm, dropout) run, e.g. `JavaScript, split over 2 threads`. */
+  /** Where the LayerNorm and dropout kernels run, e.g. `JavaScript, split over 2 threads`. */
   elementwise: string;
   /** Every kernel the framework registered, as `Name/backend`. */
   registered: string[];
