@@ -168,8 +168,12 @@ export class HeapWorkers {
     Atomics.store(ints, PENDING, this.threads - 1);
     Atomics.add(ints, GENERATION, 1);
     Atomics.notify(ints, GENERATION);
-    part(BODIES, arrays, scalars, 0, Math.floor(count / this.threads));
-    for (let pending = Atomics.load(ints, PENDING); pending !== 0; pending = Atomics.load(ints, PENDING)) Atomics.wait(ints, PENDING, pending);
+    try {
+      part(BODIES, arrays, scalars, 0, Math.floor(count / this.threads));
+    } finally {
+      // Even when the calling thread's part throws: the next job must not overwrite the block under running workers.
+      for (let pending = Atomics.load(ints, PENDING); pending !== 0; pending = Atomics.load(ints, PENDING)) Atomics.wait(ints, PENDING, pending);
+    }
     if (Atomics.load(ints, FAILED) !== 0) throw new Error(`${task}: a heap worker's part failed`);
   }
 }
