@@ -180,9 +180,9 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
   throw new Error(`no tensor backend could be loaded for "${preference}" (${details})`);
 }
 
-/** One line for logs: `backend wasm (@tensorflow/tfjs-backend-wasm 4.22.0, threads 1 (…)): reason; skipped …`. */
+/** One line for logs: `backend wasm (@tensorflow/tfjs-backend-wasm 4.22.0): reason; wasm threads 2 (one per core); skipped …`. */
 export function describeBackend(info: BackendInfo): string {
   const skipped = info.skipped.map((s) => `${s.package} ${s.reason}`).join('; ');
-  const threads = info.threads ? `, threads ${info.threads}` : '';
-  return `backend ${info.name} (${info.package} ${info.versions[info.package] ?? ''}${threads}): ${info.reason}${skipped ? `; skipped ${skipped}` : ''}`;
+  const threads = info.threads ? `; wasm threads ${info.threads}` : '';
+  return `backend ${info.name} (${info.package} ${info.versions[info.package] ?? ''}): ${info.reason}${threads}${skipped ? `; skipped ${skipped}` : ''}`;
 }

@@ -7,6 +7,7 @@ describe('backend', () => {
     const info = await initBackend();
     expect(tf.getBackend()).toBe(info.name);
     expect(describeBackend(info)).toMatch(/^backend \w+ \(@tensorflow\//);
+    if (info.name === 'wasm') expect(describeBackend(info)).toContain(`; wasm threads ${info.threads ?? 'none'}`);
     const product = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]]));
     expect(await product.data()).toEqual(new Float32Array([17, 39]));
   });
