@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KERNELS_ENV, registerKernels, type KernelInfo } from './kernels/register-kernels';
 import { loadNativeBlas } from './native/native-blas';
+import { guardWasmAllocations, type WasmAllocator } from './wasm-heap';
 import { planWasmThreads, setWasmBackend, wasmThreads } from './wasm-threads';
 
 /** Which tensor backend to run on; `auto` picks the fastest that loads. */
@@ -112,11 +113,15 @@ async function setBackend(name: string): Promise<void> {
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
 }
 
-/** The wasm backend on as many threads as `planWasmThreads` says: one with the native add-on, else one per core. */
+/**
+ * The wasm backend on as many threads as `planWasmThreads` says (one with the native add-on, else one per core), its
+ * allocations guarded.
+ */
 async function startWasm(): Promise<string> {
   const addonDoesProducts = process.env[KERNELS_ENV] !== 'stock' && loadNativeBlas().blas !== undefined;
   const plan = planWasmThreads(addonDoesProducts);
   if (!(await setWasmBackend(plan.threads))) throw new Error(`tf.setBackend('wasm') returned false (${plan.threads} threads)`);
+  guardWasmAllocations((tf.backend() as unknown as { wasm: WasmAllocator }).wasm);
   return `${wasmThreads()} (${plan.reason})`;
 }
 
