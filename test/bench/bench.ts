@@ -69,11 +69,14 @@ interface Spec {
   backend: BackendPreference;
 }
 
-/** Micro-batch size for a case: BERT-base training must accumulate to stay inside wasm's 4 GiB. */
-function defaultMicroBatch(model: ModelName, caseName: CaseName): number {
+/**
+ * Micro-batch size for a case: BERT-base training must accumulate to stay inside wasm's 4 GiB, in smaller parts
+ * without the native add-on (its steps need more heap).
+ */
+function defaultMicroBatch(model: ModelName, caseName: CaseName, addon: boolean): number {
   const { batch } = MODELS[model];
   if (model !== 'base' || caseName.endsWith('inference')) return batch;
-  return caseName === 'full' || caseName === 'fusion-8' ? 2 : 4;
+  return caseName === 'full' || caseName === 'fusion-8' || (!addon && caseName !== 'adapter') ? 2 : 4;
 }
 
 function bertConfig(model: ModelName): BertConfig {
@@ -255,7 +258,7 @@ const HELP = `usage: npm run bench -- [options]
   --cases <list>        ${CASES.join(',')} (default: all)
   --quick               BERT-tiny only, cases adapter, fusion-2 and inference, 3 timed steps
   --steps <n>           timed steps per case (default 5), after --warmup <n> (default 2)
-  --micro-batch <n>     examples per forward/backward pass (default: the whole batch; 4, or 2 for full and fusion-8, on BERT-base)
+  --micro-batch <n>     examples per forward/backward pass (default: the whole batch; on BERT-base 4, or 2 for full, fusion-8 and, without the add-on, all but adapter)
   --profile             add the kernels that take the most time in one step
   --matmul              only measure GFLOP/s of the matrix products of a BERT-base step, one by one
   --backend <name>      ${BACKEND_PREFERENCES.join(', ')} (default: ADAPTERFUSION_BACKEND or auto)
@@ -293,6 +296,7 @@ async function main(): Promise<void> {
   const warmup = count(values.warmup, values.quick ? 1 : 2, 'warmup');
 
   const info = await initBackend(backend);
+  const addon = loadNativeBlas().blas !== undefined;
   const ceiling = sgemmCeiling();
   const header = `backend ${info.name}${info.threads ? `, threads ${info.threads}` : ''}; matmul: ${info.kernels.matMul}; element-wise: ${info.kernels.elementwise}; blas: ${info.kernels.blas}` +
     (ceiling === null ? '' : `; sgemm ceiling ${ceiling} GFLOP/s`);
@@ -306,7 +310,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (const model of models) {
     for (const caseName of cases) {
-      const microBatch = values['micro-batch'] ? count(values['micro-batch'], 1, 'micro-batch') : defaultMicroBatch(model, caseName);
+      const microBatch = values['micro-batch'] ? count(values['micro-batch'], 1, 'micro-batch') : defaultMicroBatch(model, caseName, addon);
       const spec: Spec = { model, case: caseName, steps, warmup, microBatch, profile: values.profile ?? false, backend };
       const child = spawnSync(process.execPath, [__filename, '--child', JSON.stringify(spec)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
       const last = child.stdout.trim().split('\n').pop() ?? '';
