@@ -1,0 +1,269 @@
+/**
+ * Kernels in WebAssembly SIMD that work on tfjs-backend-wasm's own heap, for when the native add-on is absent: the
+ * exact GELU and its gradient (the composed tfjs ops run `Erf` and `Exp` single-threaded, a tenth of a BERT-tiny
+ * step), and small matrix products (attention's per-head products, for which XNNPACK sets up an operator per product,
+ * costing more than the arithmetic). The module imports the backend's memory, so it reads and writes tensors where
+ * they lie, and in the threaded build every heap worker runs its own instance on the same memory.
+ *
+ * The source is WebAssembly text, assembled once per process by `wabt`.
+ */
+
+import type { WasmMemory } from './heap-workers';
+
+/** The module's exports; every address is a byte offset into the wasm heap. */
+export interface SimdExports {
+  /**
+   * `rows` rows of C = A·B (+ bias): C is rows×n and B k×n, both row-major; A's element (i, p) lies at
+   * `a + i·rowStride + p·innerStride` (bytes), so A may be transposed; `bias` is n floats, or 0 for none. n % 8 = 0.
+   */
+  matMul(a: number, b: number, c: number, rows: number, n: number, k: number, rowStride: number, innerStride: number, bias: number): void;
+  /** out = x·Φ(x) for `count` floats. */
+  gelu(x: number, out: number, count: number): void;
+  /** out = dy·(Φ(x) + x·φ(x)) for `count` floats. */
+  geluGrad(x: number, dy: number, out: number, count: number): void;
+  /**
+   * `applyDropoutMask` (src/ops/dropout.ts) bit for bit on `count` floats from element `first` of the tensor: x·scale
+   * where mulberry32's draw is at most `lastKept`, else 0.
+   */
+  dropout(x: number, out: number, count: number, first: number, seed: number, lastKept: number, scale: number): void;
+}
+
+/** The columns one step of the product kernel computes: n must be a multiple. */
+export const SIMD_COLUMNS = 8;
+
+/** mulberry32's state increment. */
+const MULBERRY = 0x6d2b79f5;
+
+/** A v128 constant of four equal floats. */
+const f32x4 = (value: number): string => `(v128.const f32x4 ${value} ${value} ${value} ${value})`;
+
+// Φ(x) through erf(x/√2) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7) and exp(x) for x ≤ 0 by range
+// reduction and a degree-6 polynomial: the native add-on's formulas (src/backend/native), four lanes at a time.
+const WAT = (shared: boolean) => `(module
+  (import "env" "memory" (memory 1 ${shared ? '65536 shared' : ''}))
+
+  ;; exp(x) for x <= 0; 0 below -87.
+  (func $expNonpositive (param $x v128) (result v128)
+    (local $clamped v128) (local $shifted v128) (local $k v128) (local $r v128) (local $p v128)
+    (local.set $clamped (f32x4.max (local.get $x) ${f32x4(-87)}))
+    (local.set $shifted (f32x4.add (f32x4.mul (local.get $clamped) ${f32x4(1.44269504)}) ${f32x4(12582912)}))
+    (local.set $k (f32x4.sub (local.get $shifted) ${f32x4(12582912)}))
+    (local.set $r (f32x4.sub (f32x4.sub (local.get $clamped) (f32x4.mul (local.get $k) ${f32x4(0.693145752)}))
+                              (f32x4.mul (local.get $k) ${f32x4(1.42860677e-6)})))
+    (local.set $p ${f32x4(0.00138888892)})
+    ${[0.00833333377, 0.0416666679, 0.166666672, 0.5, 1, 1]
+      .map((c) => `(local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${f32x4(c)}))`).join('\n    ')}
+    ;; 2^k from k's bits in the shifted sum
+    (v128.and
+      (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (i32x4.sub (local.get $shifted) (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000))
+                                                      (v128.const i32x4 127 127 127 127)) (i32.const 23)))
+      (f32x4.ge (local.get $x) ${f32x4(-87)})))
+
+  ;; Φ(x), given e = exp(-x²/2).
+  (func $normalCdf (param $x v128) (param $e v128) (result v128)
+    (local $t v128) (local $poly v128)
+    (local.set $t (f32x4.div ${f32x4(1)} (f32x4.add ${f32x4(1)} (f32x4.mul (f32x4.abs (local.get $x)) ${f32x4(0.3275911 * Math.SQRT1_2)}))))
+    (local.set $poly ${f32x4(1.061405429)})
+    ${[-1.453152027, 1.421413741, -0.284496736, 0.254829592]
+      .map((c) => `(local.set $poly (f32x4.add (f32x4.mul (local.get $poly) (local.get $t)) ${f32x4(c)}))`).join('\n    ')}
+    (local.set $poly (f32x4.mul (local.get $poly) (local.get $t)))
+    ;; 0.5·(1 + sign(x)·(1 - poly·e)); 1 - poly·e >= 0, so the sign is x's sign bit
+    (f32x4.mul ${f32x4(0.5)} (f32x4.add ${f32x4(1)}
+      (v128.or (f32x4.sub ${f32x4(1)} (f32x4.mul (local.get $poly) (local.get $e)))
+               (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))))
+
+  (func $geluOf (param $x v128) (result v128)
+    (f32x4.mul (local.get $x)
+      (call $normalCdf (local.get $x) (call $expNonpositive (f32x4.mul (f32x4.mul (local.get $x) (local.get $x)) ${f32x4(-0.5)})))))
+
+  (func $geluGradOf (param $x v128) (param $dy v128) (result v128)
+    (local $e v128)
+    (local.set $e (call $expNonpositive (f32x4.mul (f32x4.mul (local.get $x) (local.get $x)) ${f32x4(-0.5)})))
+    (f32x4.mul (local.get $dy) (f32x4.add (call $normalCdf (local.get $x) (local.get $e))
+                                          (f32x4.mul (f32x4.mul (local.get $x) ${f32x4(0.398942280)}) (local.get $e)))))
+
+  ;; mulberry32's draws for the generator states s, kept (x·scale) or dropped (0).
+  (func $dropped (param $x v128) (param $s v128) (param $lastKept v128) (param $scale v128) (result v128)
+    (local $t v128)
+    (local.set $t (i32x4.mul (v128.xor (local.get $s) (i32x4.shr_u (local.get $s) (i32.const 15)))
+                             (v128.or (local.get $s) (v128.const i32x4 1 1 1 1))))
+    (local.set $t (v128.xor (local.get $t)
+      (i32x4.add (local.get $t) (i32x4.mul (v128.xor (local.get $t) (i32x4.shr_u (local.get $t) (i32.const 7)))
+                                            (v128.or (local.get $t) (v128.const i32x4 61 61 61 61))))))
+    (v128.and (f32x4.mul (local.get $x) (local.get $scale))
+              (i32x4.le_u (v128.xor (local.get $t) (i32x4.shr_u (local.get $t) (i32.const 14))) (local.get $lastKept))))
+
+  ;; Element i (of the tensor) draws from state seed + (i + 1)·0x6d2b79f5.
+  (func (export "dropout") (param $x i32) (param $out i32) (param $count i32) (param $first i32) (param $seed i32) (param $lastKept i32) (param $scale f32)
+    (local $end i32) (local $state v128) (local $kept v128) (local $scales v128)
+    (local.set $kept (i32x4.splat (local.get $lastKept)))
+    (local.set $scales (f32x4.splat (local.get $scale)))
+    (local.set $state (i32x4.add (i32x4.splat (i32.add (local.get $seed) (i32.mul (i32.add (local.get $first) (i32.const 1)) (i32.const ${MULBERRY}))))
+                                 (v128.const i32x4 ${[0, 1, 2, 3].map((lane) => Math.imul(lane, MULBERRY) >>> 0).join(' ')})))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (v128.store (local.get $out) (call $dropped (v128.load (local.get $x)) (local.get $state) (local.get $kept) (local.get $scales)))
+      (local.set $state (i32x4.add (local.get $state) (v128.const i32x4 ${Array(4).fill(Math.imul(4, MULBERRY) >>> 0).join(' ')})))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $next)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $count) (i32.const 3)) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (f32.store (local.get $out) (f32x4.extract_lane 0
+        (call $dropped (f32x4.splat (f32.load (local.get $x))) (local.get $state) (local.get $kept) (local.get $scales))))
+      (local.set $state (i32x4.add (local.get $state) (v128.const i32x4 ${Array(4).fill(MULBERRY).join(' ')})))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $next))))
+
+  ;; Four floats at a time; the last count % 4 one by one, through lane 0.
+  (func (export "gelu") (param $x i32) (param $out i32) (param $count i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (v128.store (local.get $out) (call $geluOf (v128.load (local.get $x))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $next)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $count) (i32.const 3)) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (f32.store (local.get $out) (f32x4.extract_lane 0 (call $geluOf (f32x4.splat (f32.load (local.get $x))))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $next))))
+
+  (func (export "geluGrad") (param $x i32) (param $dy i32) (param $out i32) (param $count i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (v128.store (local.get $out) (call $geluGradOf (v128.load (local.get $x)) (v128.load (local.get $dy))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $next)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $count) (i32.const 3)) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (f32.store (local.get $out)
+        (f32x4.extract_lane 0 (call $geluGradOf (f32x4.splat (f32.load (local.get $x))) (f32x4.splat (f32.load (local.get $dy))))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $next))))
+
+  ;; Blocks of 4 rows × 8 columns held in eight registers over the whole inner dimension, then the rows left one by
+  ;; one (1 × 8). B's rows stream through once per block of rows.
+  (func (export "matMul") (param $a i32) (param $b i32) (param $c i32) (param $rows i32) (param $n i32) (param $k i32)
+                          (param $rowStride i32) (param $innerStride i32) (param $bias i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $pa i32) (local $pb i32) (local $pc i32) (local $rowB i32)
+    (local $row1 i32) (local $row2 i32) (local $row3 i32)
+    (local $b0 v128) (local $b1 v128) (local $x v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $rowB (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $row1 (local.get $rowStride))
+    (local.set $row2 (i32.shl (local.get $rowStride) (i32.const 1)))
+    (local.set $row3 (i32.add (local.get $row2) (local.get $rowStride)))
+    (block $blocksDone (loop $blocks
+      (br_if $blocksDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $columnsDone (loop $columns
+        (br_if $columnsDone (i32.ge_u (local.get $j) (local.get $n)))
+        (if (local.get $bias)
+          (then
+            (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+            (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
+          (else (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))))
+        (local.set $c10 (local.get $c00)) (local.set $c11 (local.get $c01))
+        (local.set $c20 (local.get $c00)) (local.set $c21 (local.get $c01))
+        (local.set $c30 (local.get $c00)) (local.set $c31 (local.get $c01))
+        (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $rowStride))))
+        (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $p (local.get $k))
+        (loop $inner
+          (local.set $b0 (v128.load (local.get $pb)))
+          (local.set $b1 (v128.load offset=16 (local.get $pb)))
+          ${[0, 1, 2, 3].map((r) => `(local.set $x (f32x4.splat (f32.load ${r === 0 ? '(local.get $pa)' : `(i32.add (local.get $pa) (local.get $row${r}))`})))
+          (local.set $c${r}0 (f32x4.add (local.get $c${r}0) (f32x4.mul (local.get $x) (local.get $b0))))
+          (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (f32x4.mul (local.get $x) (local.get $b1))))`).join('\n          ')}
+          (local.set $pa (i32.add (local.get $pa) (local.get $innerStride)))
+          (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+          (br_if $inner (local.tee $p (i32.sub (local.get $p) (i32.const 1)))))
+        (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (local.get $j)) (i32.const 2))))
+        ${[0, 1, 2, 3].map((r) => `(v128.store (local.get $pc) (local.get $c${r}0)) (v128.store offset=16 (local.get $pc) (local.get $c${r}1))
+        (local.set $pc (i32.add (local.get $pc) (local.get $rowB)))`).join('\n        ')}
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $columns)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $blocks)))
+    (block $rowsDone (loop $rowsLeft
+      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $columnsDone (loop $columns
+        (br_if $columnsDone (i32.ge_u (local.get $j) (local.get $n)))
+        (if (local.get $bias)
+          (then
+            (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+            (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
+          (else (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))))
+        (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $rowStride))))
+        (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $p (local.get $k))
+        (loop $inner
+          (local.set $x (f32x4.splat (f32.load (local.get $pa))))
+          (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (v128.load (local.get $pb)))))
+          (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $pb)))))
+          (local.set $pa (i32.add (local.get $pa) (local.get $innerStride)))
+          (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+          (br_if $inner (local.tee $p (i32.sub (local.get $p) (i32.const 1)))))
+        (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (local.get $j)) (i32.const 2))))
+        (v128.store (local.get $pc) (local.get $c00)) (v128.store offset=16 (local.get $pc) (local.get $c01))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $columns)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rowsLeft))))
+)`;
+
+interface Wabt {
+  parseWat(filename: string, text: string): { toBinary(options: object): { buffer: Uint8Array }; destroy(): void };
+}
+
+/** A compiled `WebAssembly.Module` of these kernels (which workers can be sent). */
+export type SimdModule = { readonly compiledKernels?: never };
+
+// The parts of the WebAssembly API used here: TypeScript's ES2022 library and @types/node leave it out.
+const { Module, Instance } = (globalThis as unknown as {
+  WebAssembly: {
+    Module: new (bytes: Uint8Array) => SimdModule;
+    Instance: new (module: SimdModule, imports: { env: { memory: WasmMemory } }) => { exports: unknown };
+  };
+}).WebAssembly;
+
+const compiled = new Map<boolean, Promise<SimdModule>>();
+
+/** The kernels' module for a shared memory (the threaded build's) or not, assembled once per process. */
+export function compileSimdKernels(shared: boolean): Promise<SimdModule> {
+  let module = compiled.get(shared);
+  if (!module) {
+    module = (async () => {
+      const wabt = await (require('wabt') as () => Promise<Wabt>)();
+      const parsed = wabt.parseWat('simd-kernels.wat', WAT(shared));
+      try {
+        return new Module(parsed.toBinary({}).buffer);
+      } finally {
+        parsed.destroy();
+      }
+    })();
+    compiled.set(shared, module);
+  }
+  return module;
+}
+
+/** The kernels on `memory` (the backend's `WebAssembly.Memory`, which the module imports). */
+export function instantiateSimdKernels(module: SimdModule, memory: WasmMemory): SimdExports {
+  return new Instance(module, { env: { memory } }).exports as SimdExports;
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { compileSimdKernels, instantiateSimdKernels, type SimdExports } from '../../src/backend/kernels/wasm-simd';
+import { applyDropoutMask } from '../../src/ops/dropout';
+import { normalCdf, normalDensity } from './erf-reference';
+
+// @types/node leaves WebAssembly.Memory out; what these tests use of it:
+type Memory = new (pages: { initial: number; maximum?: number; shared?: boolean }) => { buffer: ArrayBuffer | SharedArrayBuffer };
+const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: Memory } }).WebAssembly;
+
+/** The kernels on a fresh memory of 4 MiB, shared (as the threaded build's) or not, and a float allocator on it. */
+async function kernels(shared: boolean): Promise<{ simd: SimdExports; floats: (length: number) => Float32Array }> {
+  const memory = new Memory({ initial: 64, ...(shared ? { maximum: 64, shared: true } : {}) });
+  const simd = instantiateSimdKernels(await compileSimdKernels(shared), memory);
+  let next = 64; // bytes; address 0 means "no bias"
+  const floats = (length: number) => {
+    const array = new Float32Array(memory.buffer, next, length);
+    next += 4 * length + 64;
+    return array;
+  };
+  return { simd, floats };
+}
+
+describe.each([false, true])('WebAssembly SIMD kernels (shared memory: %s)', (shared) => {
+  it('compute the exact GELU and its gradient to 1e-6 of float64 erf, odd lengths included', async () => {
+    const { simd, floats } = await kernels(shared);
+    const count = 1003; // 250 steps of four, then three one by one
+    const [x, dy, out] = [floats(count), floats(count), floats(count)];
+    x.forEach((_, i) => (x[i] = (i - 501) / 60)); // -8.35 … 8.37
+    dy.forEach((_, i) => (dy[i] = Math.cos(i)));
+    simd.gelu(x.byteOffset, out.byteOffset, count);
+    const geluErrors = Array.from(x, (v, i) => Math.abs((out[i] as number) - v * normalCdf(v)));
+    simd.geluGrad(x.byteOffset, dy.byteOffset, out.byteOffset, count);
+    const gradErrors = Array.from(x, (v, i) => Math.abs((out[i] as number) - (dy[i] as number) * (normalCdf(v) + v * normalDensity(v))));
+    expect(Math.max(...geluErrors)).toBeLessThan(1e-6);
+    expect(Math.max(...gradErrors)).toBeLessThan(1e-6);
+  });
+
+  it('draw the JavaScript dropout mask bit for bit, from any element of the tensor', async () => {
+    const { simd, floats } = await kernels(shared);
+    const count = 1001;
+    const [x, out] = [floats(count), floats(count)];
+    x.forEach((_, i) => (x[i] = Math.sin(i) * 3));
+    for (const [rate, seed, first] of [[0.1, 77, 0], [0.5, 0xdeadbeef, 377], [0.999, 5, 12]] as const) {
+      const want = new Float32Array(count);
+      applyDropoutMask(x, want, rate, seed, first);
+      simd.dropout(x.byteOffset, out.byteOffset, count, first, seed, Math.ceil((1 - rate) * 2 ** 32) - 1, 1 / (1 - rate));
+      expect(Array.from(out).filter((v, i) => !Object.is(v, want[i])), `rate ${rate}`).toEqual([]);
+      expect(want.filter((v) => v === 0).length / count, `rate ${rate}`).toBeCloseTo(rate, 1);
+    }
+  });
+
+  it('multiply matrices as float64 does, A transposed or not, with or without a bias, rows off the block of four', async () => {
+    const { simd, floats } = await kernels(shared);
+    const [m, n, k] = [7, 24, 13];
+    const [a, b, bias, out] = [floats(m * k), floats(k * n), floats(n), floats(m * n)];
+    a.forEach((_, i) => (a[i] = Math.sin(i)));
+    b.forEach((_, i) => (b[i] = Math.cos(0.7 * i)));
+    bias.forEach((_, i) => (bias[i] = i / 10));
+    for (const transposeA of [false, true]) {
+      for (const withBias of [false, true]) {
+        out.fill(NaN);
+        const [rowStride, innerStride] = transposeA ? [4, 4 * m] : [4 * k, 4];
+        simd.matMul(a.byteOffset, b.byteOffset, out.byteOffset, m, n, k, rowStride, innerStride, withBias ? bias.byteOffset : 0);
+        let worst = 0;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let sum = withBias ? (bias[j] as number) : 0;
+            for (let p = 0; p < k; p++) sum += (a[transposeA ? p * m + i : i * k + p] as number) * (b[p * n + j] as number);
+            worst = Math.max(worst, Math.abs(sum - (out[i * n + j] as number)));
+          }
+        }
+        expect(worst, `transposeA ${transposeA}, bias ${withBias}`).toBeLessThan(1e-5);
+      }
+    }
+  });
+});
