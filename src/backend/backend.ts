@@ -176,7 +176,7 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
         reason,
         skipped,
         versions: { '@tensorflow/tfjs-core': tf.version_core, [candidate.package]: packageVersion(candidate.package) },
-        kernels: registerKernels(candidate.name),
+        kernels: await registerKernels(candidate.name),
         ...(threads === undefined ? {} : { threads }),
       };
     }

@@ -1,15 +1,24 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { HeapWorkers } from '../../src/backend/kernels/heap-workers';
+import { compileSimdKernels, instantiateSimdKernels, type SimdModule } from '../../src/backend/kernels/wasm-simd';
 import { applyDropoutMask } from '../../src/ops/dropout';
 import { layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
+
+// @types/node leaves WebAssembly.Memory out; what these tests use of it:
+type Memory = new (pages: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer; grow(pages: number): number };
+const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: Memory } }).WebAssembly;
+let simd: SimdModule;
+beforeAll(async () => {
+  simd = await compileSimdKernels(true);
+});
 
 const ROWS = 1100; // 1100 × 128 elements: above the size split over workers, and not a multiple of 3 threads
 const SIZE = 128;
 const N = ROWS * SIZE;
 
-/** A shared "heap" with x, residual, dy, out, gamma and beta laid out in it, filled with fixed values. */
+/** A shared wasm memory with x, residual, dy, out, gamma and beta laid out in it, filled with fixed values. */
 function heap() {
-  const memory = { buffer: new SharedArrayBuffer(4 * (4 * N + 2 * SIZE)) };
+  const memory = new Memory({ initial: Math.ceil((4 * (4 * N + 2 * SIZE)) / 65536), maximum: 64, shared: true });
   const [x, residual, dy, out] = [0, 1, 2, 3].map((k) => new Float32Array(memory.buffer, 4 * k * N, N)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const [gamma, beta] = [0, 1].map((k) => new Float32Array(memory.buffer, 4 * (4 * N + k * SIZE), SIZE)) as [Float32Array, Float32Array];
   for (let i = 0; i < N; i++) [x[i], residual[i], dy[i]] = [Math.sin(i) * 3, Math.cos(3 * i), Math.sin(7 * i)];
@@ -26,11 +35,20 @@ function differing(a: Float32Array, b: Float32Array): number {
 
 describe('HeapWorkers', () => {
   for (const threads of [2, 3]) {
-    it(`splits LayerNorm, its gradient and dropout over ${threads} threads, bit for bit as on one`, () => {
+    it(`splits LayerNorm, GELU, their gradients, dropout and products over ${threads} threads, bit for bit as on one`, () => {
       const { memory, x, residual, dy, out, gamma, beta } = heap();
-      const workers = new HeapWorkers(memory, threads);
+      const workers = new HeapWorkers(memory, threads, simd);
+      const one = instantiateSimdKernels(simd, memory);
       const want = new Float32Array(N);
       const none = new Float32Array(0);
+      // Products: x as 1100 batches of 8×16 by residual's first 1100 batches of 16×8 (rows of products not split evenly).
+      const [m, n, k, batches] = [8, 8, 16, ROWS];
+      const product = (into: Float32Array, transposeA: boolean, bias: Float32Array) => {
+        const [rowStride, innerStride] = transposeA ? [4, 4 * m] : [4 * k, 4];
+        for (let p = 0; p < batches; p++) {
+          one.matMul(x.byteOffset + 4 * p * m * k, residual.byteOffset + 4 * p * k * n, into.byteOffset + 4 * p * m * n, m, n, k, rowStride, innerStride, bias.length ? bias.byteOffset : 0);
+        }
+      };
       const cases: [string, () => void, () => void][] = [
         ['layerNorm', () => workers.layerNorm(x, none, gamma, beta, out, 1e-12), () => layerNormRows(x, none, gamma, beta, want, 1e-12)],
         ['residual layerNorm', () => workers.layerNorm(x, residual, gamma, beta, out, 1e-5), () => layerNormRows(x, residual, gamma, beta, want, 1e-5)],
@@ -44,16 +62,32 @@ describe('HeapWorkers', () => {
         whole();
         expect(differing(out, want), name).toBe(0);
       }
-      expect(workers.splitCalls).toBe(cases.length);
+      // The SIMD kernels, split and then in one call on the calling thread, into the heap's out.
+      const simdCases: [string, () => void, () => void][] = [
+        ['gelu', () => workers.gelu(x, out), () => one.gelu(x.byteOffset, out.byteOffset, N)],
+        ['geluGrad', () => workers.geluGrad(x, dy, out), () => one.geluGrad(x.byteOffset, dy.byteOffset, out.byteOffset, N)],
+        ...[false, true].map((transposeA): [string, () => void, () => void] => {
+          const bias = transposeA ? beta.subarray(0, n) : none;
+          return [`matMul, transposeA ${transposeA}`,
+            () => workers.matMul(x.subarray(0, batches * m * k), residual.subarray(0, batches * k * n), out.subarray(0, batches * m * n), bias, m, n, k, transposeA, batches, batches),
+            () => product(out, transposeA, bias)];
+        }),
+      ];
+      for (const [name, split, whole] of simdCases) {
+        out.fill(NaN);
+        split();
+        const splitResult = out.slice();
+        out.fill(NaN);
+        whole();
+        expect(differing(splitResult, out), name).toBe(0);
+      }
+      expect(workers.splitCalls).toBe(cases.length + simdCases.length);
     });
   }
 
   it('follows the wasm memory when it grows after the workers started', () => {
-    // @types/node leaves WebAssembly.Memory out; what this test uses of it:
-    type Memory = new (pages: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer; grow(pages: number): number };
-    const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: Memory } }).WebAssembly;
     const memory = new Memory({ initial: 1, maximum: 64, shared: true });
-    const workers = new HeapWorkers(memory, 2);
+    const workers = new HeapWorkers(memory, 2, simd);
     memory.grow(40); // the arrays below lie beyond the memory the workers first saw
     const x = new Float32Array(memory.buffer, 4 * 65536, N);
     x.forEach((_, i) => (x[i] = Math.sin(i)));
@@ -65,16 +99,32 @@ describe('HeapWorkers', () => {
     expect(differing(out, want)).toBe(0);
   });
 
-  it('runs small arrays, and arrays off its heap, on the calling thread', () => {
+  it('runs small arrays, and JavaScript kernels\' arrays off its heap, on the calling thread; refuses SIMD ones', () => {
     const { memory, x, gamma, beta } = heap();
-    const workers = new HeapWorkers(memory, 2);
+    const workers = new HeapWorkers(memory, 2, simd);
     const [small, offHeap] = [new Float32Array(memory.buffer, 0, 4 * SIZE), new Float32Array(N)];
     workers.layerNorm(small, new Float32Array(0), gamma, beta, small, 1e-12);
-    workers.dropout(x, offHeap, 0.5, 1);
+    workers.layerNorm(x, new Float32Array(0), gamma, beta, offHeap, 1e-12);
     expect(workers.splitCalls).toBe(0);
     const want = new Float32Array(N);
-    applyDropoutMask(x, want, 0.5, 1);
+    layerNormRows(x, new Float32Array(0), gamma, beta, want, 1e-12);
     expect(differing(offHeap, want)).toBe(0);
+    expect(() => workers.dropout(x, offHeap, 0.5, 1)).toThrow('dropout: expected arrays on the wasm heap');
+  });
+
+  it('needs a shared memory for more than one thread, and runs everything on the calling thread with one', () => {
+    const memory = new Memory({ initial: 16, maximum: 16, shared: true });
+    const unshared = { buffer: new ArrayBuffer(65536) };
+    expect(() => new HeapWorkers(unshared, 2, simd)).toThrow('heap workers: 2 threads need a shared memory');
+    const workers = new HeapWorkers(memory, 1, simd);
+    const x = new Float32Array(memory.buffer, 0, N / 2);
+    x.forEach((_, i) => (x[i] = Math.sin(i)));
+    const out = new Float32Array(memory.buffer, 2 * N, N / 2);
+    workers.dropout(x, out, 0.25, 9);
+    const want = new Float32Array(N / 2);
+    applyDropoutMask(x, want, 0.25, 9);
+    expect(differing(out, want)).toBe(0);
+    expect(workers.splitCalls).toBe(0);
   });
 
   it('starts a dropout part where it lies in the tensor', () => {

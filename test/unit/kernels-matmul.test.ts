@@ -4,8 +4,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend/backend';
 import { cpuMatMulKernels } from '../../src/backend/kernels/cpu-matmul';
 import { cpuGatherKernel, wasmGatherKernel } from '../../src/backend/kernels/gather-rows';
+import { HeapWorkers } from '../../src/backend/kernels/heap-workers';
 import { planMatMul } from '../../src/backend/kernels/matmul-plan';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from '../../src/backend/kernels/wasm-matmul';
+import { compileSimdKernels } from '../../src/backend/kernels/wasm-simd';
 import { wasmSliceKernel } from '../../src/backend/kernels/wasm-slice';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
 import { productErrors, seeded } from './matmul-reference';
@@ -37,6 +39,12 @@ async function withKernels(configs: tf.KernelConfig[], f: () => Promise<void>): 
 
 const { blas } = loadNativeBlas({});
 
+/** The SIMD kernels on the backend's own memory, on the calling thread (as where wasm runs one thread). */
+async function heapWorkersOn(wasm: WasmBackend): Promise<HeapWorkers> {
+  const memory = wasm.wasm.wasmMemory ?? wasm.wasm.asm.memory;
+  return new HeapWorkers(memory, 1, await compileSimdKernels(memory.buffer instanceof SharedArrayBuffer));
+}
+
 describe('matmul kernels match a float64 reference', () => {
   let wasm: WasmBackend;
   beforeAll(async () => {
@@ -46,6 +54,10 @@ describe('matmul kernels match a float64 reference', () => {
 
   it('on wasm through XNNPACK (no add-on)', async () => {
     await withKernels(wasmMatMulKernels(wasm, undefined), checkAll);
+  });
+
+  it('on wasm through XNNPACK and the SIMD kernel (no add-on, as initBackend registers them)', async () => {
+    await withKernels(wasmMatMulKernels(wasm, undefined, await heapWorkersOn(wasm)), checkAll);
   });
 
   it.skipIf(!blas)('on wasm through the native BLAS add-on', async () => {
@@ -66,7 +78,7 @@ describe('matmul kernels match a float64 reference', () => {
 });
 
 describe('wasm kernels', () => {
-  it('leave the tensor count and the wasm heap unchanged, on both paths', async () => {
+  it('leave the tensor count and the wasm heap unchanged, on every path', async () => {
     await initBackend();
     const wasm = tf.findBackend('wasm') as WasmBackend;
     // Large enough for the XNNPACK path's transposed temporaries and per-batch tensor ids.
@@ -74,8 +86,9 @@ describe('wasm kernels', () => {
     const b = seeded([2, 3, 64, 48], 2);
     const bias = seeded([48], 3);
     const step = () => tf.tidy(() => tf.sum(tf.fused.matMul({ a, b, transposeA: true, bias })).dataSync());
-    for (const library of [undefined, blas]) {
-      await withKernels(wasmMatMulKernels(wasm, library), async () => {
+    const heap = await heapWorkersOn(wasm);
+    for (const [library, simd] of [[undefined, undefined], [undefined, heap], [blas, undefined]] as const) {
+      await withKernels(wasmMatMulKernels(wasm, library, simd), async () => {
         step();
         const before = { ...tf.memory(), dataIds: wasm.numDataIds() };
         for (let i = 0; i < 3; i++) step();

@@ -37,6 +37,13 @@ const CASES: Case[] = [
   { name: 'large, transposed B, bias', a: [2, 40, 64], b: [2, 48, 64], transposeB: true, bias: [48], activation: 'relu' },
   { name: 'large, transposed A', a: [2, 64, 40], b: [64, 48], transposeA: true },
   { name: 'inner dimension 0 with bias', a: [3, 0], b: [0, 4], bias: [4] },
+  // Columns in whole steps of 8: without the add-on, the SIMD kernel's cases (batched; thin with A transposed).
+  { name: 'batched, n 16, rows off the block of four', a: [3, 7, 5], b: [3, 5, 16] },
+  { name: 'batched, transposed B, n 16 (attention scores)', a: [2, 2, 6, 8], b: [2, 2, 16, 8], transposeB: true },
+  { name: 'batched, transposed A, bias, n 8', a: [3, 9, 5], b: [3, 9, 8], transposeA: true, bias: [8] },
+  { name: 'one A, batched B, n 8', a: [3, 4], b: [2, 4, 8] },
+  { name: 'thin, transposed A (a weight gradient), n 24', a: [300, 6], b: [300, 24], transposeA: true },
+  { name: 'batched, transposed B, split over threads', a: [4, 2, 128, 64], b: [4, 2, 128, 64], transposeB: true },
 ];
 
 export function seeded(shape: number[], seed: number): tf.Tensor {

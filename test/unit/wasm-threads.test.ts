@@ -42,15 +42,16 @@ describe('wasm threads', () => {
   });
 
   // Its own process: the threaded build must start before anything else touches the wasm backend.
-  it('runs every product case right on the threaded build, LayerNorm and dropout split over its heap, and the process ends by itself', async () => {
+  it('runs every product case right on the threaded build, LayerNorm, dropout and GELU split over its heap, and the process ends by itself', async () => {
     const stdout = await runThreaded('test/unit/fixtures/threaded-products.ts');
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
-      threads: string; matMul: string; elementwise: string; sharedHeap: boolean; layerNormDiffering: number; dropoutDiffering: number;
+      threads: string; matMul: string; elementwise: string; sharedHeap: boolean; layerNormDiffering: number; dropoutDiffering: number; geluWorst: number;
       products: { name: string; shape: number[]; expectedShape: number[]; worst: number }[];
     };
     expect(report.threads).toBe('2 (ADAPTERFUSION_WASM_THREADS=2)');
-    expect(report.matMul).toMatch(/^XNNPACK/);
-    expect(report.elementwise).toBe('JavaScript, split over 2 threads');
+    expect(report.matMul).toBe('XNNPACK, batched and thin products in WebAssembly SIMD, split over 2 threads');
+    expect(report.elementwise).toBe('GELU and dropout in WebAssembly SIMD, LayerNorm in JavaScript, split over 2 threads');
+    expect(report.geluWorst).toBeLessThan(2e-6);
     expect(report.sharedHeap).toBe(true);
     expect(report).toMatchObject({ layerNormDiffering: 0, dropoutDiffering: 0 });
     expect(report.products.length).toBeGreaterThan(20);
@@ -63,7 +64,8 @@ describe('wasm threads', () => {
   it('shows in doctor', async () => {
     const stdout = await runThreaded('test/integration/fixtures/run-cli.ts', ['doctor']);
     expect(stdout).toContain('\nwasm threads: 2 (ADAPTERFUSION_WASM_THREADS=2)\n');
-    expect(stdout).toMatch(/\nblas: not used: off \(ADAPTERFUSION_BLAS=0\); matmul: XNNPACK for every product .*; element-wise: JavaScript, split over 2 threads\n/);
+    expect(stdout).toContain('\nblas: not used: off (ADAPTERFUSION_BLAS=0); matmul: XNNPACK, batched and thin products in WebAssembly SIMD, split over 2 threads; ' +
+      'element-wise: GELU and dropout in WebAssembly SIMD, LayerNorm in JavaScript, split over 2 threads\n');
     expect(stdout).toMatch(/\nmatmul 256x256: ok \(max error 0, /);
   });
 });

@@ -1,20 +1,25 @@
 import { Worker } from 'node:worker_threads';
-import { applyDropoutMask } from '../../ops/dropout';
 import { layerNormRows, layerNormRowsGrad, rowMoments } from '../../ops/layer-norm';
+import { instantiateSimdKernels, type SimdExports, type SimdModule } from './wasm-simd';
 
-/** The kernel bodies, each reaching nothing but the others and JavaScript's globals: the workers run their source. */
-const BODIES = { layerNormRows, layerNormRowsGrad, rowMoments, applyDropoutMask };
+/** The JavaScript kernel bodies, each reaching nothing but the others and JavaScript's globals: the workers run their source. */
+const BODIES = { layerNormRows, layerNormRowsGrad, rowMoments };
+
+/** What a part reaches: the JavaScript bodies, and the SIMD kernels' instance on this thread. */
+type Bodies = typeof BODIES & { simd: SimdExports };
 
 /**
  * A part of a kernel: units `begin` … `end` − 1 (rows or elements) of `arrays`, with `scalars`. The workers run it
  * from its source too, so it reaches the kernel bodies only through its first argument.
  */
-type Part = (bodies: typeof BODIES, arrays: Float32Array[], scalars: number[], begin: number, end: number) => void;
+type Part = (bodies: Bodies, arrays: Float32Array[], scalars: number[], begin: number, end: number) => void;
 
 interface Task {
   /** How many units (rows or elements) the arrays hold. */
-  units(arrays: Float32Array[]): number;
+  units(arrays: Float32Array[], scalars: number[]): number;
   part: Part;
+  /** A SIMD kernel, which addresses the heap: its arrays must lie there. */
+  simd?: true;
 }
 
 type LayerNormArrays = [x: Float32Array, residual: Float32Array, gamma: Float32Array, betaOrDy: Float32Array, out: Float32Array];
@@ -41,13 +46,50 @@ const TASKS = {
       bodies.layerNormRowsGrad(rows(x), rows(residual), gamma, rows(dy), rows(out), epsilon as number);
     },
   },
-  /** arrays x, out; scalars rate, seed. */
+  /** arrays x, out; scalars rate, seed. Draw < (1 − rate)·2³² exactly when draw ≤ ⌈(1 − rate)·2³²⌉ − 1. */
   dropout: {
     units: ([x]) => (x as Float32Array).length,
-    part: (bodies, arrays, [rate, seed], begin, end) => {
-      const [x, out] = arrays as [Float32Array, Float32Array];
-      bodies.applyDropoutMask(x.subarray(begin, end), out.subarray(begin, end), rate as number, seed as number, begin);
+    part: ({ simd }, [x, out], [rate, seed], begin, end) => {
+      const keep = 1 - (rate as number);
+      simd.dropout((x as Float32Array).byteOffset + 4 * begin, (out as Float32Array).byteOffset + 4 * begin, end - begin, begin, seed as number, Math.ceil(keep * 4294967296) - 1, 1 / keep);
     },
+    simd: true,
+  },
+  /** arrays x, out. */
+  gelu: {
+    units: ([x]) => (x as Float32Array).length,
+    part: ({ simd }, [x, out], _scalars, begin, end) => simd.gelu((x as Float32Array).byteOffset + 4 * begin, (out as Float32Array).byteOffset + 4 * begin, end - begin),
+    simd: true,
+  },
+  /** arrays x, dy, out. */
+  geluGrad: {
+    units: ([x]) => (x as Float32Array).length,
+    part: ({ simd }, arrays, _scalars, begin, end) => {
+      const [x, dy, out] = arrays.map((array) => array.byteOffset + 4 * begin) as [number, number, number];
+      simd.geluGrad(x, dy, out, end - begin);
+    },
+    simd: true,
+  },
+  /**
+   * arrays a, b, out, bias (empty for none); scalars m, n, k, transposeA (1 or 0), batchA, batchB. Units are the
+   * rows of every product's result; product p multiplies A's batch p mod batchA by B's batch p mod batchB.
+   */
+  matMul: {
+    units: ([, , out], [, n]) => (out as Float32Array).length / (n as number),
+    part: ({ simd }, [a, b, out, bias], [m, n, k, transposeA, batchA, batchB], begin, end) => {
+      const [rows, columns, inner] = [m as number, n as number, k as number];
+      const [rowStride, innerStride] = transposeA ? [4, 4 * rows] : [4 * inner, 4];
+      const biasAt = (bias as Float32Array).length === 0 ? 0 : (bias as Float32Array).byteOffset;
+      for (let row = begin; row < end;) {
+        const product = Math.floor(row / rows);
+        const [first, last] = [row - product * rows, Math.min(rows, end - product * rows)];
+        const aAt = (a as Float32Array).byteOffset + 4 * (product % (batchA as number)) * rows * inner + first * rowStride;
+        const bAt = (b as Float32Array).byteOffset + 4 * (product % (batchB as number)) * inner * columns;
+        simd.matMul(aAt, bAt, (out as Float32Array).byteOffset + 4 * row * columns, last - first, columns, inner, rowStride, innerStride, biasAt);
+        row = product * rows + last;
+      }
+    },
+    simd: true,
   },
 } satisfies Record<string, Task>;
 
@@ -79,7 +121,7 @@ const MAX_ARRAYS = 8;
 const MAX_SCALARS = 8;
 
 /** The workers' loop: wait for a job, run its part, count down, repeat. Runs from its source, like the parts. */
-function workerLoop(memory: WasmMemory, control: SharedArrayBuffer, index: number, threads: number, bodies: typeof BODIES, parts: Part[]): void {
+function workerLoop(memory: WasmMemory, control: SharedArrayBuffer, index: number, threads: number, bodies: Bodies, parts: Part[]): void {
   const ints = new Int32Array(control, 0, INT_SLOTS);
   const numbers = new Float64Array(control, INT_SLOTS * 4, 2 * MAX_ARRAYS + MAX_SCALARS);
   let seen = Atomics.load(ints, GENERATION);
@@ -101,19 +143,27 @@ function workerLoop(memory: WasmMemory, control: SharedArrayBuffer, index: numbe
 }
 
 /**
- * The JavaScript element-wise kernels (LayerNorm and its gradient, dropout) split over worker threads that share
- * the threaded wasm build's heap, for when the native add-on, whose kernels use every core, is absent. The calling
- * thread takes the first part and waits for the others inside the call (`Atomics.wait`), so a kernel stays
- * synchronous. Arrays not on that heap (the cpu backend's), and small ones, are done on the calling thread.
+ * The kernels on the wasm heap for when the native add-on, whose kernels use every core, is absent: LayerNorm (and
+ * its gradient) and dropout in JavaScript, GELU (and its gradient) and small matrix products in WebAssembly SIMD
+ * (`simd`, an instance per thread on the same memory). Where the heap is shared (the threaded build) a call is split
+ * over `threads` − 1 workers and the calling thread, which takes the first part and waits for the others inside the
+ * call (`Atomics.wait`), so a kernel stays synchronous. Small arrays, and the JavaScript kernels' arrays off the heap
+ * (the cpu backend's), are done on the calling thread.
  */
 export class HeapWorkers {
   private readonly ints: Int32Array;
   private readonly numbers: Float64Array;
+  private readonly bodies: Bodies;
   /** Calls that were split over the workers (the others ran on the calling thread alone). */
   splitCalls = 0;
 
-  /** `threads` counts the calling thread: `threads` − 1 workers start, unreferenced so the process can end. */
-  constructor(private readonly memory: WasmMemory, readonly threads: number) {
+  /**
+   * `threads` counts the calling thread: `threads` − 1 workers start (only on a shared memory), unreferenced so the
+   * process can end. `simd` is `compileSimdKernels`'s module for this memory.
+   */
+  constructor(private readonly memory: WasmMemory, readonly threads: number, simd: SimdModule) {
+    if (threads > 1 && !(memory.buffer instanceof SharedArrayBuffer)) throw new Error(`heap workers: ${threads} threads need a shared memory`);
+    this.bodies = { ...BODIES, simd: instantiateSimdKernels(simd, memory) };
     const control = new SharedArrayBuffer(INT_SLOTS * 4 + (2 * MAX_ARRAYS + MAX_SCALARS) * 8);
     this.ints = new Int32Array(control, 0, INT_SLOTS);
     this.numbers = new Float64Array(control, INT_SLOTS * 4, 2 * MAX_ARRAYS + MAX_SCALARS);
@@ -121,13 +171,13 @@ export class HeapWorkers {
     const source = [
       ...Object.entries(constants).map(([name, value]) => `const ${name} = ${value};`),
       ...Object.values(BODIES).map(String),
-      `const bodies = { ${Object.keys(BODIES).join(', ')} };`,
+      `const { memory, control, index, threads, simd } = require('node:worker_threads').workerData;`,
+      `const bodies = { ${Object.keys(BODIES).join(', ')}, simd: new WebAssembly.Instance(simd, { env: { memory } }).exports };`,
       `const parts = [${TASK_NAMES.map((name) => String(TASKS[name].part)).join(', ')}];`,
-      `const { memory, control, index, threads } = require('node:worker_threads').workerData;`,
       `(${String(workerLoop)})(memory, control, index, threads, bodies, parts);`,
     ].join('\n');
     for (let index = 1; index < threads; index++) {
-      new Worker(source, { eval: true, workerData: { memory, control, index, threads } }).unref();
+      new Worker(source, { eval: true, workerData: { memory, control, index, threads, simd } }).unref();
     }
     // A job would wait forever for a worker that never started: wait for all of them here, within a limit.
     const deadline = performance.now() + STARTUP_MS;
@@ -146,17 +196,31 @@ export class HeapWorkers {
   readonly layerNormGrad = (x: Float32Array, residual: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void =>
     this.run('layerNormGrad', [x, residual, gamma, dy, out], [epsilon]);
 
-  /** `applyDropoutMask`, split over the threads. */
+  /** `applyDropoutMask`, bit for bit, in SIMD and split over the threads. */
   readonly dropout = (x: Float32Array, out: Float32Array, rate: number, seed: number): void => this.run('dropout', [x, out], [rate, seed]);
+
+  /** out = GELU(x). */
+  readonly gelu = (x: Float32Array, out: Float32Array): void => this.run('gelu', [x, out], []);
+
+  /** out = dy·GELU′(x). */
+  readonly geluGrad = (x: Float32Array, dy: Float32Array, out: Float32Array): void => this.run('geluGrad', [x, dy, out], []);
+
+  /**
+   * `out` = op(A_p)·B_p (+ bias) for every product p: A's batch p mod batchA (m×k, or k×m stored when transposed),
+   * B's batch p mod batchB (k×n, row-major); n a multiple of `SIMD_COLUMNS`; `bias` n floats or empty.
+   */
+  readonly matMul = (a: Float32Array, b: Float32Array, out: Float32Array, bias: Float32Array, m: number, n: number, k: number, transposeA: boolean, batchA: number, batchB: number): void =>
+    this.run('matMul', [a, b, out, bias], [m, n, k, transposeA ? 1 : 0, batchA, batchB]);
 
   /** Runs a task on `arrays` (views of the heap, in the task's order) and `scalars`, split over every thread. */
   private run(task: HeapTaskName, arrays: Float32Array[], scalars: number[]): void {
-    const { units, part } = TASKS[task];
-    const count = units(arrays);
+    const { part, simd }: Task = TASKS[task];
+    const count = TASKS[task].units(arrays, scalars);
     const shared = this.memory.buffer;
     const onHeap = arrays.every((array) => array.length === 0 || array.buffer === shared);
+    if (!onHeap && simd) throw new Error(`${task}: expected arrays on the wasm heap`);
     if (this.threads === 1 || !onHeap || (arrays[0] as Float32Array).length < GRAIN) {
-      part(BODIES, arrays, scalars, 0, count);
+      part(this.bodies, arrays, scalars, 0, count);
       return;
     }
     this.splitCalls++;
@@ -169,7 +233,7 @@ export class HeapWorkers {
     Atomics.add(ints, GENERATION, 1);
     Atomics.notify(ints, GENERATION);
     try {
-      part(BODIES, arrays, scalars, 0, Math.floor(count / this.threads));
+      part(this.bodies, arrays, scalars, 0, Math.floor(count / this.threads));
     } finally {
       // Even when the calling thread's part throws: the next job must not overwrite the block under running workers.
       for (let pending = Atomics.load(ints, PENDING); pending !== 0; pending = Atomics.load(ints, PENDING)) Atomics.wait(ints, PENDING, pending);

@@ -10,6 +10,7 @@ import { floatKernel, shapedLikeFirst } from './float-kernel';
 import { cpuMatMulKernels } from './cpu-matmul';
 import { cpuGatherKernel, wasmGatherKernel } from './gather-rows';
 import { HeapWorkers } from './heap-workers';
+import { compileSimdKernels } from './wasm-simd';
 import { wasmSliceKernel } from './wasm-slice';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from './wasm-matmul';
 
@@ -19,7 +20,7 @@ export interface KernelInfo {
   matMul: string;
   /** The native BLAS add-on: in use, or why not. */
   blas: string;
-  /** Where the LayerNorm and dropout kernels run, e.g. `JavaScript, split over 2 threads`. */
+  /** Where the GELU, LayerNorm and dropout kernels run, e.g. `native add-on`. */
   elementwise: string;
   /** Every kernel the framework registered, as `Name/backend`. */
   registered: string[];
@@ -47,21 +48,22 @@ const registered = new Map<string, KernelInfo>();
 const NO_RESIDUAL = new Float32Array(0);
 
 /**
- * Workers for the JavaScript element-wise kernels, one per wasm thread after the first, where wasm runs its threaded
- * build (its heap is then shared); the add-on's kernels use the cores themselves.
+ * The kernels on the wasm heap (JavaScript LayerNorm and dropout, SIMD GELU and small products) for when the native
+ * add-on is absent, with a worker per wasm thread after the first where wasm runs its threaded build (its heap is
+ * then shared).
  */
-function heapWorkers(backendName: string): HeapWorkers | undefined {
-  if (backendName !== 'wasm') return undefined;
-  const memory = (tf.findBackend('wasm') as WasmBackend).wasm.wasmMemory;
-  const threads = wasmThreads();
-  return memory?.buffer instanceof SharedArrayBuffer && threads > 1 ? new HeapWorkers(memory, threads) : undefined;
+async function heapWorkers(): Promise<HeapWorkers> {
+  const { wasm } = tf.findBackend('wasm') as WasmBackend;
+  const memory = wasm.wasmMemory ?? wasm.asm.memory;
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  return new HeapWorkers(memory, shared ? wasmThreads() : 1, await compileSimdKernels(shared));
 }
 
 /** The framework's kernels for one backend; none for native TensorFlow, whose own are fast. */
 function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: HeapWorkers | undefined): tf.KernelConfig[] {
   if (backendName !== 'wasm' && backendName !== 'cpu') return [];
   // The add-on's element-wise kernels compute what the JavaScript ones do, vectorised; the heap workers split the
-  // JavaScript ones over wasm's threads.
+  // JavaScript ones over wasm's threads, and bring GELU in WebAssembly SIMD.
   const library = blas ?? heap;
   const dropout = library ? library.dropout : applyDropoutMask;
   const [normalize, normalizeGrad] = library ? [library.layerNorm, library.layerNormGrad] : [layerNormRows, layerNormRowsGrad];
@@ -75,9 +77,11 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: Hea
       normalizeGrad(x as Float32Array, NO_RESIDUAL, gamma as Float32Array, dy as Float32Array, out as Float32Array, attrs.epsilon as number)),
     floatKernel(RESIDUAL_LAYER_NORM_GRAD_KERNEL, backendName, ['x', 'residual', 'gamma', 'dy'], ([x, residual, gamma, dy], [out], attrs) =>
       normalizeGrad(x as Float32Array, residual as Float32Array, gamma as Float32Array, dy as Float32Array, out as Float32Array, attrs.epsilon as number)),
+    ...(library ? [
+      floatKernel(GELU_KERNEL, backendName, ['x'], ([x], [out]) => library.gelu(x as Float32Array, out as Float32Array)),
+      floatKernel(GELU_GRAD_KERNEL, backendName, ['x', 'dy'], ([x, dy], [out]) => library.geluGrad(x as Float32Array, dy as Float32Array, out as Float32Array)),
+    ] : []),
     ...(blas ? [
-      floatKernel(GELU_KERNEL, backendName, ['x'], ([x], [out]) => blas.gelu(x as Float32Array, out as Float32Array)),
-      floatKernel(GELU_GRAD_KERNEL, backendName, ['x', 'dy'], ([x, dy], [out]) => blas.geluGrad(x as Float32Array, dy as Float32Array, out as Float32Array)),
       floatKernel(ADAMW_KERNEL, backendName, ['variable', 'firstMoment', 'secondMoment', 'gradient'], (inputs, outputs, attrs) => {
         const [p, m, v, g] = inputs as [Float32Array, Float32Array, Float32Array, Float32Array];
         const [pOut, mOut, vOut] = outputs as [Float32Array, Float32Array, Float32Array];
@@ -98,7 +102,7 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: Hea
       }, shapedLikeFirst(3)),
     ] : []),
   ];
-  if (backendName === 'wasm') return [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas), wasmIdentityKernel(), wasmGatherKernel(), wasmSliceKernel(), ...elementwise];
+  if (backendName === 'wasm') return [...wasmMatMulKernels(tf.findBackend('wasm') as WasmBackend, blas, heap), wasmIdentityKernel(), wasmGatherKernel(), wasmSliceKernel(), ...elementwise];
   return [...(blas ? cpuMatMulKernels(blas) : []), cpuGatherKernel(), ...elementwise];
 }
 
@@ -109,7 +113,7 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: Hea
  * `gelu` ops (GELU only with the add-on).
  * Called by `initBackend`; `ADAPTERFUSION_BLAS=0` keeps the add-on out, `ADAPTERFUSION_KERNELS=stock` all of it.
  */
-export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = process.env): KernelInfo {
+export async function registerKernels(backendName: string, env: NodeJS.ProcessEnv = process.env): Promise<KernelInfo> {
   ensureGradients();
   const known = registered.get(backendName);
   if (known) return known;
@@ -119,11 +123,13 @@ export function registerKernels(backendName: string, env: NodeJS.ProcessEnv = pr
     return stock;
   }
   const { blas, description } = loadNativeBlas(env);
-  const heap = blas ? undefined : heapWorkers(backendName);
+  const heap = blas || backendName !== 'wasm' ? undefined : await heapWorkers();
   const configs = kernelsFor(backendName, blas, heap);
-  const elementwise = backendName === 'tensorflow' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `JavaScript, split over ${heap.threads} threads` : 'JavaScript';
+  const split = heap && heap.threads > 1 ? `, split over ${heap.threads} threads` : '';
+  const elementwise = backendName === 'tensorflow' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `GELU and dropout in WebAssembly SIMD, LayerNorm in JavaScript${split}` : 'JavaScript';
   const info =
-    backendName === 'wasm' ? { matMul: blas ? 'native BLAS on the wasm heap' : 'XNNPACK for every product (transposed operands copied into place)', blas: blas ? description : `not used: ${description}` }
+    backendName === 'wasm'
+      ? { matMul: blas ? 'native BLAS on the wasm heap' : `XNNPACK, batched and thin products in WebAssembly SIMD${split}`, blas: blas ? description : `not used: ${description}` }
     : backendName === 'cpu' && blas ? { matMul: 'native BLAS on the cpu backend\'s arrays', blas: description }
     : { matMul: `stock ${backendName} kernels`, blas: backendName === 'tensorflow' ? 'not used (TensorFlow brings its own)' : `not used: ${description}` };
   for (const config of configs) {

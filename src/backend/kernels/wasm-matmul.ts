@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BLAS_ACTIVATIONS, type NativeBlas } from '../native/native-blas';
-import type { WasmMemory } from './heap-workers';
+import type { HeapWorkers, WasmMemory } from './heap-workers';
+import { SIMD_COLUMNS } from './wasm-simd';
 import { isRowBias, planMatMul, productOffsets, type MatMulPlan } from './matmul-plan';
 
 /** The parts of @tensorflow/tfjs-backend-wasm's BackendWasm these kernels use (its heap and tensor registry). */
@@ -10,8 +11,10 @@ export interface WasmBackend extends tf.KernelBackend {
     HEAPU8: Uint8Array;
     cwrap(name: string, returns: null, argumentTypes: string[]): (...args: unknown[]) => void;
     tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
-    /** The module's memory; its buffer is a SharedArrayBuffer in the threaded build. */
+    /** The threaded build's memory (its buffer a SharedArrayBuffer). */
     wasmMemory?: WasmMemory;
+    /** The module's exports; `memory` is the single-threaded build's memory. */
+    asm: { memory: WasmMemory };
   };
   dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } };
   dataIdNextNumber: number;
@@ -40,6 +43,19 @@ const WASM_ACTIVATIONS: Readonly<Record<string, number>> = { ...BLAS_ACTIVATIONS
 
 const FLOAT_BYTES = 4;
 
+/** Product p pairs A's batch p mod batchA with B's batch p mod batchB (the stock kernel's and the SIMD one's rule). */
+function pairedByModulo({ products, batchA, batchB }: MatMulPlan): boolean {
+  return products.every((product, index) => product.a === index % batchA && product.b === index % batchB);
+}
+
+const NO_BIAS = new Float32Array(0);
+
+/**
+ * Rows or columns at most which a single product with A transposed goes to the SIMD kernel: measured 8× faster than
+ * XNNPACK at 8 (4096×8ᵀ·4096×128), slower at 128 by 512 (the kernel streams B once per four rows, beyond the caches).
+ */
+const SIMD_THIN = 64;
+
 /** Multiply-adds below which a product is done by a direct loop rather than a tuned kernel (see `direct`). */
 export const SMALL_PRODUCT = 32 * 1024;
 
@@ -51,7 +67,7 @@ export const SMALL_PRODUCT = 32 * 1024;
  * This also fixes the stock kernel's bias on its slow path (added per 48-wide block of the inner dimension, and
  * taken from the wrong element beyond the first row).
  */
-export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undefined): tf.KernelConfig[] {
+export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undefined, heap?: HeapWorkers): tf.KernelConfig[] {
   const transposeKernel = tf.getKernel(tf.Transpose, 'wasm');
   if (!transposeKernel) throw new Error('the wasm backend registers no Transpose kernel');
   const fusedMatMul = backend.wasm.cwrap(tf._FusedMatMul, null, [
@@ -96,16 +112,33 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
     if (colsB !== b) backend.disposeData(colsB.dataId);
   }
 
+  /** `size` floats of a tensor on the heap, read after every allocation (which may have grown and replaced it). */
+  const floats = (info: tf.TensorInfo, size = tf.util.sizeFromShape(info.shape)): Float32Array => {
+    const start = backend.dataIdMap.get(info.dataId).memoryOffset / FLOAT_BYTES;
+    return backend.wasm.HEAPF32.subarray(start, start + size);
+  };
+
   function native(library: NativeBlas, plan: MatMulPlan, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): void {
     const { m, n, k } = plan;
-    const heap = backend.wasm.HEAPF32; // read after makeOutput: allocating may have grown (and replaced) the heap
-    const floats = (info: tf.TensorInfo, size = tf.util.sizeFromShape(info.shape)) => {
-      const start = backend.dataIdMap.get(info.dataId).memoryOffset / FLOAT_BYTES;
-      return heap.subarray(start, start + size);
-    };
     const bias = epilogue.bias ? floats(epilogue.bias, n) : null;
     library.matMul(floats(a), floats(b), floats(out), bias, productOffsets(plan), m, n, k, transposeA, transposeB,
       BLAS_ACTIVATIONS[epilogue.activation] ?? 0, epilogue.leakyreluAlpha);
+  }
+
+  /**
+   * The SIMD kernel, its products' rows split over the heap workers, for what XNNPACK does slowly: batched products
+   * (attention's per-head ones), for which it sets up an operator per product, costing more than the arithmetic; and
+   * thin products with A transposed (an adapter's weight gradients, xᵀ·dy), for which it transposes A and packs B anew
+   * on every call. B has whole SIMD steps of columns.
+   */
+  function simd(library: HeapWorkers, plan: MatMulPlan, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): boolean {
+    const { m, n, k, batchA, batchB } = plan;
+    const suited = plan.products.length > 1 || (transposeA && Math.min(m, n) <= SIMD_THIN);
+    if (!suited || n % SIMD_COLUMNS !== 0 || epilogue.activation !== 'linear' || !pairedByModulo(plan)) return false;
+    const rowsB = transposeB ? transposeLastTwo(b) : b; // (batchB, k, n)
+    library.matMul(floats(a), floats(rowsB), floats(out), epilogue.bias ? floats(epilogue.bias, n) : NO_BIAS, m, n, k, transposeA, batchA, batchB);
+    if (rowsB !== b) backend.disposeData(rowsB.dataId);
+    return true;
   }
 
   /**
@@ -114,8 +147,7 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
    */
   function direct(plan: MatMulPlan, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): boolean {
     const { m, n, k, batchA, batchB } = plan;
-    const pairedByModulo = plan.products.every((product, index) => product.a === index % batchA && product.b === index % batchB);
-    if (m * n * k > SMALL_PRODUCT || plan.products.length === 1 || epilogue.bias || epilogue.preluWeights || !pairedByModulo) return false;
+    if (m * n * k > SMALL_PRODUCT || plan.products.length === 1 || epilogue.bias || epilogue.preluWeights || !pairedByModulo(plan)) return false;
     const shape = (info: tf.TensorInfo, batch: number) => new Uint8Array(new Int32Array([batch, ...info.shape.slice(-2)]).buffer);
     const id = (info: tf.TensorInfo) => backend.dataIdMap.get(info.dataId).id;
     fusedMatMul(id(a), shape(a, batchA), 3, id(b), shape(b, batchB), 3, transposeA, transposeB, WASM_ACTIVATIONS[epilogue.activation] ?? 0, 0, 0, epilogue.leakyreluAlpha, id(out));
@@ -124,11 +156,6 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
 
   /** With an inner dimension of 0 every element is act(bias), which no product routine computes. */
   function emptyProduct(plan: MatMulPlan, out: tf.TensorInfo, epilogue: Epilogue): void {
-    const heap = backend.wasm.HEAPF32;
-    const floats = (info: tf.TensorInfo, size: number) => {
-      const start = backend.dataIdMap.get(info.dataId).memoryOffset / FLOAT_BYTES;
-      return heap.subarray(start, start + size);
-    };
     const bias = epilogue.bias ? floats(epilogue.bias, plan.n) : undefined;
     const slopes = epilogue.preluWeights ? floats(epilogue.preluWeights, plan.n) : undefined;
     const activate = (x: number, column: number): number => {
@@ -142,7 +169,7 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
         default: return x;
       }
     };
-    const values = floats(out, tf.util.sizeFromShape(plan.outShape));
+    const values = floats(out);
     values.forEach((_, i) => (values[i] = activate(bias?.[i % plan.n] ?? 0, i % plan.n)));
   }
 
@@ -157,7 +184,9 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
     if (tf.util.sizeFromShape(plan.outShape) === 0) return out;
     if (plan.k === 0) emptyProduct(plan, out, epilogue);
     else if (blas && epilogue.activation !== 'prelu') native(blas, plan, a, b, out, transposeA, transposeB, epilogue);
-    else if (!direct(plan, a, b, out, transposeA, transposeB, epilogue)) xnnpack(plan, a, b, out, transposeA, transposeB, epilogue);
+    else if (!(heap && simd(heap, plan, a, b, out, transposeA, transposeB, epilogue)) && !direct(plan, a, b, out, transposeA, transposeB, epilogue)) {
+      xnnpack(plan, a, b, out, transposeA, transposeB, epilogue);
+    }
     return out;
   }
 
