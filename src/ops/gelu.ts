@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Kernels behind `gelu`, registered where a faster implementation exists (the native add-on). */
+/** Kernels behind `gelu`, registered where a faster implementation exists (the native add-on; on wasm, SIMD). */
 export const GELU_KERNEL = 'AdapterFusionGelu';
 export const GELU_GRAD_KERNEL = 'AdapterFusionGeluGrad';
 
 /**
  * The exact GELU, `x·Φ(x) = 0.5·x·(1 + erf(x/√2))` (Hugging Face `gelu`, BERT's `hidden_act`), element-wise.
  *
- * With the native add-on it is one vectorised pass forward and one backward (erf to 1.5e-7); elsewhere it is the
- * same formula from tfjs ops. On wasm, erf alone otherwise costs more than a feed-forward block's matrix products.
+ * With the native add-on it is one vectorised pass forward and one backward (erf to 1.5e-7), on wasm without it the
+ * same in WebAssembly SIMD; elsewhere it is the formula from tfjs ops. On wasm, erf alone otherwise costs more than a
+ * feed-forward block's matrix products.
  *
  * @example
  * const inner = gelu(linear(hidden, kernel, bias)); // (B, T, I)
