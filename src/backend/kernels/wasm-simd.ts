@@ -37,6 +37,67 @@ const MULBERRY = 0x6d2b79f5;
 /** A v128 constant of four equal floats. */
 const f32x4 = (value: number): string => `(v128.const f32x4 ${value} ${value} ${value} ${value})`;
 
+/**
+ * An exported loop over `count` floats: four at a time, then the last count % 4 one by one through lane 0. Its
+ * parameters are the `inputs`' addresses, $out, $count, then `params`; `value` makes the vector stored at $out from
+ * the inputs' vectors, `advance` moves any state of its own by `lanes` elements.
+ */
+function elementLoop(name: string, inputs: string[], params: string, locals: string, setup: string,
+  value: (vectors: string[]) => string, advance: (lanes: number) => string = () => ''): string {
+  const pointers = [...inputs, 'out'];
+  const step = (lanes: number) => [advance(lanes), ...pointers.map((p) => `(local.set $${p} (i32.add (local.get $${p}) (i32.const ${4 * lanes})))`)].join('\n      ');
+  const stored = (lanes: number) => lanes === 4
+    ? `(v128.store (local.get $out) ${value(inputs.map((p) => `(v128.load (local.get $${p}))`))})`
+    : `(f32.store (local.get $out) (f32x4.extract_lane 0 ${value(inputs.map((p) => `(f32x4.splat (f32.load (local.get $${p})))`))}))`;
+  const loop = (lanes: number) => `(block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $${inputs[0]}) (local.get $end)))
+      ${stored(lanes)}
+      ${step(lanes)}
+      (br $next)))`;
+  return `(func (export "${name}") ${pointers.map((p) => `(param $${p} i32)`).join(' ')} (param $count i32) ${params}
+    (local $end i32) ${locals}
+    ${setup}
+    (local.set $end (i32.add (local.get $${inputs[0]}) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
+    ${loop(4)}
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $count) (i32.const 3)) (i32.const 2))))
+    ${loop(1)})`;
+}
+
+/**
+ * The product's columns for `rows` rows from $i (4 or 1): per 8 columns, the rows' accumulators start at the bias (or
+ * 0), gather the whole inner dimension in registers, and are stored once.
+ */
+function rowBlock(rows: number): string {
+  const each = (line: (r: number) => string) => Array.from({ length: rows }, (_, r) => line(r)).join('\n          ');
+  const rowAddress = (r: number) => (r === 0 ? '(local.get $pa)' : `(i32.add (local.get $pa) (local.get $row${r}))`);
+  return `(local.set $j (i32.const 0))
+      (block $columnsDone (loop $columns
+        (br_if $columnsDone (i32.ge_u (local.get $j) (local.get $n)))
+        (if (local.get $bias)
+          (then
+            (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+            (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
+          (else (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))))
+        ${each((r) => (r === 0 ? '' : `(local.set $c${r}0 (local.get $c00)) (local.set $c${r}1 (local.get $c01))`))}
+        (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $rowStride))))
+        (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $p (local.get $k))
+        (loop $inner
+          (local.set $b0 (v128.load (local.get $pb)))
+          (local.set $b1 (v128.load offset=16 (local.get $pb)))
+          ${each((r) => `(local.set $x (f32x4.splat (f32.load ${rowAddress(r)})))
+          (local.set $c${r}0 (f32x4.add (local.get $c${r}0) (f32x4.mul (local.get $x) (local.get $b0))))
+          (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (f32x4.mul (local.get $x) (local.get $b1))))`)}
+          (local.set $pa (i32.add (local.get $pa) (local.get $innerStride)))
+          (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+          (br_if $inner (local.tee $p (i32.sub (local.get $p) (i32.const 1)))))
+        (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (local.get $j)) (i32.const 2))))
+        ${each((r) => `(v128.store (local.get $pc) (local.get $c${r}0)) (v128.store offset=16 (local.get $pc) (local.get $c${r}1))
+        (local.set $pc (i32.add (local.get $pc) (local.get $rowB)))`)}
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $columns)))`;
+}
+
 // Φ(x) through erf(x/√2) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7) and exp(x) for x ≤ 0 by range
 // reduction and a degree-6 polynomial: the native add-on's formulas (src/backend/native), four lanes at a time.
 const WAT = (shared: boolean) => `(module
@@ -93,68 +154,19 @@ const WAT = (shared: boolean) => `(module
     (v128.and (f32x4.mul (local.get $x) (local.get $scale))
               (i32x4.le_u (v128.xor (local.get $t) (i32x4.shr_u (local.get $t) (i32.const 14))) (local.get $lastKept))))
 
-  ;; Element i (of the tensor) draws from state seed + (i + 1)·0x6d2b79f5.
-  (func (export "dropout") (param $x i32) (param $out i32) (param $count i32) (param $first i32) (param $seed i32) (param $lastKept i32) (param $scale f32)
-    (local $end i32) (local $state v128) (local $kept v128) (local $scales v128)
-    (local.set $kept (i32x4.splat (local.get $lastKept)))
+  ;; Element i (of the tensor) draws from state seed + (i + 1)·${MULBERRY}.
+  ${elementLoop('dropout', ['x'], '(param $first i32) (param $seed i32) (param $lastKept i32) (param $scale f32)',
+    '(local $state v128) (local $kept v128) (local $scales v128)',
+    `(local.set $kept (i32x4.splat (local.get $lastKept)))
     (local.set $scales (f32x4.splat (local.get $scale)))
     (local.set $state (i32x4.add (i32x4.splat (i32.add (local.get $seed) (i32.mul (i32.add (local.get $first) (i32.const 1)) (i32.const ${MULBERRY}))))
-                                 (v128.const i32x4 ${[0, 1, 2, 3].map((lane) => Math.imul(lane, MULBERRY) >>> 0).join(' ')})))
-    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-      (v128.store (local.get $out) (call $dropped (v128.load (local.get $x)) (local.get $state) (local.get $kept) (local.get $scales)))
-      (local.set $state (i32x4.add (local.get $state) (v128.const i32x4 ${Array(4).fill(Math.imul(4, MULBERRY) >>> 0).join(' ')})))
-      (local.set $x (i32.add (local.get $x) (i32.const 16)))
-      (local.set $out (i32.add (local.get $out) (i32.const 16)))
-      (br $next)))
-    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $count) (i32.const 3)) (i32.const 2))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-      (f32.store (local.get $out) (f32x4.extract_lane 0
-        (call $dropped (f32x4.splat (f32.load (local.get $x))) (local.get $state) (local.get $kept) (local.get $scales))))
-      (local.set $state (i32x4.add (local.get $state) (v128.const i32x4 ${Array(4).fill(MULBERRY).join(' ')})))
-      (local.set $x (i32.add (local.get $x) (i32.const 4)))
-      (local.set $out (i32.add (local.get $out) (i32.const 4)))
-      (br $next))))
+                                 (v128.const i32x4 ${[0, 1, 2, 3].map((lane) => Math.imul(lane, MULBERRY) >>> 0).join(' ')})))`,
+    ([x]) => `(call $dropped ${x} (local.get $state) (local.get $kept) (local.get $scales))`,
+    (lanes) => `(local.set $state (i32x4.add (local.get $state) (v128.const i32x4 ${Array(4).fill(Math.imul(lanes, MULBERRY) >>> 0).join(' ')})))`)}
 
-  ;; Four floats at a time; the last count % 4 one by one, through lane 0.
-  (func (export "gelu") (param $x i32) (param $out i32) (param $count i32)
-    (local $end i32)
-    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-      (v128.store (local.get $out) (call $geluOf (v128.load (local.get $x))))
-      (local.set $x (i32.add (local.get $x) (i32.const 16)))
-      (local.set $out (i32.add (local.get $out) (i32.const 16)))
-      (br $next)))
-    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $count) (i32.const 3)) (i32.const 2))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-      (f32.store (local.get $out) (f32x4.extract_lane 0 (call $geluOf (f32x4.splat (f32.load (local.get $x))))))
-      (local.set $x (i32.add (local.get $x) (i32.const 4)))
-      (local.set $out (i32.add (local.get $out) (i32.const 4)))
-      (br $next))))
+  ${elementLoop('gelu', ['x'], '', '', '', ([x]) => `(call $geluOf ${x})`)}
 
-  (func (export "geluGrad") (param $x i32) (param $dy i32) (param $out i32) (param $count i32)
-    (local $end i32)
-    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-      (v128.store (local.get $out) (call $geluGradOf (v128.load (local.get $x)) (v128.load (local.get $dy))))
-      (local.set $x (i32.add (local.get $x) (i32.const 16)))
-      (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
-      (local.set $out (i32.add (local.get $out) (i32.const 16)))
-      (br $next)))
-    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $count) (i32.const 3)) (i32.const 2))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-      (f32.store (local.get $out)
-        (f32x4.extract_lane 0 (call $geluGradOf (f32x4.splat (f32.load (local.get $x))) (f32x4.splat (f32.load (local.get $dy))))))
-      (local.set $x (i32.add (local.get $x) (i32.const 4)))
-      (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
-      (local.set $out (i32.add (local.get $out) (i32.const 4)))
-      (br $next))))
+  ${elementLoop('geluGrad', ['x', 'dy'], '', '', '', ([x, dy]) => `(call $geluGradOf ${x} ${dy})`)}
 
   ;; Blocks of 4 rows × 8 columns held in eight registers over the whole inner dimension, then the rows left one by
   ;; one (1 × 8). B's rows stream through once per block of rows.
@@ -170,60 +182,12 @@ const WAT = (shared: boolean) => `(module
     (local.set $row3 (i32.add (local.get $row2) (local.get $rowStride)))
     (block $blocksDone (loop $blocks
       (br_if $blocksDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
-      (local.set $j (i32.const 0))
-      (block $columnsDone (loop $columns
-        (br_if $columnsDone (i32.ge_u (local.get $j) (local.get $n)))
-        (if (local.get $bias)
-          (then
-            (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
-            (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
-          (else (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))))
-        (local.set $c10 (local.get $c00)) (local.set $c11 (local.get $c01))
-        (local.set $c20 (local.get $c00)) (local.set $c21 (local.get $c01))
-        (local.set $c30 (local.get $c00)) (local.set $c31 (local.get $c01))
-        (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $rowStride))))
-        (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
-        (local.set $p (local.get $k))
-        (loop $inner
-          (local.set $b0 (v128.load (local.get $pb)))
-          (local.set $b1 (v128.load offset=16 (local.get $pb)))
-          ${[0, 1, 2, 3].map((r) => `(local.set $x (f32x4.splat (f32.load ${r === 0 ? '(local.get $pa)' : `(i32.add (local.get $pa) (local.get $row${r}))`})))
-          (local.set $c${r}0 (f32x4.add (local.get $c${r}0) (f32x4.mul (local.get $x) (local.get $b0))))
-          (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (f32x4.mul (local.get $x) (local.get $b1))))`).join('\n          ')}
-          (local.set $pa (i32.add (local.get $pa) (local.get $innerStride)))
-          (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
-          (br_if $inner (local.tee $p (i32.sub (local.get $p) (i32.const 1)))))
-        (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (local.get $j)) (i32.const 2))))
-        ${[0, 1, 2, 3].map((r) => `(v128.store (local.get $pc) (local.get $c${r}0)) (v128.store offset=16 (local.get $pc) (local.get $c${r}1))
-        (local.set $pc (i32.add (local.get $pc) (local.get $rowB)))`).join('\n        ')}
-        (local.set $j (i32.add (local.get $j) (i32.const 8)))
-        (br $columns)))
+      ${rowBlock(4)}
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $blocks)))
     (block $rowsDone (loop $rowsLeft
       (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
-      (local.set $j (i32.const 0))
-      (block $columnsDone (loop $columns
-        (br_if $columnsDone (i32.ge_u (local.get $j) (local.get $n)))
-        (if (local.get $bias)
-          (then
-            (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
-            (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
-          (else (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))))
-        (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $rowStride))))
-        (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
-        (local.set $p (local.get $k))
-        (loop $inner
-          (local.set $x (f32x4.splat (f32.load (local.get $pa))))
-          (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (v128.load (local.get $pb)))))
-          (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $pb)))))
-          (local.set $pa (i32.add (local.get $pa) (local.get $innerStride)))
-          (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
-          (br_if $inner (local.tee $p (i32.sub (local.get $p) (i32.const 1)))))
-        (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (local.get $j)) (i32.const 2))))
-        (v128.store (local.get $pc) (local.get $c00)) (v128.store offset=16 (local.get $pc) (local.get $c01))
-        (local.set $j (i32.add (local.get $j) (i32.const 8)))
-        (br $columns)))
+      ${rowBlock(1)}
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $rowsLeft))))
 )`;
