@@ -48,7 +48,7 @@ const registered = new Map<string, KernelInfo>();
 const NO_RESIDUAL = new Float32Array(0);
 
 /**
- * The kernels on the wasm heap (JavaScript LayerNorm and dropout, SIMD GELU and small products) for when the native
+ * The kernels on the wasm heap (JavaScript LayerNorm; SIMD GELU, dropout and small products) for when the native
  * add-on is absent, with a worker per wasm thread after the first where wasm runs its threaded build (its heap is
  * then shared).
  */
@@ -63,7 +63,7 @@ async function heapWorkers(): Promise<HeapWorkers> {
 function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: HeapWorkers | undefined): tf.KernelConfig[] {
   if (backendName !== 'wasm' && backendName !== 'cpu') return [];
   // The add-on's element-wise kernels compute what the JavaScript ones do, vectorised; the heap workers split the
-  // JavaScript ones over wasm's threads, and bring GELU in WebAssembly SIMD.
+  // JavaScript ones over wasm's threads, and bring GELU and dropout in WebAssembly SIMD.
   const library = blas ?? heap;
   const dropout = library ? library.dropout : applyDropoutMask;
   const [normalize, normalizeGrad] = library ? [library.layerNorm, library.layerNormGrad] : [layerNormRows, layerNormRowsGrad];
@@ -110,7 +110,7 @@ function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: Hea
  * Registers the framework's kernels for the backend that was just set, once per backend: gradients for every op, and
  * where they beat the stock ones: matrix products (through the native add-on when it loads), embedding-style gathers,
  * a copy-free Identity, a wasm Slice that copies only the slice, and the kernels of the `dropout`, `layerNorm` and
- * `gelu` ops (GELU only with the add-on).
+ * `gelu` ops (on cpu, GELU only with the add-on).
  * Called by `initBackend`; `ADAPTERFUSION_BLAS=0` keeps the add-on out, `ADAPTERFUSION_KERNELS=stock` all of it.
  */
 export async function registerKernels(backendName: string, env: NodeJS.ProcessEnv = process.env): Promise<KernelInfo> {
