@@ -1,5 +1,6 @@
 // The element-wise kernels of the framework's ops: the exact GELU, seeded dropout and LayerNorm, with their gradients.
-// Each exported function checks its arguments, then runs a loop compiled for AVX2 and for baseline x86-64.
+// Each exported function checks its arguments, then runs a loop compiled for AVX2 and for baseline x86-64
+// (GELU and dropout for AVX-512 too; native.h).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,18 +16,18 @@ static inline float normal_cdf(float x, float e) {
   return 0.5f * (1.0f + copysignf(1.0f - poly * e, x));
 }
 
-VECTORISED static void gelu_values(const float* x, float* y, size_t length) {
+VECTORISED_WIDE static void gelu_values(const float* x, float* y, size_t length) {
   for (size_t i = 0; i < length; i++) y[i] = x[i] * normal_cdf(x[i], exp_nonpositive(-0.5f * x[i] * x[i]));
 }
 
-VECTORISED static void gelu_grad_values(const float* x, const float* dy, float* dx, size_t length) {
+VECTORISED_WIDE static void gelu_grad_values(const float* x, const float* dy, float* dx, size_t length) {
   for (size_t i = 0; i < length; i++) {
     const float e = exp_nonpositive(-0.5f * x[i] * x[i]);
     dx[i] = dy[i] * (normal_cdf(x[i], e) + x[i] * 0.398942280f * e);
   }
 }
 
-VECTORISED void dropout_values(const float* x, float* out, size_t length, size_t first, uint32_t seed, uint32_t last_kept, float scale) {
+VECTORISED_WIDE void dropout_values(const float* x, float* out, size_t length, size_t first, uint32_t seed, uint32_t last_kept, float scale) {
   for (size_t i = 0; i < length; i++) out[i] = mulberry32_draw(seed, (uint32_t)(first + i)) <= last_kept ? x[i] * scale : 0.0f;
 }
 
