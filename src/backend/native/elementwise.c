@@ -1,6 +1,6 @@
 // The element-wise kernels of the framework's ops: the exact GELU, seeded dropout and LayerNorm, with their gradients.
 // Each exported function checks its arguments, then runs a loop compiled for AVX2 and for baseline x86-64
-// (GELU and dropout for AVX-512 too; native.h).
+// (GELU, dropout and LayerNorm for AVX-512 too; native.h).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,24 +71,27 @@ static bool dropout_part(void* context, size_t begin, size_t end) {
   return true;
 }
 
-// Mean and 1/sqrt(variance + epsilon) of one row, summed in eight float lanes (which vectorise) and combined in
-// double: two passes, so the variance does not cancel.
+// Sums along a row run in this many float lanes: one AVX-512 register, two AVX2 ones (the loops vectorise).
+#define LANES 16
+
+// Mean and 1/sqrt(variance + epsilon) of one row, summed in float lanes and combined in double: two passes, so the
+// variance does not cancel.
 static inline void row_statistics(const float* x, size_t size, double epsilon, float* mean, float* inverse_deviation) {
-  float lanes[8] = {0};
+  float lanes[LANES] = {0};
   size_t j = 0;
-  for (; j + 8 <= size; j += 8) {
-    for (int u = 0; u < 8; u++) lanes[u] += x[j + u];
+  for (; j + LANES <= size; j += LANES) {
+    for (int u = 0; u < LANES; u++) lanes[u] += x[j + u];
   }
   double sum = 0;
-  for (int u = 0; u < 8; u++) sum += lanes[u];
+  for (int u = 0; u < LANES; u++) sum += lanes[u];
   for (; j < size; j++) sum += x[j];
   const float m = (float)(sum / (double)size);
-  float squares[8] = {0};
-  for (j = 0; j + 8 <= size; j += 8) {
-    for (int u = 0; u < 8; u++) squares[u] += (x[j + u] - m) * (x[j + u] - m);
+  float squares[LANES] = {0};
+  for (j = 0; j + LANES <= size; j += LANES) {
+    for (int u = 0; u < LANES; u++) squares[u] += (x[j + u] - m) * (x[j + u] - m);
   }
   double total = 0;
-  for (int u = 0; u < 8; u++) total += squares[u];
+  for (int u = 0; u < LANES; u++) total += squares[u];
   for (; j < size; j++) total += (double)(x[j] - m) * (x[j] - m);
   *mean = m;
   *inverse_deviation = (float)(1 / sqrt(total / (double)size + epsilon));
@@ -102,8 +105,8 @@ static inline const float* summed_row(const float* x_row, const float* residual_
   return out_row;
 }
 
-VECTORISED static void layer_norm_rows(const float* x, const float* residual, const float* gamma, const float* beta, float* out, size_t length,
-                                       size_t size, double epsilon) {
+VECTORISED_WIDE static void layer_norm_rows(const float* x, const float* residual, const float* gamma, const float* beta, float* out, size_t length,
+                                            size_t size, double epsilon) {
   for (size_t start = 0; start < length; start += size) {
     const float* row = summed_row(x + start, residual == NULL ? NULL : residual + start, out + start, size);
     float mean, inverse_deviation;
@@ -113,23 +116,23 @@ VECTORISED static void layer_norm_rows(const float* x, const float* residual, co
 }
 
 // dL/dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) per row, with g = dy·gamma and x̂ the normalised row (of x + residual).
-VECTORISED static void layer_norm_grad_rows(const float* x, const float* residual, const float* gamma, const float* dy, float* out, size_t length,
-                                            size_t size, double epsilon) {
+VECTORISED_WIDE static void layer_norm_grad_rows(const float* x, const float* residual, const float* gamma, const float* dy, float* out, size_t length,
+                                                 size_t size, double epsilon) {
   for (size_t start = 0; start < length; start += size) {
     const float *row = summed_row(x + start, residual == NULL ? NULL : residual + start, out + start, size), *row_dy = dy + start;
     float mean, inverse_deviation;
     row_statistics(row, size, epsilon, &mean, &inverse_deviation);
-    float sum_g[8] = {0}, sum_gx[8] = {0};
+    float sum_g[LANES] = {0}, sum_gx[LANES] = {0};
     size_t j = 0;
-    for (; j + 8 <= size; j += 8) {
-      for (int u = 0; u < 8; u++) {
+    for (; j + LANES <= size; j += LANES) {
+      for (int u = 0; u < LANES; u++) {
         const float g = row_dy[j + u] * gamma[j + u];
         sum_g[u] += g;
         sum_gx[u] += g * (row[j + u] - mean) * inverse_deviation;
       }
     }
     double total_g = 0, total_gx = 0;
-    for (int u = 0; u < 8; u++) {
+    for (int u = 0; u < LANES; u++) {
       total_g += sum_g[u];
       total_gx += sum_gx[u];
     }

@@ -9,9 +9,9 @@
 #include <string.h>
 
 // Element-wise loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks the one the CPU runs
-// (glibc's ifunc), so a build stays portable across x86-64 machines and still uses 8-wide vectors. Loops with no sums
-// across elements (GELU, dropout) are also compiled for AVX-512, whose 16 lanes made them 1.3-2× faster on a Xeon that
-// has it; the loops summing in eight lanes (LayerNorm, softmax) measured slower with it.
+// (glibc's ifunc), so a build stays portable across x86-64 machines and still uses 8-wide vectors. GELU, dropout and
+// LayerNorm are also compiled for AVX-512, whose 16 lanes made them 1.2-2× faster on a Xeon that has it; softmax and
+// AdamW measured no faster with it.
 #if defined(__x86_64__) && defined(__GLIBC__)
 #define VECTORISED __attribute__((target_clones("avx2", "default")))
 #define VECTORISED_WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
