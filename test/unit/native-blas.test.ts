@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadNativeBlas, openblasCoreFor, parseCpuInfo } from '../../src/backend/native/native-blas';
+import { describeCore, loadNativeBlas, openblasCoreFor, parseCpuInfo } from '../../src/backend/native/native-blas';
 
 /** /proc/cpuinfo's text for two processors with these vendor and flags (the first is the one read). */
 function cpuInfoText(vendor: string, flags: string): string {
@@ -28,6 +28,12 @@ describe('OpenBLAS kernels for the CPU', () => {
     expect(core('GenuineIntel', AVX2)).toBe('Haswell');
     expect(core('GenuineIntel', 'fpu sse sse2 avx')).toBeUndefined();
     expect(core('AuthenticAMD', `${AVX512} avx512_bf16`)).toBeUndefined();
+  });
+
+  it('says whether OpenBLAS runs the kernels chosen for the CPU', () => {
+    expect(describeCore('Zen', undefined)).toBe('Zen');
+    expect(describeCore('Cooperlake', 'Cooperlake')).toBe('Cooperlake, chosen from the CPU\'s flags');
+    expect(describeCore('Haswell', 'Cooperlake')).toBe('Haswell, not Cooperlake: built for one CPU type');
   });
 
   const cpu = existsSync('/proc/cpuinfo') ? parseCpuInfo(readFileSync('/proc/cpuinfo', 'utf8')) : undefined;

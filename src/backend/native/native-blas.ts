@@ -52,6 +52,12 @@ function chooseOpenblasCore(): string | undefined {
   return core;
 }
 
+/** The kernels OpenBLAS runs, and whether they are those chosen for the CPU (an OpenBLAS built for one CPU type ignores the choice). */
+export function describeCore(coreName: string, chosen: string | undefined): string {
+  if (chosen === undefined) return coreName;
+  return chosen === coreName ? `${coreName}, chosen from the CPU's flags` : `${coreName}, not ${chosen}: built for one CPU type`;
+}
+
 /** What this process chose, once, before OpenBLAS first loaded (it reads the setting only then). */
 let openblasCore: { chosen?: string } | undefined;
 
@@ -128,8 +134,7 @@ export function loadNativeBlas(env: NodeJS.ProcessEnv = process.env): BlasStatus
   try {
     const blas = require(path) as NativeBlas;
     const { config, coreName, threads } = blas.info();
-    const core = openblasCore.chosen ? `${coreName}, chosen from the CPU's flags` : coreName;
-    return { blas, description: `${config.split(' ').slice(0, 2).join(' ')} (${core}, ${threads} threads)` };
+    return { blas, description: `${config.split(' ').slice(0, 2).join(' ')} (${describeCore(coreName, openblasCore.chosen)}, ${threads} threads)` };
   } catch (error) {
     return { description: `failed to load ${path}: ${(error as Error).message.split('\n')[0]}` };
   }
