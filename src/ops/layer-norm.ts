@@ -68,8 +68,7 @@ tf.registerGradient({
     layerNormGradients(x as tf.Tensor, residual, gamma as tf.Tensor, dy as tf.Tensor, (attrs as { epsilon: number }).epsilon),
 });
 
-// The kernel bodies reach nothing outside themselves and `rowMoments`: the heap workers run them from their source
-// (src/backend/kernels/heap-workers.ts).
+// The kernel bodies in JavaScript: the cpu backend's kernels, and the reference the native and SIMD ones follow.
 
 /** Forward kernel body: `out` = LayerNorm of each row of `x + residual` (`x` when residual is empty; row length = gamma's). */
 export function layerNormRows(x: Float32Array, residual: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void {
@@ -106,7 +105,7 @@ export function layerNormRowsGrad(x: Float32Array, residual: Float32Array, gamma
  * Mean and 1/sqrt(var + epsilon), in float64, of the row of `x + residual` that starts at `start`; with a residual
  * the sum is written into out's row, which the caller reads and then overwrites (row by row, so it is still in cache).
  */
-export function rowMoments(x: Float32Array, residual: Float32Array, out: Float32Array, start: number, size: number, epsilon: number): { mean: number; inverseDeviation: number } {
+function rowMoments(x: Float32Array, residual: Float32Array, out: Float32Array, start: number, size: number, epsilon: number): { mean: number; inverseDeviation: number } {
   const end = start + size;
   const input = residual.length === 0 ? x : out;
   if (input === out) for (let i = start; i < end; i++) out[i] = (x[i] as number) + (residual[i] as number);

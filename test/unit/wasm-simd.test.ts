@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileSimdKernels, instantiateSimdKernels, type SimdExports } from '../../src/backend/kernels/wasm-simd';
 import { applyDropoutMask } from '../../src/ops/dropout';
+import { layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
 import { normalCdf, normalDensity } from './erf-reference';
 
 // @types/node leaves WebAssembly.Memory out; what these tests use of it:
@@ -47,6 +48,29 @@ describe.each([false, true])('WebAssembly SIMD kernels (shared memory: %s)', (sh
       expect(Array.from(out).filter((v, i) => !Object.is(v, want[i])), `rate ${rate}`).toEqual([]);
       expect(want.filter((v) => v === 0).length / count, `rate ${rate}`).toBeCloseTo(rate, 1);
     }
+  });
+
+  it('normalise rows as the JavaScript LayerNorm does (float64 sums) to 2e-6, with and without a residual, and its gradient', async () => {
+    const { simd, floats } = await kernels(shared);
+    const [rows, size] = [7, 36];
+    const [x, residual, dy, out, gamma, beta] = [floats(rows * size), floats(rows * size), floats(rows * size), floats(rows * size), floats(size), floats(size)];
+    x.forEach((_, i) => (x[i] = 5 + Math.sin(i) * 3)); // a mean far from 0, as a post-LN residual sum has
+    residual.forEach((_, i) => (residual[i] = Math.cos(3 * i)));
+    dy.forEach((_, i) => (dy[i] = Math.sin(7 * i)));
+    gamma.forEach((_, j) => (gamma[j] = 1 + j / size));
+    beta.forEach((_, j) => (beta[j] = j / (2 * size)));
+    const want = new Float32Array(rows * size);
+    const none = new Float32Array(0);
+    for (const withResidual of [false, true]) {
+      const at = withResidual ? residual.byteOffset : 0;
+      simd.layerNorm(x.byteOffset, at, gamma.byteOffset, beta.byteOffset, out.byteOffset, rows, size, 1e-5);
+      layerNormRows(x, withResidual ? residual : none, gamma, beta, want, 1e-5);
+      expect(Math.max(...out.map((v, i) => Math.abs(v - (want[i] as number)))), `layerNorm, residual ${withResidual}`).toBeLessThan(2e-6);
+      simd.layerNormGrad(x.byteOffset, at, gamma.byteOffset, dy.byteOffset, out.byteOffset, rows, size, 1e-12);
+      layerNormRowsGrad(x, withResidual ? residual : none, gamma, dy, want, 1e-12);
+      expect(Math.max(...out.map((v, i) => Math.abs(v - (want[i] as number)))), `layerNormGrad, residual ${withResidual}`).toBeLessThan(2e-6);
+    }
+    expect(Math.max(...want.map(Math.abs))).toBeGreaterThan(0.5); // the gradient is not trivially small
   });
 
   it('multiply matrices as float64 does, A transposed or not, with or without a bias, rows off the block of four', async () => {

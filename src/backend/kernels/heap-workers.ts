@@ -1,74 +1,55 @@
 import { Worker } from 'node:worker_threads';
-import { layerNormRows, layerNormRowsGrad, rowMoments } from '../../ops/layer-norm';
-import { instantiateSimdKernels, type SimdExports, type SimdModule } from './wasm-simd';
-
-/** The JavaScript kernel bodies, each reaching nothing but the others and JavaScript's globals: the workers run their source. */
-const BODIES = { layerNormRows, layerNormRowsGrad, rowMoments };
-
-/** What a part reaches: the JavaScript bodies, and the SIMD kernels' instance on this thread. */
-type Bodies = typeof BODIES & { simd: SimdExports };
+import { layerNormRows, layerNormRowsGrad } from '../../ops/layer-norm';
+import { instantiateSimdKernels, SIMD_LANES, type SimdExports, type SimdModule } from './wasm-simd';
 
 /**
- * A part of a kernel: units `begin` … `end` − 1 (rows or elements) of `arrays`, with `scalars`. The workers run it
- * from its source too, so it reaches the kernel bodies only through its first argument.
+ * A part of a kernel: units `begin` … `end` − 1 (rows or elements) of `arrays`, which lie on the heap (the SIMD
+ * kernels address it), with `scalars`. The workers run it from its source too, so it reaches the kernels only
+ * through its first argument, their instance on the thread that runs it.
  */
-type Part = (bodies: Bodies, arrays: Float32Array[], scalars: number[], begin: number, end: number) => void;
+type Part = (simd: SimdExports, arrays: Float32Array[], scalars: number[], begin: number, end: number) => void;
 
 interface Task {
   /** How many units (rows or elements) the arrays hold. */
   units(arrays: Float32Array[], scalars: number[]): number;
   part: Part;
-  /** A SIMD kernel, which addresses the heap: its arrays must lie there. */
-  simd?: true;
 }
 
-type LayerNormArrays = [x: Float32Array, residual: Float32Array, gamma: Float32Array, betaOrDy: Float32Array, out: Float32Array];
-
-/** Rows of gamma's length. */
-const rowCount = ([x, , gamma]: Float32Array[]) => (x as Float32Array).length / (gamma as Float32Array).length;
-
 const TASKS = {
-  /** arrays x, residual (empty for none), gamma, beta, out; scalar epsilon. */
+  /**
+   * arrays x, residual (empty for none), gamma, beta (dy for the gradient), out; scalars epsilon, gradient (1 or 0).
+   * Rows of whole vectors.
+   */
   layerNorm: {
-    units: rowCount,
-    part: (bodies, arrays, [epsilon], begin, end) => {
-      const [x, residual, gamma, beta, out] = arrays as LayerNormArrays;
-      const rows = (t: Float32Array) => (t.length === 0 ? t : t.subarray(begin * gamma.length, end * gamma.length));
-      bodies.layerNormRows(rows(x), rows(residual), gamma, beta, rows(out), epsilon as number);
-    },
-  },
-  /** arrays x, residual (empty for none), gamma, dy, out; scalar epsilon. */
-  layerNormGrad: {
-    units: rowCount,
-    part: (bodies, arrays, [epsilon], begin, end) => {
-      const [x, residual, gamma, dy, out] = arrays as LayerNormArrays;
-      const rows = (t: Float32Array) => (t.length === 0 ? t : t.subarray(begin * gamma.length, end * gamma.length));
-      bodies.layerNormRowsGrad(rows(x), rows(residual), gamma, rows(dy), rows(out), epsilon as number);
+    units: ([x, , gamma]) => (x as Float32Array).length / (gamma as Float32Array).length,
+    part: (simd, [x, residual, gamma, third, out], [epsilon, gradient], begin, end) => {
+      const size = (gamma as Float32Array).length;
+      const row = (t: Float32Array) => (t.length === 0 ? 0 : t.byteOffset + 4 * begin * size);
+      // beta is one row; dy has the input's rows
+      const [kernel, thirdAt] = gradient ? ['layerNormGrad', row(third as Float32Array)] as const : ['layerNorm', (third as Float32Array).byteOffset] as const;
+      simd[kernel](row(x as Float32Array), row(residual as Float32Array), (gamma as Float32Array).byteOffset, thirdAt, row(out as Float32Array), end - begin, size, epsilon as number);
     },
   },
   /** arrays x, out; scalars rate, seed. Draw < (1 − rate)·2³² exactly when draw ≤ ⌈(1 − rate)·2³²⌉ − 1. */
   dropout: {
     units: ([x]) => (x as Float32Array).length,
-    part: ({ simd }, [x, out], [rate, seed], begin, end) => {
+    part: (simd, [x, out], [rate, seed], begin, end) => {
       const keep = 1 - (rate as number);
       simd.dropout((x as Float32Array).byteOffset + 4 * begin, (out as Float32Array).byteOffset + 4 * begin, end - begin, begin, seed as number, Math.ceil(keep * 4294967296) - 1, 1 / keep);
     },
-    simd: true,
   },
   /** arrays x, out. */
   gelu: {
     units: ([x]) => (x as Float32Array).length,
-    part: ({ simd }, [x, out], _scalars, begin, end) => simd.gelu((x as Float32Array).byteOffset + 4 * begin, (out as Float32Array).byteOffset + 4 * begin, end - begin),
-    simd: true,
+    part: (simd, [x, out], _scalars, begin, end) => simd.gelu((x as Float32Array).byteOffset + 4 * begin, (out as Float32Array).byteOffset + 4 * begin, end - begin),
   },
   /** arrays x, dy, out. */
   geluGrad: {
     units: ([x]) => (x as Float32Array).length,
-    part: ({ simd }, arrays, _scalars, begin, end) => {
+    part: (simd, arrays, _scalars, begin, end) => {
       const [x, dy, out] = arrays.map((array) => array.byteOffset + 4 * begin) as [number, number, number];
       simd.geluGrad(x, dy, out, end - begin);
     },
-    simd: true,
   },
   /**
    * arrays a, b, out, bias (empty for none); scalars m, n, k, transposeA (1 or 0), batchA, batchB. Units are the
@@ -76,7 +57,7 @@ const TASKS = {
    */
   matMul: {
     units: ([, , out], [, n]) => (out as Float32Array).length / (n as number),
-    part: ({ simd }, [a, b, out, bias], [m, n, k, transposeA, batchA, batchB], begin, end) => {
+    part: (simd, [a, b, out, bias], [m, n, k, transposeA, batchA, batchB], begin, end) => {
       const [rows, columns, inner] = [m as number, n as number, k as number];
       const [rowStride, innerStride] = transposeA ? [4, 4 * rows] : [4 * inner, 4];
       const biasAt = (bias as Float32Array).length === 0 ? 0 : (bias as Float32Array).byteOffset;
@@ -89,7 +70,6 @@ const TASKS = {
         row = product * rows + last;
       }
     },
-    simd: true,
   },
 } satisfies Record<string, Task>;
 
@@ -121,7 +101,7 @@ const MAX_ARRAYS = 8;
 const MAX_SCALARS = 8;
 
 /** The workers' loop: wait for a job, run its part, count down, repeat. Runs from its source, like the parts. */
-function workerLoop(memory: WasmMemory, control: SharedArrayBuffer, index: number, threads: number, bodies: Bodies, parts: Part[]): void {
+function workerLoop(memory: WasmMemory, control: SharedArrayBuffer, index: number, threads: number, simd: SimdExports, parts: Part[]): void {
   const ints = new Int32Array(control, 0, INT_SLOTS);
   const numbers = new Float64Array(control, INT_SLOTS * 4, 2 * MAX_ARRAYS + MAX_SCALARS);
   let seen = Atomics.load(ints, GENERATION);
@@ -134,7 +114,7 @@ function workerLoop(memory: WasmMemory, control: SharedArrayBuffer, index: numbe
       const arrays = Array.from({ length: ints[ARRAY_COUNT] as number }, (_, i) => new Float32Array(memory.buffer, numbers[2 * i], numbers[2 * i + 1]));
       const scalars = Array.from(numbers.subarray(2 * MAX_ARRAYS, 2 * MAX_ARRAYS + (ints[SCALAR_COUNT] as number)));
       const units = ints[UNITS] as number;
-      (parts[ints[TASK] as number] as Part)(bodies, arrays, scalars, Math.floor((units * index) / threads), Math.floor((units * (index + 1)) / threads));
+      (parts[ints[TASK] as number] as Part)(simd, arrays, scalars, Math.floor((units * index) / threads), Math.floor((units * (index + 1)) / threads));
     } catch {
       Atomics.store(ints, FAILED, 1);
     }
@@ -143,17 +123,17 @@ function workerLoop(memory: WasmMemory, control: SharedArrayBuffer, index: numbe
 }
 
 /**
- * The kernels on the wasm heap for when the native add-on, whose kernels use every core, is absent: LayerNorm (and
- * its gradient) and dropout in JavaScript, GELU (and its gradient) and small matrix products in WebAssembly SIMD
- * (`simd`, an instance per thread on the same memory). Where the heap is shared (the threaded build) a call is split
- * over `threads` − 1 workers and the calling thread, which takes the first part and waits for the others inside the
- * call (`Atomics.wait`), so a kernel stays synchronous. Small arrays, and the JavaScript kernels' arrays off the heap
- * (the cpu backend's), are done on the calling thread.
+ * The kernels on the wasm heap for when the native add-on, whose kernels use every core, is absent: LayerNorm, GELU
+ * (and their gradients), dropout and small matrix products in WebAssembly SIMD (an instance of the kernels per thread
+ * on the same memory). Where the heap is shared (the threaded build) a call is split over `threads` − 1 workers and
+ * the calling thread, which takes the first part and waits for the others inside the call (`Atomics.wait`), so a
+ * kernel stays synchronous. Small arrays are done on the calling thread, and so is LayerNorm on rows that are not
+ * whole vectors, in JavaScript.
  */
 export class HeapWorkers {
   private readonly ints: Int32Array;
   private readonly numbers: Float64Array;
-  private readonly bodies: Bodies;
+  private readonly simd: SimdExports;
   /** Calls that were split over the workers (the others ran on the calling thread alone). */
   splitCalls = 0;
 
@@ -163,18 +143,16 @@ export class HeapWorkers {
    */
   constructor(private readonly memory: WasmMemory, readonly threads: number, simd: SimdModule) {
     if (threads > 1 && !(memory.buffer instanceof SharedArrayBuffer)) throw new Error(`heap workers: ${threads} threads need a shared memory`);
-    this.bodies = { ...BODIES, simd: instantiateSimdKernels(simd, memory) };
+    this.simd = instantiateSimdKernels(simd, memory);
     const control = new SharedArrayBuffer(INT_SLOTS * 4 + (2 * MAX_ARRAYS + MAX_SCALARS) * 8);
     this.ints = new Int32Array(control, 0, INT_SLOTS);
     this.numbers = new Float64Array(control, INT_SLOTS * 4, 2 * MAX_ARRAYS + MAX_SCALARS);
     const constants = { GENERATION, PENDING, FAILED, TASK, ARRAY_COUNT, SCALAR_COUNT, UNITS, READY, INT_SLOTS, MAX_ARRAYS, MAX_SCALARS };
     const source = [
       ...Object.entries(constants).map(([name, value]) => `const ${name} = ${value};`),
-      ...Object.values(BODIES).map(String),
       `const { memory, control, index, threads, simd } = require('node:worker_threads').workerData;`,
-      `const bodies = { ${Object.keys(BODIES).join(', ')}, simd: new WebAssembly.Instance(simd, { env: { memory } }).exports };`,
       `const parts = [${TASK_NAMES.map((name) => String(TASKS[name].part)).join(', ')}];`,
-      `(${String(workerLoop)})(memory, control, index, threads, bodies, parts);`,
+      `(${String(workerLoop)})(memory, control, index, threads, new WebAssembly.Instance(simd, { env: { memory } }).exports, parts);`,
     ].join('\n');
     for (let index = 1; index < threads; index++) {
       new Worker(source, { eval: true, workerData: { memory, control, index, threads, simd } }).unref();
@@ -188,13 +166,17 @@ export class HeapWorkers {
     }
   }
 
-  /** `layerNormRows`, split over the threads. */
-  readonly layerNorm = (x: Float32Array, residual: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void =>
-    this.run('layerNorm', [x, residual, gamma, beta, out], [epsilon]);
+  /** `layerNormRows`, in SIMD and split over the threads where rows are whole vectors. */
+  readonly layerNorm = (x: Float32Array, residual: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, epsilon: number): void => {
+    if (gamma.length % SIMD_LANES === 0) this.run('layerNorm', [x, residual, gamma, beta, out], [epsilon, 0]);
+    else layerNormRows(x, residual, gamma, beta, out, epsilon);
+  };
 
-  /** `layerNormRowsGrad`, split over the threads. */
-  readonly layerNormGrad = (x: Float32Array, residual: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void =>
-    this.run('layerNormGrad', [x, residual, gamma, dy, out], [epsilon]);
+  /** `layerNormRowsGrad`, likewise. */
+  readonly layerNormGrad = (x: Float32Array, residual: Float32Array, gamma: Float32Array, dy: Float32Array, out: Float32Array, epsilon: number): void => {
+    if (gamma.length % SIMD_LANES === 0) this.run('layerNorm', [x, residual, gamma, dy, out], [epsilon, 1]);
+    else layerNormRowsGrad(x, residual, gamma, dy, out, epsilon);
+  };
 
   /** `applyDropoutMask`, bit for bit, in SIMD and split over the threads. */
   readonly dropout = (x: Float32Array, out: Float32Array, rate: number, seed: number): void => this.run('dropout', [x, out], [rate, seed]);
@@ -214,13 +196,12 @@ export class HeapWorkers {
 
   /** Runs a task on `arrays` (views of the heap, in the task's order) and `scalars`, split over every thread. */
   private run(task: HeapTaskName, arrays: Float32Array[], scalars: number[]): void {
-    const { part, simd }: Task = TASKS[task];
+    const { part }: Task = TASKS[task];
     const count = TASKS[task].units(arrays, scalars);
-    const shared = this.memory.buffer;
-    const onHeap = arrays.every((array) => array.length === 0 || array.buffer === shared);
-    if (!onHeap && simd) throw new Error(`${task}: expected arrays on the wasm heap`);
-    if (this.threads === 1 || !onHeap || (arrays[0] as Float32Array).length < GRAIN) {
-      part(this.bodies, arrays, scalars, 0, count);
+    const heap = this.memory.buffer;
+    if (!arrays.every((array) => array.length === 0 || array.buffer === heap)) throw new Error(`${task}: expected arrays on the wasm heap`);
+    if (this.threads === 1 || (arrays[0] as Float32Array).length < GRAIN) {
+      part(this.simd, arrays, scalars, 0, count);
       return;
     }
     this.splitCalls++;
@@ -233,7 +214,7 @@ export class HeapWorkers {
     Atomics.add(ints, GENERATION, 1);
     Atomics.notify(ints, GENERATION);
     try {
-      part(this.bodies, arrays, scalars, 0, Math.floor(count / this.threads));
+      part(this.simd, arrays, scalars, 0, Math.floor(count / this.threads));
     } finally {
       // Even when the calling thread's part throws: the next job must not overwrite the block under running workers.
       for (let pending = Atomics.load(ints, PENDING); pending !== 0; pending = Atomics.load(ints, PENDING)) Atomics.wait(ints, PENDING, pending);

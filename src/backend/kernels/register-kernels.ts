@@ -48,7 +48,7 @@ const registered = new Map<string, KernelInfo>();
 const NO_RESIDUAL = new Float32Array(0);
 
 /**
- * The kernels on the wasm heap (JavaScript LayerNorm; SIMD GELU, dropout and small products) for when the native
+ * The kernels on the wasm heap (SIMD LayerNorm, GELU, dropout and small products) for when the native
  * add-on is absent, with a worker per wasm thread after the first where wasm runs its threaded build (its heap is
  * then shared).
  */
@@ -62,8 +62,8 @@ async function heapWorkers(): Promise<HeapWorkers> {
 /** The framework's kernels for one backend; none for native TensorFlow, whose own are fast. */
 function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: HeapWorkers | undefined): tf.KernelConfig[] {
   if (backendName !== 'wasm' && backendName !== 'cpu') return [];
-  // The add-on's element-wise kernels compute what the JavaScript ones do, vectorised; the heap workers split the
-  // JavaScript ones over wasm's threads, and bring GELU and dropout in WebAssembly SIMD.
+  // The add-on's element-wise kernels compute what the JavaScript ones do, vectorised; so do the heap workers' in
+  // WebAssembly SIMD, split over wasm's threads.
   const library = blas ?? heap;
   const dropout = library ? library.dropout : applyDropoutMask;
   const [normalize, normalizeGrad] = library ? [library.layerNorm, library.layerNormGrad] : [layerNormRows, layerNormRowsGrad];
@@ -126,7 +126,7 @@ export async function registerKernels(backendName: string, env: NodeJS.ProcessEn
   const heap = blas || backendName !== 'wasm' ? undefined : await heapWorkers();
   const configs = kernelsFor(backendName, blas, heap);
   const split = heap && heap.threads > 1 ? `, split over ${heap.threads} threads` : '';
-  const elementwise = backendName === 'tensorflow' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `GELU and dropout in WebAssembly SIMD, LayerNorm in JavaScript${split}` : 'JavaScript';
+  const elementwise = backendName === 'tensorflow' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `GELU, LayerNorm and dropout in WebAssembly SIMD${split}` : 'JavaScript';
   const info =
     backendName === 'wasm'
       ? { matMul: blas ? 'native BLAS on the wasm heap' : `XNNPACK, batched and thin products in WebAssembly SIMD${split}`, blas: blas ? description : `not used: ${description}` }

@@ -26,10 +26,20 @@ export interface SimdExports {
    * where mulberry32's draw is at most `lastKept`, else 0.
    */
   dropout(x: number, out: number, count: number, first: number, seed: number, lastKept: number, scale: number): void;
+  /**
+   * `layerNormRows` (src/ops/layer-norm.ts) on `rows` rows of `size` floats (a multiple of `SIMD_LANES`) of x +
+   * residual (x alone when `residual` is 0), its sums in four float lanes combined in float64.
+   */
+  layerNorm(x: number, residual: number, gamma: number, beta: number, out: number, rows: number, size: number, epsilon: number): void;
+  /** `layerNormRowsGrad` likewise. */
+  layerNormGrad(x: number, residual: number, gamma: number, dy: number, out: number, rows: number, size: number, epsilon: number): void;
 }
 
 /** The columns one step of the product kernel computes: n must be a multiple. */
 export const SIMD_COLUMNS = 8;
+
+/** Floats in a SIMD vector: LayerNorm's rows must hold a multiple. */
+export const SIMD_LANES = 4;
 
 /** mulberry32's state increment. */
 const MULBERRY = 0x6d2b79f5;
@@ -96,6 +106,42 @@ function rowBlock(rows: number): string {
         (local.set $pc (i32.add (local.get $pc) (local.get $rowB)))`)}
         (local.set $j (i32.add (local.get $j) (i32.const 8)))
         (br $columns)))`;
+}
+
+/** A loop over one row's bytes ($j from 0 to $bytes, a vector at a time) running `body`. */
+const rowLoop = (body: string): string => `(local.set $j (i32.const 0))
+    (block $rowDone (loop $row
+      (br_if $rowDone (i32.ge_u (local.get $j) (local.get $bytes)))
+      ${body}
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $row)))`;
+
+/** (x − mean)·(1/σ) of the row's vector at $j. */
+const NORMALISED = 'f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $input) (local.get $j))) (local.get $mean)) (local.get $inverseDeviation)';
+
+/**
+ * An exported LayerNorm kernel over $rows rows: per row, its input, mean and 1/σ, then `statistics` (more sums
+ * over the row) and `element` (storing the vector at $j of out's row); `third` names the third input (beta or dy).
+ */
+function layerNormExport(name: string, third: string, locals: string, statistics: string, element: string): string {
+  const advance = (pointer: string) => `(local.set $${pointer} (i32.add (local.get $${pointer}) (local.get $bytes)))`;
+  return `(func (export "${name}") (param $x i32) (param $residual i32) (param $gamma i32) (param $${third} i32) (param $out i32)
+                           (param $rows i32) (param $size i32) (param $epsilon f64)
+    (local $bytes i32) (local $row i32) (local $j i32) (local $input i32) (local $mean v128) (local $inverseDeviation v128) ${locals}
+    (local.set $bytes (i32.shl (local.get $size) (i32.const 2)))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $row) (local.get $rows)))
+      (local.set $input (call $rowInput (local.get $x) (local.get $residual) (local.get $out) (local.get $bytes)))
+      (local.set $mean (call $rowMean (local.get $input) (local.get $bytes)))
+      (local.set $inverseDeviation (call $rowInverseDeviation (local.get $input) (local.get $bytes) (local.get $mean) (local.get $epsilon)))
+      ${statistics}
+      ${rowLoop(element)}
+      ${advance('x')}
+      (if (local.get $residual) (then ${advance('residual')}))
+      ${third === 'dy' ? advance('dy') : ''}
+      ${advance('out')}
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows))))`;
 }
 
 // Φ(x) through erf(x/√2) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7) and exp(x) for x ≤ 0 by range
@@ -167,6 +213,51 @@ const WAT = (shared: boolean) => `(module
   ${elementLoop('gelu', ['x'], '', '', '', ([x]) => `(call $geluOf ${x})`)}
 
   ${elementLoop('geluGrad', ['x', 'dy'], '', '', '', ([x, dy]) => `(call $geluGradOf ${x} ${dy})`)}
+
+  ;; LayerNorm, row by row: the row (x, or x + residual written into out's row), its mean and 1/sqrt(variance +
+  ;; epsilon) in two passes summed in four float lanes and combined in float64 (as the native add-on does), then the
+  ;; result. Rows are whole vectors; $residual is 0 for none.
+  (func $lanesTotal (param $v v128) (result f64)
+    (f64.add (f64.add (f64.promote_f32 (f32x4.extract_lane 0 (local.get $v))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $v))))
+             (f64.add (f64.promote_f32 (f32x4.extract_lane 2 (local.get $v))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $v))))))
+
+  (func $rowInput (param $x i32) (param $residual i32) (param $out i32) (param $bytes i32) (result i32)
+    (local $j i32)
+    (if (i32.eqz (local.get $residual)) (then (return (local.get $x))))
+    ${rowLoop(`(v128.store (i32.add (local.get $out) (local.get $j))
+        (f32x4.add (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $residual) (local.get $j)))))`)}
+    (local.get $out))
+
+  (func $rowMean (param $input i32) (param $bytes i32) (result v128)
+    (local $j i32) (local $lanes v128)
+    ${rowLoop('(local.set $lanes (f32x4.add (local.get $lanes) (v128.load (i32.add (local.get $input) (local.get $j)))))')}
+    (f32x4.splat (f32.demote_f64 (f64.div (call $lanesTotal (local.get $lanes)) (f64.convert_i32_u (i32.shr_u (local.get $bytes) (i32.const 2)))))))
+
+  (func $rowInverseDeviation (param $input i32) (param $bytes i32) (param $mean v128) (param $epsilon f64) (result v128)
+    (local $j i32) (local $lanes v128) (local $centred v128)
+    ${rowLoop(`(local.set $centred (f32x4.sub (v128.load (i32.add (local.get $input) (local.get $j))) (local.get $mean)))
+      (local.set $lanes (f32x4.add (local.get $lanes) (f32x4.mul (local.get $centred) (local.get $centred))))`)}
+    (f32x4.splat (f32.demote_f64 (f64.div (f64.const 1) (f64.sqrt (f64.add
+      (f64.div (call $lanesTotal (local.get $lanes)) (f64.convert_i32_u (i32.shr_u (local.get $bytes) (i32.const 2))))
+      (local.get $epsilon)))))))
+
+  ${layerNormExport('layerNorm', 'beta', '', '',
+    `(v128.store (i32.add (local.get $out) (local.get $j))
+        (f32x4.add (f32x4.mul (${NORMALISED}) (v128.load (i32.add (local.get $gamma) (local.get $j)))) (v128.load (i32.add (local.get $beta) (local.get $j)))))`)}
+
+  ;; dL/dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·gamma.
+  ${layerNormExport('layerNormGrad', 'dy', '(local $sumG v128) (local $sumGX v128) (local $g v128) (local $meanG v128) (local $meanGX v128)',
+    `(local.set $sumG (v128.const i32x4 0 0 0 0))
+      (local.set $sumGX (v128.const i32x4 0 0 0 0))
+      ${rowLoop(`(local.set $g (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j))) (v128.load (i32.add (local.get $gamma) (local.get $j)))))
+        (local.set $sumG (f32x4.add (local.get $sumG) (local.get $g)))
+        (local.set $sumGX (f32x4.add (local.get $sumGX) (f32x4.mul (local.get $g) (${NORMALISED}))))`)}
+      (local.set $meanG (f32x4.splat (f32.demote_f64 (f64.div (call $lanesTotal (local.get $sumG)) (f64.convert_i32_u (local.get $size))))))
+      (local.set $meanGX (f32x4.splat (f32.demote_f64 (f64.div (call $lanesTotal (local.get $sumGX)) (f64.convert_i32_u (local.get $size))))))`,
+    `(v128.store (i32.add (local.get $out) (local.get $j))
+        (f32x4.mul (local.get $inverseDeviation) (f32x4.sub
+          (f32x4.sub (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j))) (v128.load (i32.add (local.get $gamma) (local.get $j)))) (local.get $meanG))
+          (f32x4.mul (${NORMALISED}) (local.get $meanGX)))))`)}
 
   ;; Blocks of 4 rows × 8 columns held in eight registers over the whole inner dimension, then the rows left one by
   ;; one (1 × 8). B's rows stream through once per block of rows.
