@@ -14,6 +14,9 @@ import { parseArgs } from 'node:util';
 import { AdapterFusion } from '../../fusion/adapter-fusion';
 import { presetSettings } from '../../fusion/fusion-options';
 import { planMatMul } from '../../src/backend/kernels/matmul-plan';
+import { DROPOUT_KERNEL } from '../../src/ops/dropout';
+import { GELU_GRAD_KERNEL, GELU_KERNEL } from '../../src/ops/gelu';
+import { RESIDUAL_LAYER_NORM_GRAD_KERNEL, RESIDUAL_LAYER_NORM_KERNEL } from '../../src/ops/layer-norm';
 import { countMatMulFlops } from '../count-matmul-flops';
 import type { WasmBackend } from '../../src/backend/kernels/wasm-matmul';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
@@ -256,6 +259,35 @@ function matMulRates(): { name: string; gflops: number }[] {
   });
 }
 
+/**
+ * Milliseconds of the framework's element-wise kernels alone, best of 40 calls, on a BERT-tiny step's feed-forward
+ * activations (32, 128, 512) and BERT-base's hidden width over the same tokens (32, 128, 768).
+ */
+function elementwiseTimes(): { name: string; ms: number | null }[] {
+  const [x, dy] = [tf.randomNormal([32, 128, 512], 0, 1, 'float32', 1), tf.randomNormal([32, 128, 512], 0, 1, 'float32', 2)];
+  const [h, residual, dh] = [3, 4, 5].map((seed) => tf.randomNormal([32, 128, 768], 0, 1, 'float32', seed)) as [tf.Tensor, tf.Tensor, tf.Tensor];
+  const [gamma, beta] = [tf.ones([768]), tf.zeros([768])];
+  const cases: [string, string, tf.NamedTensorMap, tf.NamedAttrMap][] = [
+    ['GELU (32,128,512)', GELU_KERNEL, { x }, {}],
+    ['GELU gradient', GELU_GRAD_KERNEL, { x, dy }, {}],
+    ['dropout 0.1', DROPOUT_KERNEL, { x }, { rate: 0.1, seed: 7 }],
+    ['LayerNorm of x + residual (32,128,768)', RESIDUAL_LAYER_NORM_KERNEL, { x: h, residual, gamma, beta }, { epsilon: 1e-12 }],
+    ['LayerNorm gradient', RESIDUAL_LAYER_NORM_GRAD_KERNEL, { x: h, residual, gamma, dy: dh }, { epsilon: 1e-12 }],
+  ];
+  const times = cases.map(([name, kernel, inputs, attrs]) => {
+    if (!tf.getKernel(kernel, tf.getBackend())) return { name, ms: null };
+    let best = Infinity;
+    for (let run = 0; run < 40; run++) {
+      const started = performance.now();
+      tf.dispose(tf.engine().runKernel(kernel, inputs, attrs));
+      best = Math.min(best, performance.now() - started);
+    }
+    return { name, ms: round(best, 2) };
+  });
+  tf.dispose([x, dy, h, residual, dh, gamma, beta]);
+  return times;
+}
+
 const HELP = `usage: npm run bench -- [options]
   --models <list>       tiny,mini,base (default: all)
   --cases <list>        ${CASES.join(',')} (default: all)
@@ -264,6 +296,7 @@ const HELP = `usage: npm run bench -- [options]
   --micro-batch <n>     examples per forward/backward pass (default: the whole batch; on BERT-base 4 for full and fusion-8, and without the add-on 4 for adapter, else 2)
   --profile             add the kernels that take the most time in one step
   --matmul              only measure GFLOP/s of the matrix products of a BERT-base step, one by one
+  --elementwise         only time the element-wise kernels (GELU, dropout, LayerNorm, gradients) alone
   --backend <name>      ${BACKEND_PREFERENCES.join(', ')} (default: ADAPTERFUSION_BACKEND or auto)
   --out <file>          JSON results (default: runs/bench/bench-<date>.json)`;
 
@@ -272,7 +305,7 @@ async function main(): Promise<void> {
     options: {
       models: { type: 'string' }, cases: { type: 'string' }, quick: { type: 'boolean' }, steps: { type: 'string' },
       warmup: { type: 'string' }, 'micro-batch': { type: 'string' }, profile: { type: 'boolean' }, backend: { type: 'string' },
-      out: { type: 'string' }, child: { type: 'string' }, help: { type: 'boolean' }, matmul: { type: 'boolean' },
+      out: { type: 'string' }, child: { type: 'string' }, help: { type: 'boolean' }, matmul: { type: 'boolean' }, elementwise: { type: 'boolean' },
     },
   });
   if (values.help) return void process.stdout.write(`${HELP}\n`);
@@ -306,6 +339,10 @@ async function main(): Promise<void> {
   process.stdout.write(`${header}\n`);
   if (values.matmul) {
     for (const { name, gflops } of matMulRates()) process.stdout.write(`${name.padEnd(32)} ${gflops.toFixed(1).padStart(7)} GFLOP/s\n`);
+    return;
+  }
+  if (values.elementwise) {
+    for (const { name, ms } of elementwiseTimes()) process.stdout.write(`${name.padEnd(40)} ${ms === null ? 'not registered' : `${ms.toFixed(2).padStart(7)} ms`}\n`);
     return;
   }
   const row = (cells: (string | number)[]) => cells.map((cell, i) => String(cell).padStart(i === 0 ? 5 : i === 1 ? 18 : 11)).join(' ');
