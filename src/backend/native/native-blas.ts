@@ -26,9 +26,10 @@ export function parseCpuInfo(text: string): CpuFeatures | undefined {
 
 /**
  * The OpenBLAS kernels for an Intel CPU, from its vector extensions, as OpenBLAS picks them for the Intel models it
- * knows. A release older than the CPU does not fall back on the extensions for Intel models it does not know but on
- * its SSE3 kernels (`Prescott`): Debian 12's OpenBLAS 0.3.21 on an Emerald Rapids Xeon ran products at 34 GFLOP/s
- * there against 278 with `Cooperlake`'s AVX-512. Other vendors are left to OpenBLAS, which falls back on the extensions.
+ * knows (newer releases name Sapphire Rapids' own, whose single-precision products are `Cooperlake`'s). A release
+ * older than the CPU falls back not on the extensions but on its SSE3 kernels (`Prescott`): Debian 12's OpenBLAS
+ * 0.3.21 ran products at 34 GFLOP/s on an Emerald Rapids Xeon against 278 with `Cooperlake`'s AVX-512. Other vendors
+ * are left to OpenBLAS, which falls back on the extensions for models it does not know.
  */
 export function openblasCoreFor(cpu: CpuFeatures): string | undefined {
   if (cpu.vendor !== 'GenuineIntel') return undefined;
