@@ -94,7 +94,8 @@ export const SMALL_PRODUCT = 32 * 1024;
  * activation) takes a fast path: with the native add-on one batched `cblas_sgemm` call straight on the wasm heap;
  * without it, batched and thin transposed-A products in the SIMD kernel on the heap workers (`heap`), the others
  * through XNNPACK's fully-connected operator that the stock kernel reserves for untransposed single-batch products,
- * reached for every product by transposing operands into place and naming each batch as its own tensor.
+ * reached for every product by transposing operands into place (a variable used transposed once, its packing kept)
+ * and naming each batch as its own tensor.
  * This also fixes the stock kernel's bias on its slow path (added per 48-wide block of the inner dimension, and
  * taken from the wrong element beyond the first row).
  */
