@@ -11,7 +11,8 @@ export function sharedPath(...parts: string[]): string {
 
 /**
  * True when the shared file or folder exists; otherwise prints why the tests that need it are skipped, so a skip is
- * visible in the test output. Use as `describe.skipIf(!hasShared('conformance', 'x'))(...)`.
+ * visible in the test output. Use as `describe.skipIf(!hasShared('conformance', 'x'))(...)`, and read the files in
+ * `beforeAll` or in the tests, never in the suite's body: vitest runs a skipped suite's body to collect its tests.
  */
 export function hasShared(...parts: string[]): boolean {
   const path = sharedPath(...parts);

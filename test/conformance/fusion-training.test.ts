@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterFusion } from '../../fusion/adapter-fusion';
 import type { RegularizationTiming } from '../../fusion/fusion-config';
 import { createFusionTrainer, fusionLogits, type FusionModel } from '../../fusion/fusion-model';
@@ -47,15 +47,20 @@ function backboneWithoutDropout(): string {
 }
 
 describe.skipIf(!hasShared(...TRAJECTORY) || !hasShared(...START))('AdapterFusion training against the AdapterHub trajectory', () => {
-  const expected = JSON.parse(readFileSync(sharedPath(...TRAJECTORY, 'expected.json'), 'utf8')) as { runs: Record<string, Run> };
-  const inputs = JSON.parse(readFileSync(sharedPath(...TRAJECTORY, 'inputs.json'), 'utf8')) as Inputs;
-  const batches: Batch[] = inputs.batches.map((b, k) => ({
-    ids: b.labels.map((_, i) => `${k}-${i}`),
-    inputIds: b.input_ids,
-    tokenTypeIds: b.token_type_ids,
-    attentionMask: b.attention_mask,
-    labels: b.labels,
-  }));
+  // Read before the tests, not while vitest collects them: it runs a skipped suite's body too.
+  let expected: { runs: Record<string, Run> };
+  let batches: Batch[];
+  beforeAll(() => {
+    expected = JSON.parse(readFileSync(sharedPath(...TRAJECTORY, 'expected.json'), 'utf8')) as { runs: Record<string, Run> };
+    const inputs = JSON.parse(readFileSync(sharedPath(...TRAJECTORY, 'inputs.json'), 'utf8')) as Inputs;
+    batches = inputs.batches.map((b, k) => ({
+      ids: b.labels.map((_, i) => `${k}-${i}`),
+      inputIds: b.input_ids,
+      tokenTypeIds: b.token_type_ids,
+      attentionMask: b.attention_mask,
+      labels: b.labels,
+    }));
+  });
   const lr = 1e-3;
 
   async function loadModel(): Promise<FusionModel> {
