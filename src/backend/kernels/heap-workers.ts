@@ -25,9 +25,10 @@ const TASKS = {
     part: (simd, [x, residual, gamma, third, out], [epsilon, gradient], begin, end) => {
       const size = (gamma as Float32Array).length;
       const row = (t: Float32Array) => (t.length === 0 ? 0 : t.byteOffset + 4 * begin * size);
+      const [xAt, residualAt, gammaAt, outAt] = [row(x as Float32Array), row(residual as Float32Array), (gamma as Float32Array).byteOffset, row(out as Float32Array)];
       // beta is one row; dy has the input's rows
-      const [kernel, thirdAt] = gradient ? ['layerNormGrad', row(third as Float32Array)] as const : ['layerNorm', (third as Float32Array).byteOffset] as const;
-      simd[kernel](row(x as Float32Array), row(residual as Float32Array), (gamma as Float32Array).byteOffset, thirdAt, row(out as Float32Array), end - begin, size, epsilon as number);
+      if (gradient) simd.layerNormGrad(xAt, residualAt, gammaAt, row(third as Float32Array), outAt, end - begin, size, epsilon as number);
+      else simd.layerNorm(xAt, residualAt, gammaAt, (third as Float32Array).byteOffset, outAt, end - begin, size, epsilon as number);
     },
   },
   /** arrays x, out; scalars rate, seed. Draw < (1 − rate)·2³² exactly when draw ≤ ⌈(1 − rate)·2³²⌉ − 1. */

@@ -47,8 +47,9 @@ const FLOAT_BYTES = 4;
 const transposedWeights = new WeakMap<WasmBackend, WeakMap<tf.DataId, number>>();
 
 /**
- * The ids of the transposed variables on `backend` (exported for inspection), each given back (with XNNPACK's operator, which tfjs-backend-wasm
- * deletes with its id) once the variable's data is freed: the backend's disposeData is wrapped once to do so.
+ * The ids of the transposed variables on `backend` (exported for inspection), each given back, with XNNPACK's
+ * operator, which tfjs-backend-wasm deletes with its id, once the variable's data is freed: the backend's
+ * disposeData is wrapped once to do so.
  */
 export function transposedWeightIds(backend: WasmBackend): WeakMap<tf.DataId, number> {
   let ids = transposedWeights.get(backend);
@@ -120,12 +121,13 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
     return id;
   };
 
-  /** One unbatched, untransposed product through XNNPACK on tensor ids: A m×k, B k×n, out m×n. */
-  function xnnpackProduct({ m, n, k }: MatMulPlan, aId: number, bId: number, outId: number, epilogue: Epilogue): void {
+  /** Unbatched, untransposed products through XNNPACK on tensor ids [A, B, out]: A m×k, B k×n, out m×n each. */
+  function xnnpackProducts({ m, n, k }: MatMulPlan, products: number[][], epilogue: Epilogue): void {
     const biasId = epilogue.bias ? backend.dataIdMap.get(epilogue.bias.dataId).id : 0;
     const preluId = epilogue.preluWeights ? backend.dataIdMap.get(epilogue.preluWeights.dataId).id : 0;
-    const shape = (rows: number, columns: number) => new Uint8Array(new Int32Array([1, rows, columns]).buffer);
-    fusedMatMul(aId, shape(m, k), 3, bId, shape(k, n), 3, false, false, WASM_ACTIVATIONS[epilogue.activation] ?? 0, biasId, preluId, epilogue.leakyreluAlpha, outId);
+    const activation = WASM_ACTIVATIONS[epilogue.activation] ?? 0;
+    const [aShape, bShape] = [[m, k], [k, n]].map((shape) => new Uint8Array(new Int32Array([1, ...shape]).buffer));
+    for (const [aId, bId, outId] of products) fusedMatMul(aId, aShape, 3, bId, bShape, 3, false, false, activation, biasId, preluId, epilogue.leakyreluAlpha, outId);
   }
 
   /**
@@ -139,9 +141,11 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
     const known = ids.get(b.dataId);
     const copy = known === undefined ? transposeLastTwo(b) : undefined;
     const bId = known ?? view(backend.dataIdMap.get((copy as tf.TensorInfo).dataId).memoryOffset, plan.k * plan.n);
-    ids.set(b.dataId, bId);
-    xnnpackProduct(plan, backend.dataIdMap.get(a.dataId).id, bId, backend.dataIdMap.get(out.dataId).id, epilogue);
-    if (copy) backend.disposeData(copy.dataId);
+    xnnpackProducts(plan, [[backend.dataIdMap.get(a.dataId).id, bId, backend.dataIdMap.get(out.dataId).id]], epilogue);
+    if (copy) {
+      ids.set(b.dataId, bId);
+      backend.disposeData(copy.dataId);
+    }
   }
 
   function xnnpack(plan: MatMulPlan, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): void {
@@ -155,14 +159,14 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
     const colsB = transposeB ? transposeLastTwo(b) : b; // (batchB, k, n)
     const [aData, bData, outData] = [rowsA, colsB, out].map((info) => backend.dataIdMap.get(info.dataId));
     if (!aData || !bData || !outData) throw new Error('matMul on wasm: an operand is not on the wasm backend');
-    plan.products.forEach((product, index) => {
-      // One product covers whole tensors: use their own ids, so XNNPACK's packed weights stay cached on a weight.
-      const aId = single ? aData.id : view(aData.memoryOffset + product.a * m * k * FLOAT_BYTES, m * k);
-      const bId = single ? bData.id : view(bData.memoryOffset + product.b * k * n * FLOAT_BYTES, k * n);
-      const outId = single ? outData.id : view(outData.memoryOffset + index * m * n * FLOAT_BYTES, m * n);
-      xnnpackProduct(plan, aId, bId, outId, epilogue);
-      if (!single) for (const id of [aId, bId, outId]) backend.wasm.tfjs.disposeData(id);
-    });
+    // One product covers whole tensors: use their own ids, so XNNPACK's packed weights stay cached on a weight.
+    const ids = single ? [[aData.id, bData.id, outData.id]] : plan.products.map((product, index) => [
+      view(aData.memoryOffset + product.a * m * k * FLOAT_BYTES, m * k),
+      view(bData.memoryOffset + product.b * k * n * FLOAT_BYTES, k * n),
+      view(outData.memoryOffset + index * m * n * FLOAT_BYTES, m * n),
+    ]);
+    xnnpackProducts(plan, ids, epilogue);
+    if (!single) for (const id of ids.flat()) backend.wasm.tfjs.disposeData(id);
     if (rowsA !== a) backend.disposeData(rowsA.dataId);
     if (colsB !== b) backend.disposeData(colsB.dataId);
   }
