@@ -218,9 +218,13 @@ const WAT = (shared: boolean) => `(module
   ;; LayerNorm, row by row: the row (x, or x + residual written into out's row), its mean and 1/sqrt(variance +
   ;; epsilon) in two passes summed in four float lanes and combined in float64 (as the native add-on does), then the
   ;; result. Rows are whole vectors; $residual is 0 for none.
-  (func $lanesTotal (param $v v128) (result f64)
-    (f64.add (f64.add (f64.promote_f32 (f32x4.extract_lane 0 (local.get $v))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $v))))
-             (f64.add (f64.promote_f32 (f32x4.extract_lane 2 (local.get $v))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $v))))))
+
+  ;; The mean over a row of $bytes of the sums in four lanes, in float64.
+  (func $rowAverage (param $v v128) (param $bytes i32) (result f64)
+    (f64.div
+      (f64.add (f64.add (f64.promote_f32 (f32x4.extract_lane 0 (local.get $v))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $v))))
+               (f64.add (f64.promote_f32 (f32x4.extract_lane 2 (local.get $v))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $v)))))
+      (f64.convert_i32_u (i32.shr_u (local.get $bytes) (i32.const 2)))))
 
   (func $rowInput (param $x i32) (param $residual i32) (param $out i32) (param $bytes i32) (result i32)
     (local $j i32)
@@ -232,14 +236,14 @@ const WAT = (shared: boolean) => `(module
   (func $rowMean (param $input i32) (param $bytes i32) (result v128)
     (local $j i32) (local $lanes v128)
     ${rowLoop('(local.set $lanes (f32x4.add (local.get $lanes) (v128.load (i32.add (local.get $input) (local.get $j)))))')}
-    (f32x4.splat (f32.demote_f64 (f64.div (call $lanesTotal (local.get $lanes)) (f64.convert_i32_u (i32.shr_u (local.get $bytes) (i32.const 2)))))))
+    (f32x4.splat (f32.demote_f64 (call $rowAverage (local.get $lanes) (local.get $bytes)))))
 
   (func $rowInverseDeviation (param $input i32) (param $bytes i32) (param $mean v128) (param $epsilon f64) (result v128)
     (local $j i32) (local $lanes v128) (local $centred v128)
     ${rowLoop(`(local.set $centred (f32x4.sub (v128.load (i32.add (local.get $input) (local.get $j))) (local.get $mean)))
       (local.set $lanes (f32x4.add (local.get $lanes) (f32x4.mul (local.get $centred) (local.get $centred))))`)}
     (f32x4.splat (f32.demote_f64 (f64.div (f64.const 1) (f64.sqrt (f64.add
-      (f64.div (call $lanesTotal (local.get $lanes)) (f64.convert_i32_u (i32.shr_u (local.get $bytes) (i32.const 2))))
+      (call $rowAverage (local.get $lanes) (local.get $bytes))
       (local.get $epsilon)))))))
 
   ${layerNormExport('layerNorm', 'beta', '', '',
@@ -253,8 +257,8 @@ const WAT = (shared: boolean) => `(module
       ${rowLoop(`(local.set $g (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j))) (v128.load (i32.add (local.get $gamma) (local.get $j)))))
         (local.set $sumG (f32x4.add (local.get $sumG) (local.get $g)))
         (local.set $sumGX (f32x4.add (local.get $sumGX) (f32x4.mul (local.get $g) (${NORMALISED}))))`)}
-      (local.set $meanG (f32x4.splat (f32.demote_f64 (f64.div (call $lanesTotal (local.get $sumG)) (f64.convert_i32_u (local.get $size))))))
-      (local.set $meanGX (f32x4.splat (f32.demote_f64 (f64.div (call $lanesTotal (local.get $sumGX)) (f64.convert_i32_u (local.get $size))))))`,
+      (local.set $meanG (f32x4.splat (f32.demote_f64 (call $rowAverage (local.get $sumG) (local.get $bytes)))))
+      (local.set $meanGX (f32x4.splat (f32.demote_f64 (call $rowAverage (local.get $sumGX) (local.get $bytes)))))`,
     `(v128.store (i32.add (local.get $out) (local.get $j))
         (f32x4.mul (local.get $inverseDeviation) (f32x4.sub
           (f32x4.sub (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j))) (v128.load (i32.add (local.get $gamma) (local.get $j)))) (local.get $meanG))
