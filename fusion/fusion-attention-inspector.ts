@@ -117,7 +117,7 @@ export class FusionAttentionInspector implements AttentionInspector {
         const aggregator = new AttentionAggregator(fusion.adapterNames, { perClass, perExample: request.perExample === true });
         const recorder = new AttentionRecorder();
         log(`inspect ${target}: fusion ${fusion.name} over ${examples.length} ${split} examples (temperature ${temperature})`);
-        const predicted = predictWithModel({ backbone, head, hook: fusion.hook({ temperature, recorder }) }, batches);
+        const predicted = predictWithModel({ backbone, head, hook: fusion.hook({ temperature, recorder }) }, batches, false);
         // The recorder holds every site of every batch, in the order they ran.
         const sites = recorder.take();
         batches.forEach((batch, b) => {

@@ -49,6 +49,11 @@ export function temperatureAt(step: number, totalSteps: number, settings: Fusion
   return INITIAL_TEMPERATURE + (1 - INITIAL_TEMPERATURE) * progress;
 }
 
+/** Whether a pass may skip the last layer's other tokens: a recorder averages the fusion attention over every token. */
+function firstTokenOnly(model: FusionModel, pass: Pick<FusionPass, 'recorder'>): boolean {
+  return model.head.readsFirstTokenOnly && !pass.recorder;
+}
+
 /** The target head's logits for one batch, through the backbone with the adapters and fusion hooked in. */
 export function fusionLogits(model: FusionModel, batch: ReturnType<typeof batchToTensors>, pass: FusionPass): tf.Tensor {
   return tf.tidy(() => {
@@ -60,7 +65,7 @@ export function fusionLogits(model: FusionModel, batch: ReturnType<typeof batchT
       ...(pass.recorder ? { recorder: pass.recorder } : {}),
       ...(seed === undefined ? {} : { dropoutSeed: seed + 1 }),
     });
-    const output = model.backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { training: pass.training, hook, ...(seed === undefined ? {} : { dropoutSeed: seed }) });
+    const output = model.backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { training: pass.training, hook, firstTokenOnly: firstTokenOnly(model, pass), ...(seed === undefined ? {} : { dropoutSeed: seed }) });
     return model.head.forward(output.lastHiddenState, output.pooledOutput, pass.training, seed === undefined ? undefined : seed + 2);
   });
 }
@@ -79,7 +84,7 @@ export function fusionVariables(model: FusionModel): { trainable: Map<string, tf
 /** The task's metrics of the model on labelled batches, in inference mode. */
 export function evaluateBatches(model: FusionModel, batches: readonly Batch[], metrics: readonly string[], pass: Omit<FusionPass, 'training' | 'dropoutSeed'>): Record<string, number> {
   const hook = model.fusion.hook({ temperature: pass.temperature, ...(pass.adapterMask ? { adapterMask: pass.adapterMask } : {}), ...(pass.recorder ? { recorder: pass.recorder } : {}) });
-  return scorePredictions(model.head.spec, metrics, predictWithModel({ backbone: model.backbone, head: model.head, hook }, batches));
+  return scorePredictions(model.head.spec, metrics, predictWithModel({ backbone: model.backbone, head: model.head, hook }, batches, firstTokenOnly(model, pass)));
 }
 
 /** How the composition stage's trainer is set up beyond the model. */

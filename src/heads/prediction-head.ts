@@ -126,6 +126,14 @@ export class PredictionHead {
   }
 
   /**
+   * True when the logits depend on the first token only (every head type but tagging): the backbone can then run
+   * with `firstTokenOnly`.
+   */
+  get readsFirstTokenOnly(): boolean {
+    return this.spec.type !== 'tagging';
+  }
+
+  /**
    * Logits: `(B, labels)` for classification and multi-label, `(B, 1)` for regression, `(B, T, labels)` for tagging,
    * `(B, choices)` for multiple choice (whose inputs are B×choices rows). Dropout only when `training`, its masks drawn
    * from `dropoutSeed` when given (repeatable steps) and from Math.random otherwise.

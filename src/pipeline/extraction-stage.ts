@@ -52,7 +52,7 @@ export interface ExtractionTaskResult {
  */
 export function logitsOf(backbone: BertModel, adapter: BottleneckAdapter, head: PredictionHead, tensors: ReturnType<typeof batchToTensors>, training: boolean, seed?: number): tf.Tensor {
   const { inputIds, attentionMask, tokenTypeIds } = tensors;
-  const output = backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { training, hook: adapter.hook(), dropoutSeed: seed });
+  const output = backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { training, hook: adapter.hook(), dropoutSeed: seed, firstTokenOnly: head.readsFirstTokenOnly });
   return head.forward(output.lastHiddenState, output.pooledOutput, training, seed === undefined ? undefined : seed + 1);
 }
 

@@ -78,14 +78,17 @@ export function alignForMetrics(head: HeadSpec, prediction: number | number[], g
   return [prediction, gold];
 }
 
-/** Runs a task model over batches in inference mode. */
-export function predictWithModel(model: Pick<TaskModel, 'backbone' | 'head' | 'hook'>, batches: readonly Batch[]): SplitPredictions {
+/**
+ * Runs a task model over batches in inference mode; the backbone's last layer computes every token only where the head
+ * reads them or `firstTokenOnly` is false (a hook that records every token's fusion attention).
+ */
+export function predictWithModel(model: Pick<TaskModel, 'backbone' | 'head' | 'hook'>, batches: readonly Batch[], firstTokenOnly = model.head.readsFirstTokenOnly): SplitPredictions {
   const out: SplitPredictions = { ids: [], predictions: [], golds: [] };
   const spec = model.head.spec;
   for (const batch of batches) {
     const predicted = tf.tidy(() => {
       const { inputIds, attentionMask, tokenTypeIds } = batchToTensors(batch, spec);
-      const output = model.backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { hook: model.hook });
+      const output = model.backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { hook: model.hook, firstTokenOnly });
       return model.head.predict(model.head.forward(output.lastHiddenState, output.pooledOutput, false));
     });
     predicted.forEach((prediction, i) => {

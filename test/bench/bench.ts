@@ -131,7 +131,7 @@ function buildCase(spec: Spec): { step: () => void; dispose: () => void } {
     const inputs = randomInputs(batch, 7);
     return {
       step: () => tf.tidy(() => {
-        const output = backbone.forward(inputs, { training: false, ...(hook ? { hook } : {}) });
+        const output = backbone.forward(inputs, { training: false, firstTokenOnly: true, ...(hook ? { hook } : {}) });
         head.forward(output.lastHiddenState, output.pooledOutput, false).dataSync();
       }),
       dispose: () => {
@@ -151,7 +151,7 @@ function buildCase(spec: Spec): { step: () => void; dispose: () => void } {
   const trainer = new Trainer<Inputs>({
     config, trainable, frozen, progress: false, log: () => undefined,
     loss: (inputs) => {
-      const output = backbone.forward(inputs, { training: true, ...(hook ? { hook } : {}) });
+      const output = backbone.forward(inputs, { training: true, firstTokenOnly: true, ...(hook ? { hook } : {}) });
       const loss = head.loss(head.forward(output.lastHiddenState, output.pooledOutput, true), inputs.labels);
       return fusion ? tf.add(loss, fusion.regularizationLoss()) : loss;
     },

@@ -145,6 +145,8 @@ describe('extract → fuse → inspect on synthetic tasks', () => {
     const [polarity, ...others] = report.all.overall as [number, number, number];
     expect(polarity).toBeGreaterThan(1.25 / 3);
     expect(polarity).toBeGreaterThan(Math.max(...others));
+    // Every site averages over every token, the last layer's included (training skips its other tokens, inspection does not).
+    for (const site of report.all.sites) expect(site.mean.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     const lastLayer = report.all.sites.at(-1)?.mean ?? [];
     expect(lastLayer[0]).toBe(Math.max(...lastLayer));
     expect(report.perClass?.map((group) => group.key).sort()).toEqual(['negative', 'positive']);

@@ -130,6 +130,45 @@ describe('BertModel', () => {
     release(plain, inputs);
   });
 
+  it('with firstTokenOnly computes the first token of the last layer past attention: same rows, pooled output and gradients', () => {
+    const model = tiny();
+    const inputs = batch([[2, 5, 9, 3], [2, 7, 3, 0]], [[1, 1, 1, 1], [1, 1, 1, 0]]);
+    const seen: string[] = [];
+    const hook = (s: Sublayer) => {
+      seen.push(`${s.layer}:${s.location} h${s.h.shape.join('x')} x${s.x.shape.join('x')} mask${JSON.stringify(s.attentionMask.arraySync())}`);
+      return undefined;
+    };
+    const full = model.forward(inputs);
+    const first = model.forward(inputs, { firstTokenOnly: true, hook, outputHiddenStates: true });
+    expect(first.lastHiddenState.shape).toEqual([2, 1, 32]);
+    expect(first.hiddenStates?.map((state) => state.shape)).toEqual([[2, 4, 32], [2, 4, 32], [2, 1, 32]]);
+    expect(maxAbsDiff(first.lastHiddenState, tf.slice(full.lastHiddenState, 0, [-1, 1]))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(first.pooledOutput, full.pooledOutput)).toBeLessThan(1e-6);
+    // Earlier layers and the last layer's attention see every token; past it the hook gets the first row and its mask.
+    expect(seen).toEqual([
+      '0:mh_adapter h2x4x32 x2x4x32 mask[[1,1,1,1],[1,1,1,0]]',
+      '0:output_adapter h2x4x32 x2x4x32 mask[[1,1,1,1],[1,1,1,0]]',
+      '1:mh_adapter h2x1x32 x2x1x32 mask[[1],[1]]',
+      '1:output_adapter h2x1x32 x2x1x32 mask[[1],[1]]',
+    ]);
+    const weights = ['encoder.layer.0.attention.self.query.weight', 'encoder.layer.1.attention.self.key.weight', 'encoder.layer.1.intermediate.dense.weight'];
+    const gradients = (firstTokenOnly: boolean) => {
+      const variables = weights.map((name) => model.weights.get(name) as tf.Variable);
+      const { grads, value } = tf.variableGrads(() => tf.sum(tf.square(model.forward(inputs, { firstTokenOnly }).pooledOutput)), variables);
+      value.dispose();
+      return variables.map((variable) => grads[variable.name] as tf.Tensor);
+    };
+    const [expected, actual] = [gradients(false), gradients(true)];
+    expected.forEach((gradient, i) => {
+      const scale = maxAbsDiff(gradient, tf.zerosLike(gradient));
+      expect(scale).toBeGreaterThan(1e-6);
+      expect(maxAbsDiff(actual[i] as tf.Tensor, gradient)).toBeLessThan(1e-4 * scale);
+    });
+    tf.dispose([...expected, ...actual]);
+    release(full);
+    release(first, inputs);
+  });
+
   it('keeps padding out of attention: real tokens match the unpadded sequence', () => {
     const model = tiny();
     const short = batch([[2, 11, 12, 3]]);

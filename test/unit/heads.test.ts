@@ -121,6 +121,9 @@ describe('prediction heads', () => {
       const poolRows = spec.type === 'multiple-choice' ? tf.tile(pooled, [4, 1]) : pooled;
       const [a, b] = tf.tidy(() => [head.forward(rows, poolRows, false).arraySync(), loaded.forward(rows, poolRows, false).arraySync()]);
       expect(b).toEqual(a);
+      // A head that says it reads only the first token gives the same logits from that row alone.
+      expect(head.readsFirstTokenOnly).toBe(spec.type !== 'tagging');
+      if (head.readsFirstTokenOnly) expect(tf.tidy(() => head.forward(tf.slice(rows, 0, [-1, 1]), poolRows, false).arraySync())).toEqual(a);
       if (rows !== hidden) tf.dispose([rows, poolRows]);
       head.dispose();
       loaded.dispose();
