@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HeapWorkers } from '../../src/backend/kernels/heap-workers';
-import { compileSimdKernels, instantiateSimdKernels, type SimdModule } from '../../src/backend/kernels/wasm-simd';
+import { compileSimdKernels, instantiateSimdKernels, PACK_FLOATS, type SimdModule } from '../../src/backend/kernels/wasm-simd';
 import { applyDropoutMask } from '../../src/ops/dropout';
 import { layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
 
@@ -16,14 +16,18 @@ const ROWS = 1100; // 1100 × 128 elements: above the size split over workers, a
 const SIZE = 128;
 const N = ROWS * SIZE;
 
-/** A shared wasm memory with x, residual, dy, out, gamma and beta laid out in it, filled with fixed values. */
+/**
+ * A shared wasm memory with x, residual, dy, out, gamma and beta laid out in it, filled with fixed values, and the
+ * product kernel's scratch for 3 threads.
+ */
 function heap() {
-  const memory = new Memory({ initial: Math.ceil((4 * (4 * N + 2 * SIZE)) / 65536), maximum: 64, shared: true });
+  const memory = new Memory({ initial: Math.ceil((4 * (4 * N + 2 * SIZE + 3 * PACK_FLOATS)) / 65536), maximum: 64, shared: true });
   const [x, residual, dy, out] = [0, 1, 2, 3].map((k) => new Float32Array(memory.buffer, 4 * k * N, N)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const [gamma, beta] = [0, 1].map((k) => new Float32Array(memory.buffer, 4 * (4 * N + k * SIZE), SIZE)) as [Float32Array, Float32Array];
+  const pack = new Float32Array(memory.buffer, 4 * (4 * N + 2 * SIZE), 3 * PACK_FLOATS);
   for (let i = 0; i < N; i++) [x[i], residual[i], dy[i]] = [Math.sin(i) * 3, Math.cos(3 * i), Math.sin(7 * i)];
   for (let j = 0; j < SIZE; j++) [gamma[j], beta[j]] = [1 + j / SIZE, j / (2 * SIZE)];
-  return { memory, x, residual, dy, out, gamma, beta };
+  return { memory, x, residual, dy, out, gamma, beta, pack };
 }
 
 /** Elements that differ (NaN equal to NaN, 0 to −0 not): vitest's deep equality is slow on 140 800 floats. */
@@ -36,7 +40,7 @@ function differing(a: Float32Array, b: Float32Array): number {
 describe('HeapWorkers', () => {
   for (const threads of [2, 3]) {
     it(`splits LayerNorm, GELU, their gradients, dropout and products over ${threads} threads, bit for bit as on one`, () => {
-      const { memory, x, residual, dy, out, gamma, beta } = heap();
+      const { memory, x, residual, dy, out, gamma, beta, pack } = heap();
       const workers = new HeapWorkers(memory, threads, simd);
       const one = instantiateSimdKernels(simd, memory);
       const want = new Float32Array(N);
@@ -46,7 +50,7 @@ describe('HeapWorkers', () => {
       const product = (into: Float32Array, transposeA: boolean, bias: Float32Array) => {
         const [rowStride, innerStride] = transposeA ? [4, 4 * m] : [4 * k, 4];
         for (let p = 0; p < batches; p++) {
-          one.matMul(x.byteOffset + 4 * p * m * k, residual.byteOffset + 4 * p * k * n, into.byteOffset + 4 * p * m * n, m, n, k, rowStride, innerStride, bias.length ? bias.byteOffset : 0);
+          one.matMul(x.byteOffset + 4 * p * m * k, residual.byteOffset + 4 * p * k * n, into.byteOffset + 4 * p * m * n, m, n, k, rowStride, innerStride, 4 * n, 4, bias.length ? bias.byteOffset : 0, pack.byteOffset);
         }
       };
       workers.dropout(x, out, 0.3, 12345);
@@ -65,7 +69,7 @@ describe('HeapWorkers', () => {
         ...[false, true].map((transposeA): [string, () => void, () => void] => {
           const bias = transposeA ? beta.subarray(0, n) : none;
           return [`matMul, transposeA ${transposeA}`,
-            () => workers.matMul(x.subarray(0, batches * m * k), residual.subarray(0, batches * k * n), out.subarray(0, batches * m * n), bias, m, n, k, transposeA, batches, batches),
+            () => workers.matMul(x.subarray(0, batches * m * k), residual.subarray(0, batches * k * n), out.subarray(0, batches * m * n), bias, pack, m, n, k, transposeA, false, batches, batches),
             () => product(out, transposeA, bias)];
         }),
       ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileSimdKernels, instantiateSimdKernels, type SimdExports } from '../../src/backend/kernels/wasm-simd';
+import { compileSimdKernels, fusedMultiplyAdd, instantiateSimdKernels, PACK_FLOATS, WASM_FMA_ENV, type SimdExports } from '../../src/backend/kernels/wasm-simd';
 import { applyDropoutMask } from '../../src/ops/dropout';
 import { layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
 import { normalCdf, normalDensity } from './erf-reference';
@@ -8,10 +8,13 @@ import { normalCdf, normalDensity } from './erf-reference';
 type Memory = new (pages: { initial: number; maximum?: number; shared?: boolean }) => { buffer: ArrayBuffer | SharedArrayBuffer };
 const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: Memory } }).WebAssembly;
 
-/** The kernels on a fresh memory of 4 MiB, shared (as the threaded build's) or not, and a float allocator on it. */
-async function kernels(shared: boolean): Promise<{ simd: SimdExports; floats: (length: number) => Float32Array }> {
+/**
+ * The kernels on a fresh memory of 4 MiB, shared (as the threaded build's) or not, and a float allocator on it; `env`
+ * may turn the fused multiply-add off.
+ */
+async function kernels(shared: boolean, env: NodeJS.ProcessEnv = {}): Promise<{ simd: SimdExports; floats: (length: number) => Float32Array }> {
   const memory = new Memory({ initial: 64, ...(shared ? { maximum: 64, shared: true } : {}) });
-  const simd = instantiateSimdKernels(await compileSimdKernels(shared), memory);
+  const simd = instantiateSimdKernels(await compileSimdKernels(shared, env), memory);
   let next = 64; // bytes; address 0 means "no bias"
   const floats = (length: number) => {
     const array = new Float32Array(memory.buffer, next, length);
@@ -73,28 +76,57 @@ describe.each([false, true])('WebAssembly SIMD kernels (shared memory: %s)', (sh
     expect(Math.max(...want.map(Math.abs))).toBeGreaterThan(0.5); // the gradient is not trivially small
   });
 
-  it('multiply matrices as float64 does, A transposed or not, with or without a bias, rows off the block of four', async () => {
-    const { simd, floats } = await kernels(shared);
-    const [m, n, k] = [7, 24, 13];
-    const [a, b, bias, out] = [floats(m * k), floats(k * n), floats(n), floats(m * n)];
+  it.each([['fused', {}], ['unfused', { [WASM_FMA_ENV]: '0' }]] as const)('multiply matrices (%s multiply-add) as float64 does, either operand transposed, with or without a bias, over several packed blocks, rows off the block of four', async (_, env) => {
+    const { simd, floats } = await kernels(shared, env);
+    // k and n above the 256 × 384 block of B the kernel packs at once: sums continued over blocks, a partial last one.
+    const [m, n, k] = [7, 392, 264];
+    const [a, b, bias, out, pack] = [floats(m * k), floats(k * n), floats(n), floats(m * n), floats(PACK_FLOATS)];
     a.forEach((_, i) => (a[i] = Math.sin(i)));
     b.forEach((_, i) => (b[i] = Math.cos(0.7 * i)));
     bias.forEach((_, i) => (bias[i] = i / 10));
     for (const transposeA of [false, true]) {
-      for (const withBias of [false, true]) {
-        out.fill(NaN);
-        const [rowStride, innerStride] = transposeA ? [4, 4 * m] : [4 * k, 4];
-        simd.matMul(a.byteOffset, b.byteOffset, out.byteOffset, m, n, k, rowStride, innerStride, withBias ? bias.byteOffset : 0);
-        let worst = 0;
-        for (let i = 0; i < m; i++) {
-          for (let j = 0; j < n; j++) {
-            let sum = withBias ? (bias[j] as number) : 0;
-            for (let p = 0; p < k; p++) sum += (a[transposeA ? p * m + i : i * k + p] as number) * (b[p * n + j] as number);
-            worst = Math.max(worst, Math.abs(sum - (out[i * n + j] as number)));
+      for (const transposeB of [false, true]) {
+        for (const withBias of [false, true]) {
+          out.fill(NaN);
+          const [rowStride, innerStride] = transposeA ? [4, 4 * m] : [4 * k, 4];
+          const [bRowStride, bColumnStride] = transposeB ? [4, 4 * k] : [4 * n, 4];
+          simd.matMul(a.byteOffset, b.byteOffset, out.byteOffset, m, n, k, rowStride, innerStride, bRowStride, bColumnStride, withBias ? bias.byteOffset : 0, pack.byteOffset);
+          let worst = 0;
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              let sum = withBias ? (bias[j] as number) : 0;
+              let magnitude = Math.abs(sum);
+              for (let p = 0; p < k; p++) {
+                const term = (a[transposeA ? p * m + i : i * k + p] as number) * (b[transposeB ? j * k + p : p * n + j] as number);
+                sum += term;
+                magnitude += Math.abs(term);
+              }
+              // float32 sums of k terms err in proportion to Σ|terms|
+              worst = Math.max(worst, Math.abs(sum - (out[i * n + j] as number)) / (1 + magnitude));
+            }
           }
+          expect(worst, `transposeA ${transposeA}, transposeB ${transposeB}, bias ${withBias}`).toBeLessThan(1e-6);
         }
-        expect(worst, `transposeA ${transposeA}, bias ${withBias}`).toBeLessThan(1e-5);
       }
     }
+  });
+});
+
+describe('the product kernel\'s multiply-add', () => {
+  it('is fused where relaxed SIMD compiles (Node 20 with the flag set at run time), rounding once per step, and off with ADAPTERFUSION_WASM_FMA=0', async () => {
+    expect(await fusedMultiplyAdd({})).toBe(true);
+    expect(await fusedMultiplyAdd({ [WASM_FMA_ENV]: '0' })).toBe(false);
+    const results = await Promise.all([{}, { [WASM_FMA_ENV]: '0' }].map(async (env) => {
+      const { simd, floats } = await kernels(false, env);
+      const [a, b, out, pack] = [floats(2), floats(16), floats(8), floats(PACK_FLOATS)];
+      const epsilon = 2 ** -13;
+      a.set([-1, 1 + epsilon]);
+      b.fill(1 + 2 * epsilon, 0, 8);
+      b.fill(1 + epsilon, 8, 16);
+      simd.matMul(a.byteOffset, b.byteOffset, out.byteOffset, 1, 8, 2, 8, 4, 32, 4, 0, pack.byteOffset);
+      return out[0];
+    }));
+    // −(1 + 2ε) + (1 + ε)² = ε² exactly when fused; unfused, (1 + ε)² first rounds to 1 + 2ε in float32 and the sum is 0.
+    expect(results).toEqual([2 ** -26, 0]);
   });
 });

@@ -1,13 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import { layerNormRows, layerNormRowsGrad } from '../../ops/layer-norm';
-import { instantiateSimdKernels, SIMD_LANES, type SimdExports, type SimdModule } from './wasm-simd';
+import { instantiateSimdKernels, PACK_FLOATS, SIMD_LANES, type SimdExports, type SimdModule } from './wasm-simd';
 
 /**
  * A part of a kernel: units `begin` … `end` − 1 (rows or elements) of `arrays`, which lie on the heap (the SIMD
- * kernels address it), with `scalars`. The workers run it from its source too, so it reaches the kernels only
- * through its first argument, their instance on the thread that runs it.
+ * kernels address it), with `scalars`, run by thread `thread` (0 the calling one). The workers run it from its source
+ * too, so it reaches the kernels only through its first argument, their instance on the thread that runs it.
  */
-type Part = (simd: SimdExports, arrays: Float32Array[], scalars: number[], begin: number, end: number) => void;
+type Part = (simd: SimdExports, arrays: Float32Array[], scalars: number[], begin: number, end: number, thread: number) => void;
 
 interface Task {
   /** How many units (rows or elements) the arrays hold. */
@@ -53,21 +53,24 @@ const TASKS = {
     },
   },
   /**
-   * arrays a, b, out, bias (empty for none); scalars m, n, k, transposeA (1 or 0), batchA, batchB. Units are the
-   * rows of every product's result; product p multiplies A's batch p mod batchA by B's batch p mod batchB.
+   * arrays a, b, out, bias (empty for none), pack (scratch, `packFloats` per thread); scalars m, n, k, transposeA and
+   * transposeB (1 or 0), batchA, batchB, packFloats. Units are the rows of every product's result; product p
+   * multiplies A's batch p mod batchA by B's batch p mod batchB.
    */
   matMul: {
     units: ([, , out], [, n]) => (out as Float32Array).length / (n as number),
-    part: (simd, [a, b, out, bias], [m, n, k, transposeA, batchA, batchB], begin, end) => {
+    part: (simd, [a, b, out, bias, pack], [m, n, k, transposeA, transposeB, batchA, batchB, packFloats], begin, end, thread) => {
       const [rows, columns, inner] = [m as number, n as number, k as number];
       const [rowStride, innerStride] = transposeA ? [4, 4 * rows] : [4 * inner, 4];
+      const [bRowStride, bColumnStride] = transposeB ? [4, 4 * inner] : [4 * columns, 4];
       const biasAt = (bias as Float32Array).length === 0 ? 0 : (bias as Float32Array).byteOffset;
+      const packAt = (pack as Float32Array).byteOffset + 4 * thread * (packFloats as number);
       for (let row = begin; row < end;) {
         const product = Math.floor(row / rows);
         const [first, last] = [row - product * rows, Math.min(rows, end - product * rows)];
         const aAt = (a as Float32Array).byteOffset + 4 * (product % (batchA as number)) * rows * inner + first * rowStride;
         const bAt = (b as Float32Array).byteOffset + 4 * (product % (batchB as number)) * inner * columns;
-        simd.matMul(aAt, bAt, (out as Float32Array).byteOffset + 4 * row * columns, last - first, columns, inner, rowStride, innerStride, biasAt);
+        simd.matMul(aAt, bAt, (out as Float32Array).byteOffset + 4 * row * columns, last - first, columns, inner, rowStride, innerStride, bRowStride, bColumnStride, biasAt, packAt);
         row = product * rows + last;
       }
     },
@@ -115,7 +118,7 @@ function workerLoop(memory: WasmMemory, control: SharedArrayBuffer, index: numbe
       const arrays = Array.from({ length: ints[ARRAY_COUNT] as number }, (_, i) => new Float32Array(memory.buffer, numbers[2 * i], numbers[2 * i + 1]));
       const scalars = Array.from(numbers.subarray(2 * MAX_ARRAYS, 2 * MAX_ARRAYS + (ints[SCALAR_COUNT] as number)));
       const units = ints[UNITS] as number;
-      (parts[ints[TASK] as number] as Part)(simd, arrays, scalars, Math.floor((units * index) / threads), Math.floor((units * (index + 1)) / threads));
+      (parts[ints[TASK] as number] as Part)(simd, arrays, scalars, Math.floor((units * index) / threads), Math.floor((units * (index + 1)) / threads), index);
     } catch {
       Atomics.store(ints, FAILED, 1);
     }
@@ -189,11 +192,15 @@ export class HeapWorkers {
   readonly geluGrad = (x: Float32Array, dy: Float32Array, out: Float32Array): void => this.run('geluGrad', [x, dy, out], []);
 
   /**
-   * `out` = op(A_p)·B_p (+ bias) for every product p: A's batch p mod batchA (m×k, or k×m stored when transposed),
-   * B's batch p mod batchB (k×n, row-major); n a multiple of `SIMD_COLUMNS`; `bias` n floats or empty.
+   * `out` = op(A_p)·op(B_p) (+ bias) for every product p: A's batch p mod batchA (m×k, or k×m stored when transposed),
+   * B's batch p mod batchB (k×n, or n×k stored when transposed); n a multiple of `SIMD_COLUMNS`; `bias` n floats or
+   * empty; `pack` scratch on the heap of `PACK_FLOATS` floats per thread.
    */
-  readonly matMul = (a: Float32Array, b: Float32Array, out: Float32Array, bias: Float32Array, m: number, n: number, k: number, transposeA: boolean, batchA: number, batchB: number): void =>
-    this.run('matMul', [a, b, out, bias], [m, n, k, transposeA ? 1 : 0, batchA, batchB]);
+  readonly matMul = (a: Float32Array, b: Float32Array, out: Float32Array, bias: Float32Array, pack: Float32Array, m: number, n: number, k: number,
+    transposeA: boolean, transposeB: boolean, batchA: number, batchB: number): void => {
+    if (pack.length < this.threads * PACK_FLOATS) throw new Error(`matMul: expected ${this.threads} × ${PACK_FLOATS} floats of scratch, got ${pack.length}`);
+    this.run('matMul', [a, b, out, bias, pack], [m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0, batchA, batchB, PACK_FLOATS]);
+  };
 
   /** Runs a task on `arrays` (views of the heap, in the task's order) and `scalars`, split over every thread. */
   private run(task: HeapTaskName, arrays: Float32Array[], scalars: number[]): void {
@@ -202,7 +209,7 @@ export class HeapWorkers {
     const heap = this.memory.buffer;
     if (!arrays.every((array) => array.length === 0 || array.buffer === heap)) throw new Error(`${task}: expected arrays on the wasm heap`);
     if (this.threads === 1 || (arrays[0] as Float32Array).length < GRAIN) {
-      part(this.simd, arrays, scalars, 0, count);
+      part(this.simd, arrays, scalars, 0, count, 0);
       return;
     }
     this.splitCalls++;
@@ -215,7 +222,7 @@ export class HeapWorkers {
     Atomics.add(ints, GENERATION, 1);
     Atomics.notify(ints, GENERATION);
     try {
-      part(this.simd, arrays, scalars, 0, Math.floor(count / this.threads));
+      part(this.simd, arrays, scalars, 0, Math.floor(count / this.threads), 0);
     } finally {
       // Even when the calling thread's part throws: the next job must not overwrite the block under running workers.
       for (let pending = Atomics.load(ints, PENDING); pending !== 0; pending = Atomics.load(ints, PENDING)) Atomics.wait(ints, PENDING, pending);

@@ -10,7 +10,7 @@ import { floatKernel, shapedLikeFirst } from './float-kernel';
 import { cpuMatMulKernels } from './cpu-matmul';
 import { cpuGatherKernel, wasmGatherKernel } from './gather-rows';
 import { HeapWorkers } from './heap-workers';
-import { compileSimdKernels } from './wasm-simd';
+import { compileSimdKernels, fusedMultiplyAdd } from './wasm-simd';
 import { wasmSliceKernel } from './wasm-slice';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from './wasm-matmul';
 
@@ -52,11 +52,11 @@ const NO_RESIDUAL = new Float32Array(0);
  * add-on is absent, with a worker per wasm thread after the first where wasm runs its threaded build (its heap is
  * then shared).
  */
-async function heapWorkers(): Promise<HeapWorkers> {
+async function heapWorkers(env: NodeJS.ProcessEnv): Promise<HeapWorkers> {
   const { wasm } = tf.findBackend('wasm') as WasmBackend;
   const memory = wasm.wasmMemory ?? wasm.asm.memory;
   const shared = memory.buffer instanceof SharedArrayBuffer;
-  return new HeapWorkers(memory, shared ? wasmThreads() : 1, await compileSimdKernels(shared));
+  return new HeapWorkers(memory, shared ? wasmThreads() : 1, await compileSimdKernels(shared, env));
 }
 
 /** The framework's kernels for one backend; none for native TensorFlow, whose own are fast. */
@@ -123,13 +123,13 @@ export async function registerKernels(backendName: string, env: NodeJS.ProcessEn
     return stock;
   }
   const { blas, description } = loadNativeBlas(env);
-  const heap = blas || backendName !== 'wasm' ? undefined : await heapWorkers();
+  const heap = blas || backendName !== 'wasm' ? undefined : await heapWorkers(env);
   const configs = kernelsFor(backendName, blas, heap);
   const split = heap && heap.threads > 1 ? `, split over ${heap.threads} threads` : '';
   const elementwise = backendName === 'tensorflow' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `GELU, LayerNorm and dropout in WebAssembly SIMD${split}` : 'JavaScript';
   const info =
     backendName === 'wasm'
-      ? { matMul: blas ? 'native BLAS on the wasm heap' : `XNNPACK, batched and thin products in WebAssembly SIMD${split}`, blas: blas ? description : `not used: ${description}` }
+      ? { matMul: blas ? 'native BLAS on the wasm heap' : `WebAssembly SIMD${(await fusedMultiplyAdd(env)) ? ' with fused multiply-add' : ''}${split}, XNNPACK for the rest`, blas: blas ? description : `not used: ${description}` }
     : backendName === 'cpu' && blas ? { matMul: 'native BLAS on the cpu backend\'s arrays', blas: description }
     : { matMul: `stock ${backendName} kernels`, blas: backendName === 'tensorflow' ? 'not used (TensorFlow brings its own)' : `not used: ${description}` };
   for (const config of configs) {

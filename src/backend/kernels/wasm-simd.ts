@@ -14,10 +14,12 @@ import type { WasmMemory } from './heap-workers';
 /** The module's exports; every address is a byte offset into the wasm heap. */
 export interface SimdExports {
   /**
-   * `rows` rows of C = A·B (+ bias): C is rows×n and B k×n, both row-major; A's element (i, p) lies at
-   * `a + i·rowStride + p·innerStride` (bytes), so A may be transposed; `bias` is n floats, or 0 for none. n % 8 = 0.
+   * `rows` rows of C = A·B (+ bias): C is rows×n, row-major; A's element (i, p) lies at `a + i·rowStride +
+   * p·innerStride` and B's (p, j) at `b + p·bRowStride + j·bColumnStride` (bytes), so either may be transposed;
+   * `bias` is n floats, or 0 for none; `pack` is `PACK_FLOATS` floats of scratch. n % 8 = 0.
    */
-  matMul(a: number, b: number, c: number, rows: number, n: number, k: number, rowStride: number, innerStride: number, bias: number): void;
+  matMul(a: number, b: number, c: number, rows: number, n: number, k: number, rowStride: number, innerStride: number,
+    bRowStride: number, bColumnStride: number, bias: number, pack: number): void;
   /** out = x·Φ(x) for `count` floats. */
   gelu(x: number, out: number, count: number): void;
   /** out = dy·(Φ(x) + x·φ(x)) for `count` floats. */
@@ -38,6 +40,13 @@ export interface SimdExports {
 
 /** The columns one step of the product kernel computes: n must be a multiple. */
 export const SIMD_COLUMNS = 8;
+
+/** The product kernel packs B in blocks of this many rows (of the inner dimension) … */
+const PACK_INNER = 256;
+/** … by this many columns, so that a block stays in a core's L2 cache while every row of A passes over it. */
+const PACK_COLUMNS = 384;
+/** Floats of scratch a product kernel call packs B into: one such area per thread. */
+export const PACK_FLOATS = PACK_INNER * PACK_COLUMNS;
 
 /** Floats in a SIMD vector: LayerNorm's rows must hold a multiple. */
 export const SIMD_LANES = 4;
@@ -75,38 +84,43 @@ function elementLoop(name: string, inputs: string[], params: string, locals: str
 }
 
 /**
- * The product's columns for `rows` rows from $i (4 or 1): per 8 columns, the rows' accumulators start at the bias (or
- * 0), gather the whole inner dimension in registers, and are stored once.
+ * C's rows $i … $i + rows − 1 (4 or 1) over the packed block of B: per panel of 8 columns, the rows' accumulators
+ * start at C (after the first block of the inner dimension), the bias or 0, gather the block's inner dimension in
+ * registers with `multiplyAdd`, and are stored once.
  */
-function rowBlock(rows: number): string {
+function panelBlock(rows: number, multiplyAdd: (accumulator: string, x: string, y: string) => string): string {
   const each = (line: (r: number) => string) => Array.from({ length: rows }, (_, r) => line(r)).join('\n          ');
-  const rowAddress = (r: number) => (r === 0 ? '(local.get $pa)' : `(i32.add (local.get $pa) (local.get $row${r}))`);
-  return `(local.set $j (i32.const 0))
-      (block $columnsDone (loop $columns
-        (br_if $columnsDone (i32.ge_u (local.get $j) (local.get $n)))
-        (if (local.get $bias)
+  const rowA = (r: number) => (r === 0 ? '(local.get $pa)' : `(i32.add (local.get $pa) (local.get $row${r}))`);
+  const rowC = (r: number) => (r === 0 ? '(local.get $pc)' : `(i32.add (local.get $pc) (i32.mul (local.get $rowC) (i32.const ${r})))`);
+  return `(local.set $jj (i32.const 0))
+      (local.set $pb (local.get $pack))
+      (block $panelsDone (loop $panels
+        (br_if $panelsDone (i32.ge_u (local.get $jj) (local.get $nc)))
+        (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (i32.add (local.get $j0) (local.get $jj))) (i32.const 2))))
+        (if (local.get $p0)
           (then
-            (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
-            (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
-          (else (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))))
-        ${each((r) => (r === 0 ? '' : `(local.set $c${r}0 (local.get $c00)) (local.set $c${r}1 (local.get $c01))`))}
-        (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $rowStride))))
-        (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
-        (local.set $p (local.get $k))
+            ${each((r) => `(local.set $c${r}0 (v128.load ${rowC(r)})) (local.set $c${r}1 (v128.load offset=16 ${rowC(r)}))`)})
+          (else
+            (if (local.get $bias)
+              (then
+                (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (i32.add (local.get $j0) (local.get $jj)) (i32.const 2)))))
+                (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (i32.add (local.get $j0) (local.get $jj)) (i32.const 2))))))
+              (else (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))))
+            ${each((r) => (r === 0 ? '' : `(local.set $c${r}0 (local.get $c00)) (local.set $c${r}1 (local.get $c01))`))}))
+        (local.set $pa (i32.add (local.get $a) (i32.add (i32.mul (local.get $i) (local.get $rowStride)) (i32.mul (local.get $p0) (local.get $innerStride)))))
+        (local.set $p (local.get $kc))
         (loop $inner
           (local.set $b0 (v128.load (local.get $pb)))
           (local.set $b1 (v128.load offset=16 (local.get $pb)))
-          ${each((r) => `(local.set $x (f32x4.splat (f32.load ${rowAddress(r)})))
-          (local.set $c${r}0 (f32x4.add (local.get $c${r}0) (f32x4.mul (local.get $x) (local.get $b0))))
-          (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (f32x4.mul (local.get $x) (local.get $b1))))`)}
+          ${each((r) => `(local.set $x (v128.load32_splat ${rowA(r)}))
+          (local.set $c${r}0 ${multiplyAdd(`(local.get $c${r}0)`, '(local.get $x)', '(local.get $b0)')})
+          (local.set $c${r}1 ${multiplyAdd(`(local.get $c${r}1)`, '(local.get $x)', '(local.get $b1)')})`)}
           (local.set $pa (i32.add (local.get $pa) (local.get $innerStride)))
-          (local.set $pb (i32.add (local.get $pb) (local.get $rowB)))
+          (local.set $pb (i32.add (local.get $pb) (i32.const 32)))
           (br_if $inner (local.tee $p (i32.sub (local.get $p) (i32.const 1)))))
-        (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (local.get $j)) (i32.const 2))))
-        ${each((r) => `(v128.store (local.get $pc) (local.get $c${r}0)) (v128.store offset=16 (local.get $pc) (local.get $c${r}1))
-        (local.set $pc (i32.add (local.get $pc) (local.get $rowB)))`)}
-        (local.set $j (i32.add (local.get $j) (i32.const 8)))
-        (br $columns)))`;
+        ${each((r) => `(v128.store ${rowC(r)} (local.get $c${r}0)) (v128.store offset=16 ${rowC(r)} (local.get $c${r}1))`)}
+        (local.set $jj (i32.add (local.get $jj) (i32.const 8)))
+        (br $panels)))`;
 }
 
 /** A loop over one row's bytes ($j from 0 to $bytes, a vector at a time) running `body`. */
@@ -145,9 +159,13 @@ function layerNormExport(name: string, third: string, locals: string, statistics
       (br $rows))))`;
 }
 
+/** a + x·y in four lanes: one fused multiply-add where relaxed SIMD is there, else a product and a sum. */
+const multiplyAddWith = (fused: boolean) => (accumulator: string, x: string, y: string): string =>
+  (fused ? `(f32x4.relaxed_madd ${x} ${y} ${accumulator})` : `(f32x4.add ${accumulator} (f32x4.mul ${x} ${y}))`);
+
 // Φ(x) through erf(x/√2) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7) and exp(x) for x ≤ 0 by range
 // reduction and a degree-6 polynomial: the native add-on's formulas (src/backend/native), four lanes at a time.
-const WAT = (shared: boolean) => `(module
+const WAT = (shared: boolean, multiplyAdd: ReturnType<typeof multiplyAddWith>) => `(module
   (import "env" "memory" (memory 1 ${shared ? '65536 shared' : ''}))
 
   ;; exp(x) for x <= 0; 0 below -87.
@@ -264,63 +282,133 @@ const WAT = (shared: boolean) => `(module
           (f32x4.sub (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j))) (v128.load (i32.add (local.get $gamma) (local.get $j)))) (local.get $meanG))
           (f32x4.mul (${NORMALISED}) (local.get $meanGX)))))`)}
 
-  ;; Blocks of 4 rows × 8 columns held in eight registers over the whole inner dimension, then the rows left one by
-  ;; one (1 × 8). B's rows stream through once per block of rows.
+  ;; A block of B (PACK_INNER rows of the inner dimension × PACK_COLUMNS columns) at a time is packed as panels of 8
+  ;; columns, each panel's rows contiguous, then every block of 4 rows of A (then the rows left one by one) passes
+  ;; over the panels with 4 × 8 accumulators in registers. A block of B is read from memory once per call, not once
+  ;; per rows of A.
   (func (export "matMul") (param $a i32) (param $b i32) (param $c i32) (param $rows i32) (param $n i32) (param $k i32)
-                          (param $rowStride i32) (param $innerStride i32) (param $bias i32)
-    (local $i i32) (local $j i32) (local $p i32) (local $pa i32) (local $pb i32) (local $pc i32) (local $rowB i32)
-    (local $row1 i32) (local $row2 i32) (local $row3 i32)
+                          (param $rowStride i32) (param $innerStride i32) (param $bRowStride i32) (param $bColumnStride i32)
+                          (param $bias i32) (param $pack i32)
+    (local $p0 i32) (local $kc i32) (local $j0 i32) (local $nc i32) (local $i i32) (local $jj i32) (local $p i32)
+    (local $pa i32) (local $pb i32) (local $pc i32) (local $rowC i32) (local $row1 i32) (local $row2 i32) (local $row3 i32)
     (local $b0 v128) (local $b1 v128) (local $x v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
-    (local.set $rowB (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $rowC (i32.shl (local.get $n) (i32.const 2)))
     (local.set $row1 (local.get $rowStride))
     (local.set $row2 (i32.shl (local.get $rowStride) (i32.const 1)))
     (local.set $row3 (i32.add (local.get $row2) (local.get $rowStride)))
-    (block $blocksDone (loop $blocks
-      (br_if $blocksDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
-      ${rowBlock(4)}
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $blocks)))
-    (block $rowsDone (loop $rowsLeft
-      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
-      ${rowBlock(1)}
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $rowsLeft))))
+    (block $innerDone (loop $innerBlocks
+      (br_if $innerDone (i32.ge_u (local.get $p0) (local.get $k)))
+      (local.set $kc (call $blockSize (i32.sub (local.get $k) (local.get $p0)) (i32.const ${PACK_INNER})))
+      (local.set $j0 (i32.const 0))
+      (block $columnsDone (loop $columnBlocks
+        (br_if $columnsDone (i32.ge_u (local.get $j0) (local.get $n)))
+        (local.set $nc (call $blockSize (i32.sub (local.get $n) (local.get $j0)) (i32.const ${PACK_COLUMNS})))
+        (call $packPanels (i32.add (local.get $b) (i32.add (i32.mul (local.get $p0) (local.get $bRowStride)) (i32.mul (local.get $j0) (local.get $bColumnStride))))
+          (local.get $bRowStride) (local.get $bColumnStride) (local.get $kc) (local.get $nc) (local.get $pack))
+        (local.set $i (i32.const 0))
+        (block $blocksDone (loop $blocks
+          (br_if $blocksDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
+          ${panelBlock(4, multiplyAdd)}
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $blocks)))
+        (block $rowsDone (loop $rowsLeft
+          (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+          ${panelBlock(1, multiplyAdd)}
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $rowsLeft)))
+        (local.set $j0 (i32.add (local.get $j0) (i32.const ${PACK_COLUMNS})))
+        (br $columnBlocks)))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const ${PACK_INNER})))
+      (br $innerBlocks))))
+
+  (func $blockSize (param $left i32) (param $most i32) (result i32)
+    (select (local.get $left) (local.get $most) (i32.lt_u (local.get $left) (local.get $most))))
+
+  ;; B's block of $kc rows × $nc columns from $from (strides in bytes) to $to as panels of 8 columns, kc×8 each.
+  (func $packPanels (param $from i32) (param $rowStride i32) (param $columnStride i32) (param $kc i32) (param $nc i32) (param $to i32)
+    (local $jj i32) (local $p i32) (local $source i32)
+    (block $done (loop $panels
+      (br_if $done (i32.ge_u (local.get $jj) (local.get $nc)))
+      (local.set $source (i32.add (local.get $from) (i32.mul (local.get $jj) (local.get $columnStride))))
+      (local.set $p (local.get $kc))
+      (loop $rows
+        (if (i32.eq (local.get $columnStride) (i32.const 4))
+          (then
+            (v128.store (local.get $to) (v128.load (local.get $source)))
+            (v128.store offset=16 (local.get $to) (v128.load offset=16 (local.get $source))))
+          (else
+            ${Array.from({ length: SIMD_COLUMNS }, (_, column) => `(f32.store offset=${4 * column} (local.get $to) (f32.load (i32.add (local.get $source) (i32.mul (local.get $columnStride) (i32.const ${column})))))`).join('\n            ')}))
+        (local.set $source (i32.add (local.get $source) (local.get $rowStride)))
+        (local.set $to (i32.add (local.get $to) (i32.const 32)))
+        (br_if $rows (local.tee $p (i32.sub (local.get $p) (i32.const 1)))))
+      (local.set $jj (i32.add (local.get $jj) (i32.const 8)))
+      (br $panels))))
 )`;
 
 interface Wabt {
-  parseWat(filename: string, text: string): { toBinary(options: object): { buffer: Uint8Array }; destroy(): void };
+  parseWat(filename: string, text: string, features?: { relaxed_simd?: boolean }): { toBinary(options: object): { buffer: Uint8Array }; destroy(): void };
 }
 
 /** A compiled `WebAssembly.Module` of these kernels (which workers can be sent). */
 export type SimdModule = { readonly compiledKernels?: never };
 
 // The parts of the WebAssembly API used here: TypeScript's ES2022 library and @types/node leave it out.
-const { Module, Instance } = (globalThis as unknown as {
+const { Module, Instance, validate } = (globalThis as unknown as {
   WebAssembly: {
     Module: new (bytes: Uint8Array) => SimdModule;
     Instance: new (module: SimdModule, imports: { env: { memory: WasmMemory } }) => { exports: unknown };
+    validate(this: void, bytes: Uint8Array): boolean;
   };
 }).WebAssembly;
 
-const compiled = new Map<boolean, Promise<SimdModule>>();
+/** Environment variable: `0` keeps the product kernel off relaxed SIMD's fused multiply-add. */
+export const WASM_FMA_ENV = 'ADAPTERFUSION_WASM_FMA';
 
-/** The kernels' module for a shared memory (the threaded build's) or not, assembled once per process. */
-export function compileSimdKernels(shared: boolean): Promise<SimdModule> {
-  let module = compiled.get(shared);
-  if (!module) {
-    module = (async () => {
-      const wabt = await (require('wabt') as () => Promise<Wabt>)();
-      const parsed = wabt.parseWat('simd-kernels.wat', WAT(shared));
-      try {
-        return new Module(parsed.toBinary({}).buffer);
-      } finally {
-        parsed.destroy();
-      }
-    })();
-    compiled.set(shared, module);
-  }
-  return module;
+const loadWabt = (): Promise<Wabt> => (require('wabt') as () => Promise<Wabt>)();
+let relaxedSimd: Promise<boolean> | undefined;
+
+/**
+ * Whether the product kernel multiplies and adds in one instruction: WebAssembly's relaxed SIMD, which Node 22 compiles
+ * as it is and Node 20's V8 behind a flag, set here (before any module uses it) when a probe does not compile
+ * without it. Off with `ADAPTERFUSION_WASM_FMA=0`.
+ */
+export function fusedMultiplyAdd(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  if (env[WASM_FMA_ENV] === '0') return Promise.resolve(false);
+  relaxedSimd ??= (async () => {
+    const probe = (await loadWabt()).parseWat('probe.wat', '(module (func (param v128) (result v128) (f32x4.relaxed_madd (local.get 0) (local.get 0) (local.get 0))))', { relaxed_simd: true });
+    const bytes = probe.toBinary({}).buffer;
+    probe.destroy();
+    if (validate(bytes)) return true;
+    (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
+    return validate(bytes);
+  })();
+  return relaxedSimd;
+}
+
+const compiled = new Map<string, Promise<SimdModule>>();
+
+/**
+ * The kernels' module for a shared memory (the threaded build's) or not, with the product's multiply-adds fused
+ * where `fusedMultiplyAdd` says so; assembled once per process.
+ */
+export function compileSimdKernels(shared: boolean, env: NodeJS.ProcessEnv = process.env): Promise<SimdModule> {
+  return fusedMultiplyAdd(env).then((fused) => {
+    const key = `${shared} ${fused}`;
+    let module = compiled.get(key);
+    if (!module) {
+      module = loadWabt().then((wabt) => {
+        const parsed = wabt.parseWat('simd-kernels.wat', WAT(shared, multiplyAddWith(fused)), { relaxed_simd: fused });
+        try {
+          return new Module(parsed.toBinary({}).buffer);
+        } finally {
+          parsed.destroy();
+        }
+      });
+      compiled.set(key, module);
+    }
+    return module;
+  });
 }
 
 /** The kernels on `memory` (the backend's `WebAssembly.Memory`, which the module imports). */
