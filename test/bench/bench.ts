@@ -82,7 +82,7 @@ function defaultMicroBatch(model: ModelName, caseName: CaseName, addon: boolean)
   if (model !== 'base' || caseName.endsWith('inference')) return batch;
   const large = caseName === 'full' || caseName === 'fusion-8';
   if (addon) return large ? 4 : batch;
-  return caseName === 'adapter' ? 4 : 2;
+  return caseName === 'full' ? 2 : 4;
 }
 
 function bertConfig(model: ModelName): BertConfig {
@@ -293,7 +293,7 @@ const HELP = `usage: npm run bench -- [options]
   --cases <list>        ${CASES.join(',')} (default: all)
   --quick               BERT-tiny only, cases adapter, fusion-2 and inference, 3 timed steps
   --steps <n>           timed steps per case (default 5), after --warmup <n> (default 2)
-  --micro-batch <n>     examples per forward/backward pass (default: the whole batch; on BERT-base 4 for full and fusion-8, and without the add-on 4 for adapter, else 2)
+  --micro-batch <n>     examples per forward/backward pass (default: the whole batch; on BERT-base 4 for full and fusion-8, and without the add-on 2 for full, else 4)
   --profile             add the kernels that take the most time in one step
   --matmul              only measure GFLOP/s of the matrix products of a BERT-base step, one by one
   --elementwise         only time the element-wise kernels (GELU, dropout, LayerNorm, gradients) alone
