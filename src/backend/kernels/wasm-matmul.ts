@@ -51,7 +51,6 @@ function pairedByModulo({ products, batchA, batchB }: MatMulPlan): boolean {
 
 const NO_BIAS = new Float32Array(0);
 
-
 /** Multiply-adds below which a product is done by a direct loop rather than a tuned kernel (see `direct`). */
 export const SMALL_PRODUCT = 32 * 1024;
 

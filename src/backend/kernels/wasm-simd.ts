@@ -2,9 +2,9 @@
  * Kernels in WebAssembly SIMD that work on tfjs-backend-wasm's own heap, for when the native add-on is absent: the
  * exact GELU and its gradient (the composed tfjs ops run `Erf` and `Exp` single-threaded, a tenth of a BERT-tiny
  * step), dropout (the JavaScript kernel's mask, four draws at a time), LayerNorm and its gradient (8-9× the
- * JavaScript loops), and small matrix products (attention's per-head products, for which XNNPACK sets up an operator
- * per product, costing more than the arithmetic). The module imports the backend's memory, so it reads and writes
- * tensors where they lie, and in the threaded build every heap worker runs its own instance on the same memory.
+ * JavaScript loops), and matrix products (blocked, with fused multiply-adds where relaxed SIMD compiles: 1.5-2×
+ * XNNPACK through tfjs). The module imports the backend's memory, so it reads and writes tensors where they lie, and
+ * in the threaded build every heap worker runs its own instance on the same memory.
  *
  * The source is WebAssembly text, assembled once per process by `wabt`.
  */
