@@ -20,7 +20,7 @@ export interface WasmBackend extends tf.KernelBackend {
   dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } };
   dataIdNextNumber: number;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+  disposeData(dataId: tf.DataId): boolean;
 }
 
 /** What follows the product: a row bias, then an activation (the names tf.fused.matMul takes). */
@@ -85,15 +85,6 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
     return id;
   };
 
-  /** Unbatched, untransposed products through XNNPACK on tensor ids [A, B, out]: A m×k, B k×n, out m×n each. */
-  function xnnpackProducts({ m, n, k }: MatMulPlan, products: number[][], epilogue: Epilogue): void {
-    const biasId = epilogue.bias ? backend.dataIdMap.get(epilogue.bias.dataId).id : 0;
-    const preluId = epilogue.preluWeights ? backend.dataIdMap.get(epilogue.preluWeights.dataId).id : 0;
-    const activation = WASM_ACTIVATIONS[epilogue.activation] ?? 0;
-    const [aShape, bShape] = [[m, k], [k, n]].map((shape) => new Uint8Array(new Int32Array([1, ...shape]).buffer));
-    for (const [aId, bId, outId] of products) fusedMatMul(aId, aShape, 3, bId, bShape, 3, false, false, activation, biasId, preluId, epilogue.leakyreluAlpha, outId);
-  }
-
   function xnnpack(plan: MatMulPlan, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transposeA: boolean, transposeB: boolean, epilogue: Epilogue): void {
     const { m, n, k } = plan;
     const single = plan.products.length === 1;
@@ -107,7 +98,11 @@ export function wasmMatMulKernels(backend: WasmBackend, blas: NativeBlas | undef
       view(bData.memoryOffset + product.b * k * n * FLOAT_BYTES, k * n),
       view(outData.memoryOffset + index * m * n * FLOAT_BYTES, m * n),
     ]);
-    xnnpackProducts(plan, ids, epilogue);
+    const biasId = epilogue.bias ? backend.dataIdMap.get(epilogue.bias.dataId).id : 0;
+    const preluId = epilogue.preluWeights ? backend.dataIdMap.get(epilogue.preluWeights.dataId).id : 0;
+    const activation = WASM_ACTIVATIONS[epilogue.activation] ?? 0;
+    const [aShape, bShape] = [[m, k], [k, n]].map((shape) => new Uint8Array(new Int32Array([1, ...shape]).buffer));
+    for (const [aId, bId, outId] of ids) fusedMatMul(aId, aShape, 3, bId, bShape, 3, false, false, activation, biasId, preluId, epilogue.leakyreluAlpha, outId);
     if (!single) for (const id of ids.flat()) backend.wasm.tfjs.disposeData(id);
     if (rowsA !== a) backend.disposeData(rowsA.dataId);
     if (colsB !== b) backend.disposeData(colsB.dataId);
