@@ -8,8 +8,8 @@ import {
   loadHead,
   readJsonFile,
   type BertModel,
-  type FusionLoader,
-  type LoadedFusion,
+  type CompositionLoader,
+  type LoadedComposition,
   type PredictionHead,
 } from '../src/index';
 import { AdapterFusion, adapterNamesOf, FUSION_CONFIG_FILE } from './adapter-fusion';
@@ -71,7 +71,8 @@ export async function loadFusionBundle(dir: string, backbone: BertModel, adapter
 }
 
 /**
- * The `FusionLoader` service of the built-in fusion module (`adapterfusion forward --fusion <dir>`).
+ * Loads fusion directories wherever the core loads a saved composition (`adapterfusion forward --fusion <dir>`,
+ * `evaluate` and `predict` on a fusion).
  *
  * @example
  * const fusion = await new AdapterFusionLoader().load('runs/demo/fusion/demo-review', backbone);
@@ -79,8 +80,11 @@ export async function loadFusionBundle(dir: string, backbone: BertModel, adapter
  * fusion.dispose();
  */
 @injectable()
-export class AdapterFusionLoader implements FusionLoader {
-  async load(dir: string, backbone: BertModel, options: { adapterDirs?: readonly string[] } = {}): Promise<LoadedFusion> {
+export class AdapterFusionLoader implements CompositionLoader {
+  readonly kind = 'AdapterFusion';
+  readonly configFile = FUSION_CONFIG_FILE;
+
+  async load(dir: string, backbone: BertModel, options: { adapterDirs?: readonly string[] } = {}): Promise<LoadedComposition> {
     const bundle = await loadFusionBundle(dir, backbone, options.adapterDirs);
     const { fusion, adapters, head, temperature } = bundle;
     const recorder = new AttentionRecorder({ perToken: true });

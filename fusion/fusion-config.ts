@@ -21,6 +21,39 @@ export class FusionTrainingConfig extends TrainingConfig {
 export const SMALLEST_STABLE_FUSION_BATCH = 16;
 
 /**
+ * What to fuse for which target and how to train it: the fields a `fuse` configuration and a fusion recipe of an
+ * experiment (`fusions[]` in `adapterfusion run`) share, declared once.
+ */
+export class FusionSetup {
+  /** Id of the target task: a task plugin registered by the built-in tasks or by `modules`. */
+  @IsString() @Matches(/^[a-z0-9_-]+$/, { message: 'must be a task id (lower-case letters, digits, "_" or "-")' })
+  target!: string;
+
+  /**
+   * The adapters to fuse, in this order: adapter directories (holding `adapter_config.json`) or task ids of adapters
+   * in the run directory (`<run>/adapters/<id>`). The order is part of the fusion: loading checks it.
+   */
+  @IsArray() @ArrayMinSize(2, { message: 'needs at least 2 adapters' }) @IsString({ each: true })
+  adapters!: string[];
+
+  /** Fusion architecture: a preset (`dynamic`, `static`) and overrides of AdapterHub's fusion options. */
+  @ValidateNested() @Type(() => FusionOptions)
+  fusion: FusionOptions = new FusionOptions();
+
+  /** When the regularization 0.01·Σ‖I − W_V‖² acts: `same-step` (default) or `adaptertrainer`. */
+  @IsIn(REGULARIZATION_TIMINGS)
+  regularizationTiming: RegularizationTiming = 'same-step';
+
+  /** Optimizer, schedule, batching and early stopping; defaults are the paper's fusion recipe. */
+  @ValidateNested() @Type(() => FusionTrainingConfig)
+  training: FusionTrainingConfig = new FusionTrainingConfig();
+
+  /** Read at most this many examples per split (for quick runs). */
+  @IsOptional() @IsInt() @Min(1)
+  maxExamples?: number;
+}
+
+/**
  * The composition stage (`adapterfusion fuse`): which adapters to fuse for which target task, the fusion architecture
  * and how to train it. Relative paths are resolved against the directory of the config file.
  *
@@ -33,21 +66,10 @@ export const SMALLEST_STABLE_FUSION_BATCH = 16;
  * // training: { learningRate: 5.0e-5, epochs: 10, batchSize: 32 }
  * const config = loadConfigFile(FusionConfig, 'fuse.yaml');
  */
-export class FusionConfig {
-  /** Id of the target task: a task plugin registered by the built-in tasks or by `modules`. */
-  @IsString() @Matches(/^[a-z0-9_-]+$/, { message: 'must be a task id (lower-case letters, digits, "_" or "-")' })
-  target!: string;
-
+export class FusionConfig extends FusionSetup {
   /** Directory holding the target task's files. */
   @IsString()
   dataDir!: string;
-
-  /**
-   * The adapters to fuse, in this order: adapter directories (holding `adapter_config.json`) or task ids of adapters
-   * in the run directory (`<run>/adapters/<id>`). The order is part of the fusion: loading checks it.
-   */
-  @IsArray() @ArrayMinSize(2, { message: 'needs at least 2 adapters' }) @IsString({ each: true })
-  adapters!: string[];
 
   /** Run directory for the fusion, head, metrics and manifest (the `--run` option overrides it). */
   @IsOptional() @IsString()
@@ -64,25 +86,9 @@ export class FusionConfig {
   @IsOptional() @IsString()
   tokenizer?: string;
 
-  /** Fusion architecture: a preset (`dynamic`, `static`) and overrides of AdapterHub's fusion options. */
-  @ValidateNested() @Type(() => FusionOptions)
-  fusion: FusionOptions = new FusionOptions();
-
-  /** When the regularization 0.01·Σ‖I − W_V‖² acts: `same-step` (default) or `adaptertrainer`. */
-  @IsIn(REGULARIZATION_TIMINGS)
-  regularizationTiming: RegularizationTiming = 'same-step';
-
-  /** Optimizer, schedule, batching and early stopping; defaults are the paper's fusion recipe. */
-  @ValidateNested() @Type(() => FusionTrainingConfig)
-  training: FusionTrainingConfig = new FusionTrainingConfig();
-
   /** Tokens per sequence, special tokens included; longer inputs are truncated. */
   @IsInt() @Min(4)
   maxLength = 128;
-
-  /** Read at most this many examples per split (for quick runs). */
-  @IsOptional() @IsInt() @Min(1)
-  maxExamples?: number;
 
   /** Skip malformed lines of the target's files (their count is reported) instead of stopping at the first. */
   @IsOptional() @IsBoolean()

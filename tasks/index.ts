@@ -1,6 +1,5 @@
-import { combineModules, taskModule } from '../src/index';
+import { taskModule } from '../src/index';
 import { boolqTask } from './boolq/boolq-task';
-import { demoModules } from './demo';
 import { cbTask } from './cb/cb-task';
 import { colaTask } from './cola/cola-task';
 import { ImdbTask } from './imdb/imdb-task';
@@ -14,8 +13,5 @@ import { sickTask } from './sick/sick-task';
 import { sst2Task } from './sst2/sst2-task';
 import { stsbTask } from './stsb/stsb-task';
 
-/** The built-in task plugins and the demo, loaded by the CLI like any plugin module. */
-export default combineModules(
-  taskModule(rteTask, cbTask, mrpcTask, sst2Task, colaTask, stsbTask, qnliTask, mnliTask, qqpTask, boolqTask, scitailTask, sickTask, new ImdbTask()),
-  ...demoModules,
-);
+/** The built-in task plugins, composed into the command line like any plugin module. */
+export default taskModule(rteTask, cbTask, mrpcTask, sst2Task, colaTask, stsbTask, qnliTask, mnliTask, qqpTask, boolqTask, scitailTask, sickTask, new ImdbTask());

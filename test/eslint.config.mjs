@@ -1,6 +1,8 @@
-// Type-checked lint rules; the one-way layer rule keeps src/ independent of tasks/ and fusion/.
+// Type-checked lint rules; the one-way layer rules keep src/ independent of tasks/, fusion/ and bin/, and no folder
+// imports a folder that imports it back (docs/ARCHITECTURE.md).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { noFolderCycle } from './folder-cycles.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'runs/**', '**/*.mjs', '**/*.js'] },
@@ -27,8 +29,19 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/tasks/**', '**/fusion/**', '../tasks', '../fusion'], message: 'src/ never imports tasks/ or fusion/ (docs/ARCHITECTURE.md).' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/tasks/**', '**/fusion/**', '**/bin/**', '../tasks', '../fusion', '../bin'], message: 'src/ never imports tasks/, fusion/ or bin/ (docs/ARCHITECTURE.md).' }] }],
     },
+  },
+  {
+    files: ['bin/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./(src|tasks|fusion)/(?!index$).+', message: 'bin/ composes src/index.ts, tasks/index.ts and fusion/index.ts only.' }] }],
+    },
+  },
+  {
+    files: ['src/**/*.ts', 'tasks/**/*.ts', 'fusion/**/*.ts', 'bin/**/*.ts'],
+    plugins: { local: { rules: { 'no-folder-cycle': noFolderCycle } } },
+    rules: { 'local/no-folder-cycle': 'error' },
   },
   {
     files: ['tasks/**/*.ts', 'fusion/**/*.ts'],

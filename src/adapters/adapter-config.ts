@@ -1,7 +1,7 @@
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsIn, IsInt, IsNumber, Max, Min, ValidateBy, ValidateNested } from 'class-validator';
 import { validateConfig } from '../config/validate';
-import { ACTIVATION_NAMES } from './activation';
+import { ACTIVATION_NAMES } from '../ops/activation';
 
 /** How the residual around the bottleneck is taken (AdapterHub `residual_before_ln`). */
 export type ResidualBeforeLn = boolean | 'post_add';

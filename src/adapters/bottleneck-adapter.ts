@@ -7,7 +7,7 @@ import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io
 import { checkWeights, stripPrefix } from '../io/weights';
 import { linear } from '../ops/linear';
 import { SeededRandom } from '../util/random';
-import { activation } from './activation';
+import { activation } from '../ops/activation';
 import { AdapterConfig, adapterConfigFromAdapterHub, bottleneckSize, moduleParameterCount } from './adapter-config';
 import { adapterInputs, adapterOutput } from './adapter-inputs';
 import { adapterHubFileFields, readJsonFile, requireField } from './adapterhub-files';

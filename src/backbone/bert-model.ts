@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { activation } from '../adapters/activation';
+import { activation } from '../ops/activation';
 import { writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
 import { attention } from '../ops/attention';
 import { dropout as seededDropout } from '../ops/dropout';

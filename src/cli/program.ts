@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_PREFERENCES, initBackend, describeBackend, type BackendInfo, type BackendPreference } from '../backend/backend';
+import { contributions, createContainer, loadModules, type Container, type FeatureModule } from '../di/container';
 
 /** Exit codes of the command line: 0 ok, 1 failure, 2 usage error. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -46,24 +47,60 @@ export const processIo: Io = {
   err: (text) => process.stderr.write(text),
 };
 
-/** A subcommand registers itself on the program. */
-export type CommandRegistration = (program: Command, io: Io) => void;
+/** Token under which modules bind their subcommands of `adapterfusion` (same name as the interface, by design). */
+export const CliCommand = Symbol.for('adapterfusion.CliCommand');
 
-/** Builds the program with the given subcommands; commander's own exits become exceptions so `run` decides codes. */
-export function buildProgram(commands: readonly CommandRegistration[], io: Io): Command {
+/** What a subcommand gets besides the program: output streams and the containers its actions resolve from. */
+export interface CliContext {
+  io: Io;
+  /**
+   * A fresh container of the command line's modules plus the plugin modules named in a configuration (paths relative
+   * to `baseDir`, default the working directory). Plugin modules run arbitrary code: validate the configuration
+   * that names them first.
+   */
+  container: (pluginModules?: readonly string[], baseDir?: string) => Promise<Container>;
+}
+
+/**
+ * A subcommand of `adapterfusion`, contributed by a module. `--help` lists them in the order the modules bind them.
+ *
+ * @example
+ * export const helloCommand: CliCommand = {
+ *   name: 'hello',
+ *   register: (program, { io }) => program.command('hello').action(() => io.out('hello\n')),
+ * };
+ * export default featureModule([[CliCommand, helloCommand]]);
+ */
+export interface CliCommand {
+  readonly name: string;
+  register(program: Command, context: CliContext): void;
+}
+
+/**
+ * Builds the program from the subcommands `modules` contribute; commander's own exits become exceptions so `run`
+ * decides codes.
+ */
+export function buildProgram(modules: readonly FeatureModule[], io: Io): Command {
   const program = new Command('adapterfusion')
     .description('Bottleneck adapters and AdapterFusion on TensorFlow.js: extract, fuse, inspect')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(run with --help for usage)');
-  for (const register of commands) register(program, io);
+  const context: CliContext = {
+    io,
+    container: async (pluginModules = [], baseDir = process.cwd()) => createContainer([...modules, ...(await loadModules(pluginModules, baseDir))]),
+  };
+  for (const command of contributions<CliCommand>(createContainer(modules), CliCommand)) command.register(program, context);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
   return program;
 }
 
-/** Runs the program on argv (without node and script), returning the exit code instead of exiting. */
-export async function runProgram(commands: readonly CommandRegistration[], argv: readonly string[], io: Io = processIo): Promise<number> {
-  const program = buildProgram(commands, io);
+/**
+ * Runs the program of `modules`' subcommands on argv (without node and script), returning the exit code instead of
+ * exiting.
+ */
+export async function runProgram(modules: readonly FeatureModule[], argv: readonly string[], io: Io = processIo): Promise<number> {
+  const program = buildProgram(modules, io);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;

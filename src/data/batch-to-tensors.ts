@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { IGNORE_INDEX } from '../heads/loss-functions';
-import type { HeadSpec } from '../task/task-plugin';
+import { IGNORE_INDEX, type HeadSpec } from '../task/task-plugin';
 import type { Batch } from './make-batches';
 
 /** A batch as tensors; the caller disposes them (`tf.dispose(Object.values(tensors))`). */

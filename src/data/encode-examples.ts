@@ -1,5 +1,4 @@
-import { IGNORE_INDEX } from '../heads/loss-functions';
-import type { Example, HeadSpec } from '../task/task-plugin';
+import { IGNORE_INDEX, type Example, type HeadSpec } from '../task/task-plugin';
 import type { Encoding, Tokenizer } from '../tokenizer/tokenizer';
 
 /** An example turned into model inputs. */

@@ -56,8 +56,19 @@ export function createContainer(modules: readonly FeatureModule[] = []): Contain
   container.load(...modules);
   container
     .bind(TaskRegistryToken)
-    .toDynamicValue((context) => new TaskRegistry(context.container.isBound(TaskPlugin) ? context.container.getAll<TaskPlugin>(TaskPlugin) : []));
+    .toDynamicValue((context) => new TaskRegistry(contributions<TaskPlugin>(context.container, TaskPlugin)));
   return container;
+}
+
+/**
+ * Everything the container's modules bound to an extension-point token (task plugins, stages, commands, composition
+ * loaders), in the order the modules were loaded; none is an empty list.
+ *
+ * @example
+ * const commands = contributions<CliCommand>(container, CliCommand);
+ */
+export function contributions<T>(container: Pick<Container, 'isBound' | 'getAll'>, token: symbol): T[] {
+  return container.isBound(token) ? container.getAll<T>(token) : [];
 }
 
 /** Resolves a token from a container. */

@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-
-/** Label value whose position is left out of the loss (PyTorch's `ignore_index`, used for padding and sub-tokens). */
-export const IGNORE_INDEX = -100;
+import { IGNORE_INDEX } from '../task/task-plugin';
 
 /**
  * Mean softmax cross-entropy over every row whose label is not `IGNORE_INDEX` (PyTorch `CrossEntropyLoss`):

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { activation } from '../adapters/activation';
+import { activation } from '../ops/activation';
 import { adapterHubFileFields, readJsonFile, requireField } from '../adapters/adapterhub-files';
 import { writeJsonAtomic } from '../io/atomic';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';

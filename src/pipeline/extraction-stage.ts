@@ -6,16 +6,17 @@ import { BertModel } from '../backbone/bert-model';
 import type { BackendInfo } from '../backend/backend';
 import { batchToTensors } from '../data/batch-to-tensors';
 import { makeBatches, type Batch } from '../data/make-batches';
-import { taskRegistry, type Container } from '../di/container';
 import { createHead, type PredictionHead } from '../heads/prediction-head';
 import { extractionStageKey, MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
 import type { TaskPlugin } from '../task/task-plugin';
+import type { TaskRegistry } from '../task/task-registry';
+import { scorePredictions } from '../task/metrics';
 import { loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer, trainingRecord } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
-import { loadTaskData, taskLoss } from './task-data';
-import { predictWithModel, scorePredictions } from './task-model';
+import { loadTaskData, taskLoss } from '../data/task-data';
+import { predictWithModel } from './task-model';
 
 /** How one extraction run goes. */
 export interface ExtractionRunOptions {
@@ -86,13 +87,12 @@ export async function evaluateTask(batches: readonly Batch[], plugin: TaskPlugin
  * (backbone hash, configuration, seed, versions, backend). Tasks already recorded as done are skipped.
  *
  * @example
- * const container = createContainer([tasksModule]);
- * const stage = new ExtractionStage(container, loadConfigFile(ExtractionConfig, 'extract.yaml'));
+ * const stage = new ExtractionStage(taskRegistry(createContainer([tasksModule])), loadConfigFile(ExtractionConfig, 'extract.yaml'));
  * const results = await stage.run({ run: new RunDirectory('runs/glue'), baseDir: '.' });
  */
 export class ExtractionStage {
   constructor(
-    private readonly container: Container,
+    private readonly tasks: TaskRegistry,
     private readonly config: ExtractionConfig,
   ) {}
 
@@ -102,8 +102,7 @@ export class ExtractionStage {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const path = (file: string) => (isAbsolute(file) ? file : resolve(options.baseDir ?? process.cwd(), file));
     const tasks = this.selectedTasks(options.only);
-    const registry = taskRegistry(this.container);
-    const plugins = tasks.map((task) => registry.get(task.id)); // unknown ids fail before anything loads
+        const plugins = tasks.map((task) => this.tasks.get(task.id)); // unknown ids fail before anything loads
     if (options.run.isDone(MTA_STAGE_KEY)) {
       throw new Error(`${options.run.manifestPath}: expected a run without MT-A results, got stage "${MTA_STAGE_KEY}"; ST-A adapters belong to the frozen backbone, so they need a run directory of their own`);
     }

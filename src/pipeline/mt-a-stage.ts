@@ -6,17 +6,17 @@ import { BertModel } from '../backbone/bert-model';
 import { batchToTensors } from '../data/batch-to-tensors';
 import type { EncodedExample } from '../data/encode-examples';
 import { makeBatches, type Batch } from '../data/make-batches';
-import { taskRegistry, type Container } from '../di/container';
 import { createHead, type PredictionHead } from '../heads/prediction-head';
 import { writeFileAtomic } from '../io/atomic';
 import { MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
 import { metricNamed } from '../task/metrics';
 import type { TaskPlugin } from '../task/task-plugin';
+import type { TaskRegistry } from '../task/task-registry';
 import { loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer, trainingRecord, type TrainResult } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
-import { loadTaskData, taskLoss } from './task-data';
+import { loadTaskData, taskLoss } from '../data/task-data';
 import { evaluateTask, logitsOf, recordEnvironment, type ExtractionRunOptions, type ExtractionTaskResult } from './extraction-stage';
 import { TaskSampler, type SamplerKind } from './task-sampler';
 
@@ -78,7 +78,7 @@ export function planMtaEpoch(train: ReadonlyMap<string, readonly EncodedExample[
 }
 
 /** What MT-A trains and evaluates for one task. */
-interface TaskModel {
+interface JointTask {
   id: string;
   plugin: TaskPlugin;
   train: EncodedExample[];
@@ -105,12 +105,12 @@ function taskMetrics(metrics: Record<string, number>, task: string): Record<stri
  *
  * @example
  * const config = loadConfigFile(ExtractionConfig, 'mt-a.yaml'); // mode: mt-a, sampler: annealed, training: { learningRate: 2e-5 }
- * const stage = new MultiTaskExtractionStage(createContainer([tasksModule]), config);
+ * const stage = new MultiTaskExtractionStage(taskRegistry(createContainer([tasksModule])), config);
  * const results = await stage.run({ run: new RunDirectory('runs/glue-mt-a'), baseDir: '.' });
  */
 export class MultiTaskExtractionStage {
   constructor(
-    private readonly container: Container,
+    private readonly tasks: TaskRegistry,
     private readonly config: ExtractionConfig,
   ) {}
 
@@ -135,11 +135,10 @@ export class MultiTaskExtractionStage {
     if (singleTask.length > 0) {
       throw new Error(`${run.manifestPath}: expected a run without ST-A adapters, got ${singleTask.join(', ')}; MT-A tunes the backbone, so its adapters need a run directory of their own`);
     }
-    const registry = taskRegistry(this.container);
-    const plugins = tasks.map((task) => registry.get(task.id)); // unknown ids fail before anything loads
+        const plugins = tasks.map((task) => this.tasks.get(task.id)); // unknown ids fail before anything loads
 
     const backbone = await BertModel.fromPretrained(path(this.config.backbone));
-    const models: TaskModel[] = [];
+    const models: JointTask[] = [];
     try {
       recordEnvironment(run, backbone, path(this.config.backbone), options.backend);
       const tokenizerDir = path(this.config.tokenizer ?? this.config.backbone);
@@ -172,7 +171,7 @@ export class MultiTaskExtractionStage {
    * Trains backbone, adapters and heads in one loop until the epochs are done or early stopping ends it; they then
    * hold the best evaluated weights.
    */
-  private async train(models: readonly TaskModel[], backbone: BertModel, padTokenId: number, options: ExtractionRunOptions & { log: (line: string) => void }): Promise<TrainResult> {
+  private async train(models: readonly JointTask[], backbone: BertModel, padTokenId: number, options: ExtractionRunOptions & { log: (line: string) => void }): Promise<TrainResult> {
     const { run } = options;
     const { training, seed, sampler } = this.config;
     const byId = new Map(models.map((model) => [model.id, model]));
@@ -182,7 +181,7 @@ export class MultiTaskExtractionStage {
       trainable,
       frozen: new Map(),
       loss: ({ task, batch }, { random }) => {
-        const model = byId.get(task) as TaskModel;
+        const model = byId.get(task) as JointTask;
         const tensors = batchToTensors(batch, model.plugin.head);
         return model.loss(logitsOf(backbone, model.adapter, model.head, tensors, true, random.int(2 ** 31)), tensors.labels as tf.Tensor);
       },
@@ -206,7 +205,7 @@ export class MultiTaskExtractionStage {
    * Writes the tuned backbone (with the tokenizer files, so that `<run>/backbone` is a complete model directory), the
    * adapters and the heads; returns their paths relative to the run directory.
    */
-  private async save(models: readonly TaskModel[], backbone: BertModel, tokenizerDir: string, run: RunDirectory): Promise<Record<string, unknown>> {
+  private async save(models: readonly JointTask[], backbone: BertModel, tokenizerDir: string, run: RunDirectory): Promise<Record<string, unknown>> {
     await backbone.save(run.backboneDir());
     for (const file of TOKENIZER_FILES) {
       if (existsSync(join(tokenizerDir, file))) writeFileAtomic(join(run.backboneDir(), file), readFileSync(join(tokenizerDir, file)));
@@ -227,7 +226,7 @@ export class MultiTaskExtractionStage {
     tokenizer: Tokenizer,
     dataDir: string,
     log: (line: string) => void,
-  ): Promise<TaskModel> {
+  ): Promise<JointTask> {
     const { seed } = this.config;
     const maxLength = task.maxLength ?? this.config.maxLength;
     const { train, devBatches } = await loadTaskData(plugin, tokenizer, { dataDir, maxExamples: task.maxExamples, skipBadLines: task.skipBadLines, maxLength, batchSize: this.config.training.batchSize, seed, stage: 'MT-A' });
@@ -242,7 +241,7 @@ export class MultiTaskExtractionStage {
    * Every task's dev metrics as `<task>/<metric>`, after `mean`: the mean of the tasks' first metrics (negated where
    * lower is better), which selects the best weights and drives early stopping.
    */
-  private async evaluate(models: readonly TaskModel[], backbone: BertModel): Promise<Record<string, number>> {
+  private async evaluate(models: readonly JointTask[], backbone: BertModel): Promise<Record<string, number>> {
     const metrics: Record<string, number> = {};
     let sum = 0;
     for (const model of models) {

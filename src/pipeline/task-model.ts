@@ -3,15 +3,14 @@ import { existsSync } from 'node:fs';
 import { BottleneckAdapter } from '../adapters/bottleneck-adapter';
 import type { BertModel } from '../backbone/bert-model';
 import type { SublayerHook } from '../backbone/sublayer-hook';
-import { FusionLoader } from '../composition/fusion-loader';
 import { batchToTensors } from '../data/batch-to-tensors';
 import type { Batch } from '../data/make-batches';
-import { resolveToken, type Container } from '../di/container';
+import type { Container } from '../di/container';
 import { loadHead, type PredictionHead } from '../heads/prediction-head';
 import { MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
-import { computeMetrics } from '../task/metrics';
-import type { HeadSpec } from '../task/task-plugin';
-import { backboneForAdapters } from './mt-a-backbone';
+import type { SplitPredictions } from '../task/metrics';
+import { loadComposition } from './composition-loader';
+import { backboneForAdapters } from '../backbone/backbone-for-adapters';
 
 /** Which trained model of a task to run: its own adapter (ST-A or MT-A) or its fusion. */
 export type TaskModelKind = 'adapter' | 'fusion';
@@ -44,7 +43,7 @@ export async function loadTaskModel(
   const backbone = await backboneForAdapters(run, options.backbone ?? (manifest.stages[MTA_STAGE_KEY] ? undefined : manifest.backbonePath), { force: options.force === true });
   try {
     if (kind === 'fusion') {
-      const fusion = await resolveToken<FusionLoader>(container, FusionLoader).load(dir, backbone);
+      const fusion = await loadComposition(container, dir, backbone);
       if (!fusion.head) throw new Error(`${dir}: the fusion was saved without its head (expected ${run.fusionHeadDir(task)})`);
       return { backbone, head: fusion.head, hook: fusion.hook(), dispose: () => (fusion.dispose(), backbone.dispose()) };
     }
@@ -55,27 +54,6 @@ export async function loadTaskModel(
     backbone.dispose();
     throw error;
   }
-}
-
-/** Predictions of a split, with gold labels where the split has them. */
-export interface SplitPredictions {
-  ids: string[];
-  predictions: (number | number[])[];
-  /** Gold labels aligned with `predictions` (undefined on unlabelled splits). */
-  golds: ((number | number[]) | undefined)[];
-}
-
-/**
- * A prediction and its gold label in the shape `computeMetrics` compares position by position: tagging rows cut to
- * the example's tokens, multi-label index lists as multi-hot vectors.
- */
-export function alignForMetrics(head: HeadSpec, prediction: number | number[], gold: number | number[]): [number | number[], number | number[]] {
-  if (head.type === 'tagging') return [(prediction as number[]).slice(0, (gold as number[]).length), gold];
-  if (head.type === 'multi-label') {
-    const hot = (indices: number[]) => head.labels.map((_, i) => (indices.includes(i) ? 1 : 0));
-    return [hot(prediction as number[]), hot(gold as number[])];
-  }
-  return [prediction, gold];
 }
 
 /**
@@ -98,18 +76,4 @@ export function predictWithModel(model: Pick<TaskModel, 'backbone' | 'head' | 'h
     });
   }
   return out;
-}
-
-/** The metrics of predictions against their gold labels; every example must be labelled. */
-export function scorePredictions(spec: HeadSpec, metrics: readonly string[], split: SplitPredictions): Record<string, number> {
-  const predictions: (number | number[])[] = [];
-  const golds: (number | number[])[] = [];
-  split.predictions.forEach((prediction, i) => {
-    const gold = split.golds[i];
-    if (gold === undefined) throw new Error(`example ${split.ids[i]} has no gold label: metrics need a labelled split`);
-    const [p, g] = alignForMetrics(spec, prediction, gold);
-    predictions.push(p);
-    golds.push(g);
-  });
-  return computeMetrics(metrics, predictions, golds);
 }

@@ -1,4 +1,4 @@
-import { IGNORE_INDEX } from '../heads/loss-functions';
+import { IGNORE_INDEX, type HeadSpec } from './task-plugin';
 
 /** A metric: how it is computed and which direction is better. */
 export interface Metric {
@@ -186,4 +186,39 @@ export function computeMetrics(
   const metrics = names.map((name) => [name, metricNamed(name)] as const);
   const [flatPredictions, flatGolds] = flatten(predictions, golds);
   return Object.fromEntries(metrics.map(([name, metric]) => [name, metric.compute(flatPredictions, flatGolds)]));
+}
+
+/** Predictions of a split, with gold labels where the split has them. */
+export interface SplitPredictions {
+  ids: string[];
+  predictions: (number | number[])[];
+  /** Gold labels aligned with `predictions` (undefined on unlabelled splits). */
+  golds: ((number | number[]) | undefined)[];
+}
+
+/**
+ * A prediction and its gold label in the shape `computeMetrics` compares position by position: tagging rows cut to
+ * the example's tokens, multi-label index lists as multi-hot vectors.
+ */
+export function alignForMetrics(head: HeadSpec, prediction: number | number[], gold: number | number[]): [number | number[], number | number[]] {
+  if (head.type === 'tagging') return [(prediction as number[]).slice(0, (gold as number[]).length), gold];
+  if (head.type === 'multi-label') {
+    const hot = (indices: number[]) => head.labels.map((_, i) => (indices.includes(i) ? 1 : 0));
+    return [hot(prediction as number[]), hot(gold as number[])];
+  }
+  return [prediction, gold];
+}
+
+/** The metrics of predictions against their gold labels; every example must be labelled. */
+export function scorePredictions(spec: HeadSpec, metrics: readonly string[], split: SplitPredictions): Record<string, number> {
+  const predictions: (number | number[])[] = [];
+  const golds: (number | number[])[] = [];
+  split.predictions.forEach((prediction, i) => {
+    const gold = split.golds[i];
+    if (gold === undefined) throw new Error(`example ${split.ids[i]} has no gold label: metrics need a labelled split`);
+    const [p, g] = alignForMetrics(spec, prediction, gold);
+    predictions.push(p);
+    golds.push(g);
+  });
+  return computeMetrics(metrics, predictions, golds);
 }

@@ -3,6 +3,12 @@ import type * as tf from '@tensorflow/tfjs-core';
 /** Token under which task plugins are bound in the container (same name as the interface, by design). */
 export const TaskPlugin = Symbol.for('adapterfusion.TaskPlugin');
 
+/**
+ * Label value whose position is left out of losses and metrics (PyTorch's `ignore_index`): padding and the sub-tokens
+ * after a word's first in tagging.
+ */
+export const IGNORE_INDEX = -100;
+
 /** One example as read from a dataset. Texts are raw strings; the framework tokenizes them. */
 export interface Example {
   /** Stable id from the file (row index or the dataset's own id); used in prediction files and error messages. */

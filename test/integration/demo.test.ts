@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createCliContainer } from '../../src/cli/cli-container';
-import { runDemo } from '../../src/pipeline/demo';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
+import { runDemo } from '../../fusion/index';
+import { createContainer } from '../../src/index';
 
 interface SiteReport {
   layer: number;
@@ -15,7 +16,7 @@ describe('the built-in demo', () => {
   it('fuses adapters so the low-resource target beats its own adapter, relying on the sentiment adapter', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'af-demo-'));
     const lines: string[] = [];
-    const result = await runDemo(await createCliContainer(), { runDir, log: (line) => lines.push(line) });
+    const result = await runDemo(createContainer(BUILTIN_MODULES), { runDir, log: (line) => lines.push(line) });
 
     const sources = Object.fromEntries(result.extraction.map((task) => [task.task, task.metrics.accuracy ?? NaN]));
     expect(sources['demo-sentiment']).toBeGreaterThan(0.95);
@@ -40,7 +41,7 @@ describe('the built-in demo', () => {
     expect(lines.some((line) => line.startsWith('demo: built a 2-layer backbone'))).toBe(true);
 
     // Run again: everything is done, nothing is retrained.
-    const again = await runDemo(await createCliContainer(), { runDir, log: () => undefined });
+    const again = await runDemo(createContainer(BUILTIN_MODULES), { runDir, log: () => undefined });
     expect(again.extraction.every((task) => task.skipped)).toBe(true);
     expect(again.fusions[0]?.skipped).toBe(true);
     expect(again.fusions[0]?.metrics.accuracy).toBe(fused);

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../src/cli/main';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { buildProgram } from '../../src/cli/program';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -55,7 +55,7 @@ describe('commands in the documentation', () => {
 
   it.each(cases.map((c) => [`${c.file}: adapterfusion ${c.argv.join(' ')}`, c.argv] as const))('%s parses', async (_name, argv) => {
     const errors: string[] = [];
-    const program = buildProgram(COMMANDS, { out: () => undefined, err: (text) => errors.push(text) });
+    const program = buildProgram(BUILTIN_MODULES, { out: () => undefined, err: (text) => errors.push(text) });
     for (const command of program.commands) command.action(() => undefined);
     const parsed = program.parseAsync([...argv], { from: 'user' }).catch((error: unknown) => {
       if (!(error instanceof CommanderError && error.code === 'commander.helpDisplayed')) throw error;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../src/cli/main';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 import { writeTinyBackbone } from './fixtures/polarity-task';
 
@@ -13,7 +13,7 @@ const PLUGIN = resolve(__dirname, 'fixtures', 'polarity-task.ts');
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runProgram(COMMANDS, args, { out: (text) => out.push(text), err: (text) => err.push(text) });
+  const code = await runProgram(BUILTIN_MODULES, args, { out: (text) => out.push(text), err: (text) => err.push(text) });
   return { code, out: out.join(''), err: err.join('') };
 }
 

@@ -2,14 +2,14 @@
 // few examples per task, runs end to end on the real GLUE files; stopped after extraction and run again, it skips
 // the finished tasks.
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { BertModel } from '../../src/backbone/bert-model';
 import { bertConfigFromJson } from '../../src/backbone/bert-config';
-import { COMMANDS } from '../../src/cli/main';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 import { hasShared, sharedPath } from '../shared-fixtures';
 
@@ -34,7 +34,7 @@ interface Experiment {
   maxLength: number;
   tasks: { id: string }[];
   training: object;
-  fusions: { training?: object; fusion?: object }[];
+  fusions: { training?: object; fusion?: object; adapters?: string[] }[];
 }
 
 /** The documented experiment in a temporary directory: a tiny backbone, the shared GLUE files, 48 examples, 1 epoch. */
@@ -59,7 +59,7 @@ describe.skipIf(!hasShared('data', 'rte') || !hasShared('vocab'))('adapterfusion
     const out: string[] = [];
     const err: string[] = [];
     const io = { out: (text: string) => out.push(text), err: (text: string) => err.push(text) };
-    expect(await runProgram(COMMANDS, ['run', file], io), err.join('')).toBe(0);
+    expect(await runProgram(BUILTIN_MODULES, ['run', file], io), err.join('')).toBe(0);
     const printed = out.join('');
     expect(printed).toMatch(/adapter rte: dev accuracy 0\.\d+/);
     expect(printed).toMatch(/adapter mrpc: dev f1 0\.\d+, accuracy 0\.\d+/);
@@ -70,7 +70,7 @@ describe.skipIf(!hasShared('data', 'rte') || !hasShared('vocab'))('adapterfusion
     expect(report.perClass.map((entry: { key: string }) => entry.key).sort()).toEqual(['entailment', 'not_entailment']);
 
     const again: string[] = [];
-    expect(await runProgram(COMMANDS, ['run', file], { out: (text) => again.push(text), err: () => undefined })).toBe(0);
+    expect(await runProgram(BUILTIN_MODULES, ['run', file], { out: (text) => again.push(text), err: () => undefined })).toBe(0);
     expect(again.join('')).toContain('adapter rte: dev accuracy');
     expect(again.join('').match(/\(already done\)/g)).toHaveLength(3);
   });
@@ -93,22 +93,40 @@ describe.skipIf(!hasShared('data', 'rte') || !hasShared('vocab'))('adapterfusion
 
     const err: string[] = [];
     const out: string[] = [];
-    expect(await runProgram(COMMANDS, ['run', file], { out: (text) => out.push(text), err: (text) => err.push(text) })).toBe(0);
+    expect(await runProgram(BUILTIN_MODULES, ['run', file], { out: (text) => out.push(text), err: (text) => err.push(text) })).toBe(0);
     expect(err.join('')).toContain('extract rte: already done');
     expect(err.join('')).toContain('extract mrpc: saved');
     expect(err.join('')).toContain('extract sst2: saved');
     expect(out.join('')).toMatch(/adapter rte: dev accuracy 0\.\d+ \(already done\)/);
   });
 
-  it('refuses a typo in a fusion recipe before training anything, naming the recipe and the key', async () => {
+  it('reports every schema error of the file at once, each recipe by its dotted path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'af-experiment-'));
     const experiment = parse(readFileSync(EXAMPLE, 'utf8')) as Experiment;
-    experiment.fusions = experiment.fusions.map((recipe) => ({ ...recipe, fusion: { presett: 'dynamic' } }));
+    const [recipe] = experiment.fusions;
+    experiment.fusions = [
+      { ...recipe, fusion: { presett: 'dynamic' } },
+      { ...recipe, training: { epochz: 2 }, regularizationTiming: 'later' } as Experiment['fusions'][number],
+    ];
     const file = join(dir, 'experiment.yaml');
     writeFileSync(file, stringify(experiment));
     const err: string[] = [];
-    expect(await runProgram(COMMANDS, ['run', file], { out: () => undefined, err: (text) => err.push(text) })).toBe(1);
-    expect(err.join('')).toContain(`${file}: fusions.0`);
-    expect(err.join('')).toContain('fusion.presett: unknown key');
+    expect(await runProgram(BUILTIN_MODULES, ['run', file], { out: () => undefined, err: (text) => err.push(text) })).toBe(1);
+    expect(err.join('')).toContain(`invalid configuration in ${file}:`);
+    expect(err.join('')).toContain('  fusions.0.fusion.presett: unknown key');
+    expect(err.join('')).toContain('  fusions.1.training.epochz: unknown key');
+    expect(err.join('')).toContain('  fusions.1.regularizationTiming: must be one of the following values: same-step, adaptertrainer, got "later"');
+  });
+
+  it("checks every recipe's adapters against the tasks before anything trains", async () => {
+    const { dir, experiment } = await quickExperiment();
+    experiment.fusions = [...experiment.fusions, { ...experiment.fusions[0], adapters: ['sst2', 'qnli'] }];
+    const file = join(dir, 'experiment.yaml');
+    writeFileSync(file, stringify(experiment));
+    const err: string[] = [];
+    expect(await runProgram(BUILTIN_MODULES, ['run', file], { out: () => undefined, err: (text) => err.push(text) })).toBe(1);
+    expect(err.join('')).toContain(`error: ${file}: fusions.1: adapters.1 "qnli": expected an adapter directory (with adapter_config.json) or the id of a task extracted in ${join(dir, 'runs', 'glue')}`);
+    expect(err.join('')).not.toContain('extract rte');
+    expect(existsSync(join(dir, 'runs', 'glue', 'adapters'))).toBe(false);
   });
 });

@@ -10,7 +10,7 @@ import { ConfigValidationError, validateConfig } from '../../src/config/validate
 import { encodeExamples } from '../../src/data/encode-examples';
 import { makeBatches } from '../../src/data/make-batches';
 import { readTaskSplit } from '../../src/data/read-task-split';
-import { createContainer } from '../../src/di/container';
+import { createContainer, taskRegistry } from '../../src/di/container';
 import { loadHead } from '../../src/heads/prediction-head';
 import { RunDirectory } from '../../src/io/run-directory';
 import { ExtractionConfig } from '../../src/pipeline/extraction-config';
@@ -67,7 +67,7 @@ describe('ExtractionStage (ST-A)', () => {
       root = mkdtempSync(join(tmpdir(), 'af-extract-'));
       await writeTinyBackbone(join(root, 'backbone'));
       run = new RunDirectory(join(root, 'run'));
-      const stage = new ExtractionStage(createContainer([polarityModule]), validateConfig(ExtractionConfig, RAW_CONFIG));
+      const stage = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, RAW_CONFIG));
       const before = tf.memory().numTensors;
       [result] = await stage.run({ run, baseDir: root, log: (line) => lines.push(line), progress: false });
       leaked = tf.memory().numTensors - before;
@@ -109,14 +109,14 @@ describe('ExtractionStage (ST-A)', () => {
 
     it('skips a task the run directory records as done', async () => {
       const again: string[] = [];
-      const stage = new ExtractionStage(createContainer([polarityModule]), validateConfig(ExtractionConfig, RAW_CONFIG));
+      const stage = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, RAW_CONFIG));
       const [skipped] = await stage.run({ run, baseDir: root, log: (line) => again.push(line) });
       expect(skipped).toMatchObject({ task: 'polarity', skipped: true, metrics: result?.metrics });
       expect(again.some((line) => line.startsWith('extract polarity: already done'))).toBe(true);
     });
 
     it('refuses task ids outside the config, an unknown task and a run directory made with another backbone', async () => {
-      const stage = new ExtractionStage(createContainer([polarityModule]), validateConfig(ExtractionConfig, RAW_CONFIG));
+      const stage = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, RAW_CONFIG));
       const other = new RunDirectory(join(root, 'other'));
       await expect(stage.run({ run: other, baseDir: root, only: ['rte', 'polarity', 'sst2'] })).rejects.toThrow('tasks rte, sst2: not in the configuration; its tasks are polarity');
       other.updateManifest({ backboneHash: 'f'.repeat(64), backbonePath: 'models/other' });
@@ -124,7 +124,7 @@ describe('ExtractionStage (ST-A)', () => {
       const mta = new RunDirectory(join(root, 'mt-a-run'));
       mta.recordStage('mt-a', { config: {} });
       await expect(stage.run({ run: mta, baseDir: root })).rejects.toThrow(`${mta.manifestPath}: expected a run without MT-A results, got stage "mt-a"`);
-      const unknown = new ExtractionStage(createContainer([polarityModule]), validateConfig(ExtractionConfig, { ...RAW_CONFIG, tasks: [{ id: 'nli', dataDir: '.' }] }));
+      const unknown = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, { ...RAW_CONFIG, tasks: [{ id: 'nli', dataDir: '.' }] }));
       await expect(unknown.run({ run: new RunDirectory(join(root, 'run2')), baseDir: root })).rejects.toThrow('unknown task "nli": registered tasks are polarity');
     });
 

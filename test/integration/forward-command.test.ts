@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BertModel } from '../../src/backbone/bert-model';
-import { COMMANDS } from '../../src/cli/main';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 import { hasShared, sharedPath } from '../shared-fixtures';
 
@@ -14,7 +14,7 @@ const work = mkdtempSync(join(tmpdir(), 'af-forward-'));
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runProgram(COMMANDS, ['forward', ...argv], { out: (text) => (out += text), err: (text) => (err += text) });
+  const code = await runProgram(BUILTIN_MODULES, ['forward', ...argv], { out: (text) => (out += text), err: (text) => (err += text) });
   return { code, out, err };
 }
 

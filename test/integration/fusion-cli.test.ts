@@ -4,17 +4,16 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createCliContainer } from '../../src/cli/cli-container';
-import { COMMANDS } from '../../src/cli/main';
-import { BertModel, BottleneckAdapter, CompositionStage, resolveToken, runProgram, validateAdapterConfig } from '../../src/index';
-import { DEMO_WORDS } from '../../tasks/demo/synthetic-tasks';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
+import { DEMO_WORDS, FusionConfig, type FusionResult } from '../../fusion/index';
+import { BertModel, BottleneckAdapter, createContainer, RunDirectory, runProgram, stageRegistry, validateAdapterConfig, validateConfig } from '../../src/index';
 
 const work = mkdtempSync(join(tmpdir(), 'af-fusion-cli-'));
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runProgram(COMMANDS, argv, { out: (text) => (out += text), err: (text) => (err += text) });
+  const code = await runProgram(BUILTIN_MODULES, argv, { out: (text) => (out += text), err: (text) => (err += text) });
   return { code, out, err: err.replace(/^backend .*\n/, '') };
 }
 
@@ -90,27 +89,42 @@ describe('adapterfusion fuse and inspect', () => {
     expect(await cli('inspect', '--run', work)).toMatchObject({ code: 2, err: "error: required option '--target <task>' not specified\n(run with --help for usage)\n" });
   });
 
+  it('validates the configuration before it loads any plugin module the configuration names', async () => {
+    const marker = join(work, 'plugin-ran');
+    writeFileSync(join(work, 'plugin.mjs'), `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport default {};\n`);
+    const bad = writeConfig('bad-with-modules.json', { ...base, adapters: ['sentiment'], modules: ['./plugin.mjs'] });
+    const invalid = await cli('fuse', '--config', bad, '--run', join(work, 'bad-run'));
+    expect(invalid.code).toBe(1);
+    expect(invalid.err).toContain(`invalid configuration in ${bad}:\n  adapters: needs at least 2 adapters, got ["sentiment"]`);
+    expect(existsSync(marker)).toBe(false);
+
+    // A valid configuration loads it (the module exports no feature module, which is the error here).
+    const valid = writeConfig('valid-with-modules.json', { ...base, adapters: ['sentiment', 'topic'], modules: ['./plugin.mjs'] });
+    expect((await cli('fuse', '--config', valid, '--run', join(work, 'plugin-run'))).err).toContain('plugin module "./plugin.mjs": exports no module');
+    expect(existsSync(marker)).toBe(true);
+  });
+
   it('resumes an interrupted fusion to exactly the weights of an uninterrupted one', async () => {
-    const stage = resolveToken<CompositionStage>(await createCliContainer(), CompositionStage);
-    const config = {
+    const stage = stageRegistry(createContainer(BUILTIN_MODULES)).get<FusionConfig, FusionResult>('fuse');
+    const config = validateConfig(FusionConfig, {
       ...base,
       adapters: [join(work, 'sentiment'), join(work, 'topic')],
       fusion: { temperature: true, dropoutProb: 0 },
       training: { learningRate: 1e-3, epochs: 2, batchSize: 8, checkpointEverySteps: 2, earlyStoppingPatience: 0 },
-    };
-    const request = (runDir: string, log: (line: string) => void, resume = false) => ({ config, source: 'test', baseDir: work, runDir, log, resume });
+    });
+    const context = (runDir: string, log: (line: string) => void, resume = false) => ({ run: new RunDirectory(runDir), source: 'test', baseDir: work, log, resume });
     const straight = join(work, 'straight');
-    await stage.run(request(straight, () => undefined));
+    await stage.run(config, context(straight, () => undefined));
 
     // Interrupted at the first evaluation (step 3), after the step-2 checkpoint.
     const interrupted = join(work, 'interrupted');
     const interrupt = (line: string) => {
       if (line.startsWith('evaluation at step 3')) throw new Error('interrupted');
     };
-    await expect(stage.run(request(interrupted, interrupt))).rejects.toThrow('interrupted');
+    await expect(stage.run(config, context(interrupted, interrupt))).rejects.toThrow('interrupted');
     expect(existsSync(join(interrupted, 'fusion', 'demo-review'))).toBe(false);
     const lines: string[] = [];
-    await stage.run(request(interrupted, (line) => lines.push(line), true));
+    await stage.run(config, context(interrupted, (line) => lines.push(line), true));
     expect(lines.some((line) => line.startsWith(`resumed from ${join(interrupted, 'checkpoints', 'fuse-demo-review')} at step 2`))).toBe(true);
     expect(lines.some((line) => line.startsWith('evaluation at step 3'))).toBe(true);
 

@@ -5,19 +5,18 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import fusionModule from '../../fusion/index';
+import fusionModule, { AttentionInspector, FusionConfig, type FusionResult } from '../../fusion/index';
 import {
-  AttentionInspector,
   BertModel,
-  CompositionStage,
   createContainer,
   ExtractionConfig,
   ExtractionStage,
-  FusionLoader,
-  resolveToken,
+  loadComposition,
   RunDirectory,
   SeededRandom,
+  stageRegistry,
   taskModule,
+  taskRegistry,
   validateConfig,
   type Example,
   type TaskPlugin,
@@ -112,27 +111,22 @@ describe('extract → fuse → inspect on synthetic tasks', () => {
       maxLength: 12,
       seed: 3,
     });
-    const extracted = await new ExtractionStage(container, extraction).run({ run, baseDir: root, log: logLine, progress: false });
+    const extracted = await new ExtractionStage(taskRegistry(container), extraction).run({ run, baseDir: root, log: logLine, progress: false });
     const own = extracted.find((result) => result.task === 'review')?.metrics.accuracy ?? NaN;
     expect(extracted.find((result) => result.task === 'polarity')?.metrics.accuracy).toBeGreaterThan(0.9);
 
-    const stage = resolveToken<CompositionStage>(container, CompositionStage);
-    const fused = await stage.run({
-      config: {
-        target: 'review',
-        dataDir: '.',
-        adapters: ['polarity', 'topic', 'review'],
-        backbone: backboneDir,
-        maxLength: 12,
-        training: { learningRate: 5e-3, epochs: 20, batchSize: 16, earlyStoppingPatience: 0, seed: 3 },
-      },
-      source: 'test',
-      baseDir: root,
-      runDir: run.root,
-      log: logLine,
-    });
+    const stage = stageRegistry(container).get<FusionConfig, FusionResult>('fuse');
+    const context = { run, baseDir: root, source: 'test', log: logLine };
+    const fused = await stage.run(validateConfig(FusionConfig, {
+      target: 'review',
+      dataDir: '.',
+      adapters: ['polarity', 'topic', 'review'],
+      backbone: backboneDir,
+      maxLength: 12,
+      training: { learningRate: 5e-3, epochs: 20, batchSize: 16, earlyStoppingPatience: 0, seed: 3 },
+    }), context);
 
-    const inspector = resolveToken<AttentionInspector>(container, AttentionInspector);
+    const inspector = new AttentionInspector(taskRegistry(container));
     const { files, table } = await inspector.inspect({ runDir: run.root, targets: ['review'], perClass: true, ablate: true, log: logLine });
     const report = JSON.parse(readFileSync(join(run.reportDir('review'), 'attention.json'), 'utf8')) as AttentionReport;
     expect(files).toEqual(['attention.json', 'attention.csv', 'attention.html'].map((file) => join(run.reportDir('review'), file)));
@@ -157,13 +151,13 @@ describe('extract → fuse → inspect on synthetic tasks', () => {
 
     // The fusion loads again for inference, with its adapters found through the directories it recorded.
     const backbone = await BertModel.fromPretrained(backboneDir);
-    const loaded = await resolveToken<FusionLoader>(container, FusionLoader).load(fused.fusionDir, backbone);
+    const loaded = await loadComposition(container, fused.fusionDir, backbone);
     expect([loaded.name, loaded.temperature, loaded.head?.name]).toEqual(['polarity,topic,review', 1, 'review']);
     loaded.dispose();
     backbone.dispose();
 
     // A second run of the stage finds the target done and leaves it.
-    expect((await stage.run({ config: { target: 'review', dataDir: '.', adapters: ['polarity', 'topic', 'review'], backbone: backboneDir }, source: 'test', baseDir: root, runDir: run.root, log: logLine })).skipped).toBe(true);
+    expect((await stage.run(validateConfig(FusionConfig, { target: 'review', dataDir: '.', adapters: ['polarity', 'topic', 'review'], backbone: backboneDir }), context)).skipped).toBe(true);
     expect(existsSync(join(run.checkpointDir('fuse', 'review'), 'state.json'))).toBe(true);
     console.log(`fusion e2e: own adapter ${own.toFixed(3)}, fusion ${fused.metrics.accuracy?.toFixed(3)}, attention [${report.all.overall.map((w) => w.toFixed(3)).join(', ')}]`);
   });

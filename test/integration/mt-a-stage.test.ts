@@ -10,10 +10,10 @@ import * as api from '../../src/index';
 import { BottleneckAdapter } from '../../src/adapters/bottleneck-adapter';
 import type { BertConfig } from '../../src/backbone/bert-config';
 import { BertModel } from '../../src/backbone/bert-model';
-import { COMMANDS } from '../../src/cli/main';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 import { validateConfig } from '../../src/config/validate';
-import { createContainer, taskModule } from '../../src/di/container';
+import { createContainer, taskModule, taskRegistry } from '../../src/di/container';
 import { encodeExamples, type EncodedExample } from '../../src/data/encode-examples';
 import { makeBatches } from '../../src/data/make-batches';
 import { readTaskSplit } from '../../src/data/read-task-split';
@@ -21,7 +21,7 @@ import { loadHead } from '../../src/heads/prediction-head';
 import { RunDirectory } from '../../src/io/run-directory';
 import { ExtractionConfig } from '../../src/pipeline/extraction-config';
 import { evaluateTask, type ExtractionTaskResult } from '../../src/pipeline/extraction-stage';
-import { BackboneMismatchError, backboneForAdapters } from '../../src/pipeline/mt-a-backbone';
+import { BackboneMismatchError, backboneForAdapters } from '../../src/backbone/backbone-for-adapters';
 import { MultiTaskExtractionStage, planMtaEpoch } from '../../src/pipeline/mt-a-stage';
 import type { Example, TaskDataOptions, TaskPlugin } from '../../src/task/task-plugin';
 import { loadTokenizer } from '../../src/tokenizer/load-tokenizer';
@@ -100,7 +100,7 @@ describe('MT-A (multi-task extraction with the backbone tuned jointly)', () => {
     await writeBackbone(join(root, 'backbone'));
     run = new RunDirectory(join(root, 'run'));
     lines = [];
-    const stage = new MultiTaskExtractionStage(createContainer(MODULES), validateConfig(ExtractionConfig, RAW_CONFIG));
+    const stage = new MultiTaskExtractionStage(taskRegistry(createContainer(MODULES)), validateConfig(ExtractionConfig, RAW_CONFIG));
     const tensorsBefore = tf.memory().numTensors;
     const log = (line: string): void => {
       lines.push(line);
@@ -189,12 +189,12 @@ describe('MT-A (multi-task extraction with the backbone tuned jointly)', () => {
   });
 
   it('skips a finished run and refuses a run directory holding ST-A adapters', async () => {
-    const stage = new MultiTaskExtractionStage(createContainer(MODULES), validateConfig(ExtractionConfig, RAW_CONFIG));
+    const stage = new MultiTaskExtractionStage(taskRegistry(createContainer(MODULES)), validateConfig(ExtractionConfig, RAW_CONFIG));
     const again = await stage.run({ run, baseDir: root, log: () => undefined });
     expect(again).toEqual(results.map((result) => ({ ...result, skipped: true })));
 
     await expect(stage.run({ run, baseDir: root, only: ['mood'] })).rejects.toThrow('MT-A trains every task of the configuration jointly; expected no task selection, got mood');
-    const singleTaskConfig = new MultiTaskExtractionStage(createContainer(MODULES), validateConfig(ExtractionConfig, { ...RAW_CONFIG, mode: 'st-a' }));
+    const singleTaskConfig = new MultiTaskExtractionStage(taskRegistry(createContainer(MODULES)), validateConfig(ExtractionConfig, { ...RAW_CONFIG, mode: 'st-a' }));
     await expect(singleTaskConfig.run({ run, baseDir: root })).rejects.toThrow('MultiTaskExtractionStage runs MT-A; a configuration with mode "st-a" runs with ExtractionStage');
 
     const singleTask = new RunDirectory(join(root, 'st-a'));
@@ -242,9 +242,9 @@ describe('adapterfusion extract --mode', () => {
     const errors: string[] = [];
     const io = { out: () => undefined, err: (text: string) => void errors.push(text) };
     // The configuration says st-a; --mode mt-a reaches the MT-A stage, which refuses a task selection before loading anything.
-    expect(await runProgram(COMMANDS, ['extract', '--config', file, '--mode', 'mt-a', '--tasks', 'mood', '--run', join(dir, 'run')], io)).toBe(1);
+    expect(await runProgram(BUILTIN_MODULES, ['extract', '--config', file, '--mode', 'mt-a', '--tasks', 'mood', '--run', join(dir, 'run')], io)).toBe(1);
     expect(errors.join('')).toContain('error: MT-A trains every task of the configuration jointly; expected no task selection, got mood');
-    expect(await runProgram(COMMANDS, ['extract', '--config', file, '--mode', 'joint'], io)).toBe(2);
+    expect(await runProgram(BUILTIN_MODULES, ['extract', '--config', file, '--mode', 'joint'], io)).toBe(2);
     expect(errors.join('')).toContain("option '--mode <mode>' argument 'joint' is invalid. Allowed choices are st-a, mt-a.");
   });
 });

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bertConfigFromJson } from '../../src/backbone/bert-config';
 import { BertModel } from '../../src/backbone/bert-model';
-import { COMMANDS } from '../../src/cli/main';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 import { hasShared, sharedPath } from '../shared-fixtures';
 
@@ -38,7 +38,7 @@ describe.skipIf(!hasShared('vocab', 'bert-base-uncased', 'vocab.txt'))('the exam
     );
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runProgram(COMMANDS, ['extract', '--config', join(root, 'extract.yaml'), '--run', join(root, 'run')], {
+    const code = await runProgram(BUILTIN_MODULES, ['extract', '--config', join(root, 'extract.yaml'), '--run', join(root, 'run')], {
       out: (text) => out.push(text),
       err: (text) => err.push(text),
     });

@@ -9,7 +9,7 @@ import {
   bottleneckSize,
   validateAdapterConfig,
 } from '../../src/adapters/adapter-config';
-import { activation } from '../../src/adapters/activation';
+import { activation } from '../../src/ops/activation';
 import { AdapterBackboneMismatchError, BottleneckAdapter } from '../../src/adapters/bottleneck-adapter';
 import type { Sublayer, SublayerLocation } from '../../src/backbone/sublayer-hook';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultRunDir } from '../../src/cli/commands/extract';
-import { COMMANDS } from '../../src/cli/main';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runProgram(COMMANDS, argv, { out: (text) => (out += text), err: (text) => (err += text) });
+  const code = await runProgram(BUILTIN_MODULES, argv, { out: (text) => (out += text), err: (text) => (err += text) });
   return { code, out, err };
 }
 

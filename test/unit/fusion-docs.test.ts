@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { FusionConfig } from '../../fusion/fusion-config';
 import { FusionLayer } from '../../fusion/fusion-layer';
 import { FusionOptions, presetSettings, type FusionSettings } from '../../fusion/fusion-options';
-import { COMMANDS } from '../../src/cli/main';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { buildProgram, validateConfig } from '../../src/index';
 
 const DOCS = resolve(__dirname, '..', '..', 'docs');
@@ -64,7 +64,7 @@ describe('docs/fusion.md', () => {
   });
 
   it('lists every option of the fuse and inspect commands', () => {
-    const program = buildProgram(COMMANDS, { out: () => undefined, err: () => undefined });
+    const program = buildProgram(BUILTIN_MODULES, { out: () => undefined, err: () => undefined });
     for (const [name, doc] of [['fuse', fusionDoc], ['inspect', inspectDoc]] as const) {
       const command = program.commands.find((c) => c.name() === name);
       const flags = command?.options.map((option) => option.flags) ?? [];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readExamples } from '../../src/data/read-examples';
-import { loadTaskData } from '../../src/pipeline/task-data';
+import { loadTaskData } from '../../src/data/task-data';
 import type { HeadSpec, TaskDataOptions, TaskPlugin } from '../../src/task/task-plugin';
 import type { Encoding, Tokenizer } from '../../src/tokenizer/tokenizer';
 

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
-import { backendOption, startBackend, type CommandRegistration } from '../program';
+import { backendOption, startBackend, type CliCommand } from '../program';
 
 /** `adapterfusion doctor`: which backend runs and why, versions, threads/SIMD, and a matmul that proves it works. */
-export const doctorCommand: CommandRegistration = (program: Command, io) => {
+export const doctorCommand: CliCommand = {
+  name: 'doctor',
+  register: (program: Command, { io }) => {
   program
     .command('doctor')
     .description('print the tensor backend, why it was chosen, versions, threads and SIMD, and run a test matmul')
@@ -32,4 +34,5 @@ export const doctorCommand: CommandRegistration = (program: Command, io) => {
       lines.push(`matmul ${size}x${size}: ok (max error ${maxError}, ${millis.toFixed(1)} ms)`);
       io.out(`${lines.join('\n')}\n`);
     });
+  },
 };

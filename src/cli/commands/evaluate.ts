@@ -8,11 +8,11 @@ import { readTaskSplit } from '../../data/read-task-split';
 import { taskRegistry } from '../../di/container';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic';
 import { extractionStageKey, fusionStageKey, MTA_STAGE_KEY, RunDirectory } from '../../io/run-directory';
-import { loadTaskModel, predictWithModel, scorePredictions, type SplitPredictions, type TaskModelKind } from '../../pipeline/task-model';
+import { loadTaskModel, predictWithModel, type TaskModelKind } from '../../pipeline/task-model';
+import { scorePredictions, type SplitPredictions } from '../../task/metrics';
 import type { TaskPlugin } from '../../task/task-plugin';
 import { loadTokenizer } from '../../tokenizer/load-tokenizer';
-import { createCliContainer } from '../cli-container';
-import { backendOption, type CommandRegistration, positiveInteger, startBackend, UsageError } from '../program';
+import { backendOption, type CliCommand, type CliContext, positiveInteger, startBackend, UsageError } from '../program';
 
 interface SplitOptions {
   run: string;
@@ -52,11 +52,11 @@ function splitCommand(program: Command, name: string, description: string, defau
 }
 
 /** Runs the chosen model of a task over a split: what `evaluate` scores and `predict` writes. */
-async function runSplit(options: SplitOptions, log: (line: string) => void): Promise<{ plugin: TaskPlugin; predictions: SplitPredictions; kind: TaskModelKind }> {
+async function runSplit(options: SplitOptions, context: CliContext): Promise<{ plugin: TaskPlugin; predictions: SplitPredictions; kind: TaskModelKind }> {
   await startBackend(options);
   const run = new RunDirectory(resolve(options.run));
   if (!existsSync(run.manifestPath)) throw new UsageError(`--run ${options.run}: not a run directory (no manifest.json)`);
-  const container = await createCliContainer(options.modules);
+  const container = await context.container(options.modules);
   const plugin = taskRegistry(container).get(options.task);
   const kind = options.with ?? (existsSync(run.fusionDir(options.task)) ? 'fusion' : 'adapter');
   const manifest = run.readManifest();
@@ -70,7 +70,7 @@ async function runSplit(options: SplitOptions, log: (line: string) => void): Pro
     const examples = await readTaskSplit(plugin, options.split, { dataDir: resolve(options.data), ...(options.maxExamples ? { maxExamples: options.maxExamples } : {}) });
     const encoded = encodeExamples(examples, tokenizer, plugin.head, options.maxLength ?? recorded.maxLength ?? 128);
     const batches = makeBatches(encoded, { batchSize: options.batchSize, shuffle: false, seed: 0, padTokenId: tokenizer.padTokenId });
-    log(`${options.task}: ${kind} over ${examples.length} ${options.split} examples`);
+    context.io.err(`${options.task}: ${kind} over ${examples.length} ${options.split} examples\n`);
     return { plugin, predictions: predictWithModel(model, batches), kind };
   } finally {
     model.dispose();
@@ -78,26 +78,33 @@ async function runSplit(options: SplitOptions, log: (line: string) => void): Pro
 }
 
 /** `adapterfusion evaluate`: the task's metrics for its adapter or fusion on a labelled split. */
-export const evaluateCommand: CommandRegistration = (program: Command, io) => {
+export const evaluateCommand: CliCommand = {
+  name: 'evaluate',
+  register: (program: Command, context) => {
+  const { io } = context;
   splitCommand(program, 'evaluate', "score a task's trained adapter or fusion on a labelled split with the task's metrics", 'dev')
     .option('--output <file>', 'also write the metrics as JSON')
     .action(async (options: SplitOptions & { output?: string }) => {
-      const { plugin, predictions, kind } = await runSplit(options, (line) => io.err(`${line}\n`));
+      const { plugin, predictions, kind } = await runSplit(options, context);
       const metrics = scorePredictions(plugin.head, plugin.metrics, predictions);
       if (options.output) writeJsonAtomic(options.output, { task: options.task, model: kind, split: options.split, examples: predictions.ids.length, metrics });
       io.out(`${options.task} ${kind} ${options.split}: ${Object.entries(metrics).map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ')}\n`);
     });
+  },
 };
 
 /**
  * `adapterfusion predict`: predictions on a split (usually the unlabelled test split), in the task's leaderboard
  * format when it has one, else as JSONL (`{"id", "prediction"}` with label names where the task has them).
  */
-export const predictCommand: CommandRegistration = (program: Command, io) => {
+export const predictCommand: CliCommand = {
+  name: 'predict',
+  register: (program: Command, context) => {
+  const { io } = context;
   splitCommand(program, 'predict', "write a task's predictions on a split, in its leaderboard format when it has one", 'test')
     .requiredOption('--out <dir>', 'directory the predictions file goes to')
     .action(async (options: SplitOptions & { out: string }) => {
-      const { plugin, predictions } = await runSplit(options, (line) => io.err(`${line}\n`));
+      const { plugin, predictions } = await runSplit(options, context);
       const values = predictions.ids.map((id, i) => ({ id, value: predictions.predictions[i] as number | number[] }));
       const file = plugin.formatPredictions?.(options.split, values) ?? {
         fileName: `${plugin.id}-${options.split}.jsonl`,
@@ -107,6 +114,7 @@ export const predictCommand: CommandRegistration = (program: Command, io) => {
       writeFileAtomic(path, file.content);
       io.out(`${path} (${values.length} predictions)\n`);
     });
+  },
 };
 
 function labelName(plugin: TaskPlugin, value: number | number[]): unknown {

@@ -4,9 +4,9 @@ import type { BackendPreference } from '../../backend/backend';
 import { loadConfigFile } from '../../config/validate';
 import { RunDirectory } from '../../io/run-directory';
 import { EXTRACTION_MODES, ExtractionConfig, type ExtractionMode } from '../../pipeline/extraction-config';
-import { createExtractionStage } from '../../pipeline/experiment-runner';
-import { createCliContainer } from '../cli-container';
-import { backendOption, startBackend, type CommandRegistration } from '../program';
+import { taskRegistry } from '../../di/container';
+import { createExtractionStage } from '../../pipeline/extract-stage';
+import { backendOption, startBackend, type CliCommand } from '../program';
 
 /** `--tasks rte,sst2` → `['rte', 'sst2']`. */
 function taskList(value: string): string[] {
@@ -26,7 +26,9 @@ export function defaultRunDir(configFile: string): string {
  * task jointly with the backbone.
  * Tasks already done in the run directory are skipped; `--resume` continues an interrupted one from its checkpoint.
  */
-export const extractCommand: CommandRegistration = (program: Command, io) => {
+export const extractCommand: CliCommand = {
+  name: 'extract',
+  register: (program: Command, { io, container: createContainer }) => {
   program
     .command('extract')
     .description('train one bottleneck adapter and head per task with the backbone frozen (ST-A; mode mt-a trains all tasks jointly)')
@@ -41,9 +43,9 @@ export const extractCommand: CommandRegistration = (program: Command, io) => {
       const config = loadConfigFile(ExtractionConfig, options.config);
       if (options.mode) config.mode = options.mode;
       const baseDir = dirname(resolve(options.config));
-      const container = await createCliContainer(config.modules, baseDir);
+      const container = await createContainer(config.modules, baseDir);
       const run = new RunDirectory(options.run ?? defaultRunDir(options.config));
-      const results = await createExtractionStage(container, config).run({
+      const results = await createExtractionStage(taskRegistry(container), config).run({
         run,
         baseDir,
         backend,
@@ -57,4 +59,5 @@ export const extractCommand: CommandRegistration = (program: Command, io) => {
         io.out(`${result.task.padEnd(width)}  ${metrics || 'no metrics'}  ${result.adapterDir}${result.skipped ? '  (already done)' : ''}\n`);
       }
     });
+  },
 };

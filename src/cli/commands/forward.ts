@@ -2,15 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { BottleneckAdapter } from '../../adapters/bottleneck-adapter';
+import { loadComposition, type CompositionAttention, type LoadedComposition } from '../../pipeline/composition-loader';
 import type { BertConfig } from '../../backbone/bert-config';
 import { BertModel } from '../../backbone/bert-model';
 import type { SublayerHook } from '../../backbone/sublayer-hook';
 import type { BackendPreference } from '../../backend/backend';
-import { FusionLoader, type FusionAttention, type LoadedFusion } from '../../composition/fusion-loader';
-import { resolveToken } from '../../di/container';
 import { writeFileAtomic } from '../../io/atomic';
-import { createCliContainer } from '../cli-container';
-import { backendOption, type CommandRegistration, positiveNumber, startBackend, UsageError } from '../program';
+import { backendOption, type CliCommand, type CliContext, positiveNumber, startBackend, UsageError } from '../program';
 
 /** Token ids for one forward pass, as read from an input file and checked against the model. */
 export interface ForwardInput {
@@ -73,23 +71,10 @@ export function readForwardInput(file: string, config: BertConfig): ForwardInput
   return { inputIds, attentionMask, tokenTypeIds: integerMatrix(file, fields, 'token_type_ids', config.typeVocabSize, 'token types', rows, columns) };
 }
 
-/**
- * The fusion loader bound by the built-in fusion module: fusion lives outside src/ and reaches commands only through
- * the container.
- */
-async function fusionLoader(): Promise<FusionLoader> {
-  const container = await createCliContainer();
-  try {
-    return resolveToken<FusionLoader>(container, FusionLoader);
-  } catch (error) {
-    throw new Error(`--fusion is not available: no fusion loader is registered by the loaded modules (${(error as Error).message.split('\n')[0]})`);
-  }
-}
-
 /** The hook for the options: a fusion (which loads its own adapters), one adapter, or none (the backbone alone). */
-async function loadHook(options: ForwardOptions, model: BertModel): Promise<{ hook?: SublayerHook; fusion?: LoadedFusion; release: () => void }> {
+async function loadHook(options: ForwardOptions, model: BertModel, context: CliContext): Promise<{ hook?: SublayerHook; fusion?: LoadedComposition; release: () => void }> {
   if (options.fusion) {
-    const fusion = await (await fusionLoader()).load(options.fusion, model, options.adapter.length > 0 ? { adapterDirs: options.adapter } : {});
+    const fusion = await loadComposition(await context.container(), options.fusion, model, options.adapter.length > 0 ? { adapterDirs: options.adapter } : {});
     const hook = fusion.hook({ recordAttention: true, ...(options.temperature === undefined ? {} : { temperature: options.temperature }) });
     return { hook, fusion, release: () => fusion.dispose() };
   }
@@ -100,14 +85,14 @@ async function loadHook(options: ForwardOptions, model: BertModel): Promise<{ ho
 }
 
 /** Fusion attention by location as the reference names it (`output_adapter`, `mh_adapter`): [layer][batch][token][adapter]. */
-function attentionByLocation(sites: readonly FusionAttention[]): Record<string, number[][][][]> {
+function attentionByLocation(sites: readonly CompositionAttention[]): Record<string, number[][][][]> {
   const byLocation: Record<string, number[][][][]> = {};
   for (const site of sites) (byLocation[site.location] ??= []).push(site.weights);
   return byLocation;
 }
 
 /** Runs the model on the input and writes the outputs as compact JSON; returns a one-line summary. */
-async function writeOutputs(model: BertModel, input: ForwardInput, hook: SublayerHook | undefined, fusion: LoadedFusion | undefined, file: string): Promise<string> {
+async function writeOutputs(model: BertModel, input: ForwardInput, hook: SublayerHook | undefined, fusion: LoadedComposition | undefined, file: string): Promise<string> {
   const tensors = {
     inputIds: tf.tensor2d(input.inputIds, undefined, 'int32'),
     attentionMask: tf.tensor2d(input.attentionMask, undefined, 'int32'),
@@ -142,7 +127,10 @@ interface ForwardOptions {
  * `adapterfusion forward`: runs the backbone (optionally with one adapter, or a fusion over several) on token ids from a
  * JSON file and writes last_hidden_state, pooler_output and hidden_states as JSON.
  */
-export const forwardCommand: CommandRegistration = (program: Command, io) => {
+export const forwardCommand: CliCommand = {
+  name: 'forward',
+  register: (program: Command, context) => {
+  const { io } = context;
   program
     .command('forward')
     .description('run the backbone (with an adapter or a fusion) on token ids from JSON and write its hidden states as JSON')
@@ -163,7 +151,7 @@ export const forwardCommand: CommandRegistration = (program: Command, io) => {
       });
       try {
         const input = readForwardInput(options.input, model.config);
-        const { hook, fusion, release } = await loadHook(options, model);
+        const { hook, fusion, release } = await loadHook(options, model, context);
         try {
           io.out(`${await writeOutputs(model, input, hook, fusion, options.output)}\n`);
         } finally {
@@ -173,4 +161,5 @@ export const forwardCommand: CommandRegistration = (program: Command, io) => {
         model.dispose();
       }
     });
+  },
 };

@@ -1,11 +1,7 @@
 import { join } from 'node:path';
 import {
   backboneForAdapters,
-  createContainer,
   encodeExamples,
-  inject,
-  injectable,
-  loadModules,
   loadTokenizer,
   makeBatches,
   predictWithModel,
@@ -13,24 +9,18 @@ import {
   fusionStageKey,
   RunDirectory,
   scorePredictions,
-  taskRegistry,
-  TaskRegistryToken,
   writeFileAtomic,
   writeJsonAtomic,
-  type AttentionInspector,
   type Batch,
   type HeadSpec,
-  type InspectRequest,
-  type InspectResult,
   type StageRecord,
-  type TaskPlugin,
   type TaskRegistry,
 } from '../src/index';
 import { loadFusionBundle } from './adapter-fusion-loader';
 import { attentionHtml } from './attention-html';
 import { AttentionRecorder } from './attention-recorder';
 import { AttentionAggregator, attentionCsv, attentionTable, type AttentionReport } from './attention-report';
-import type { FusionStageRecord } from './fusion-composition-stage';
+import type { FusionStageRecord } from './fusion-stage';
 import { evaluateBatches, type FusionModel } from './fusion-model';
 
 /** The class name of a gold label, for per-class aggregation; undefined where classes do not apply. */
@@ -41,18 +31,55 @@ function className(head: HeadSpec, label: number | number[] | undefined): string
   return undefined;
 }
 
+/** What to inspect and how. */
+export interface InspectRequest {
+  /** Run directory holding the trained fusions (`<run>/fusion/<target>`). */
+  runDir: string;
+  /** Target tasks whose fusions to inspect; several give a target × adapter matrix too. */
+  targets: readonly string[];
+  /** Split to run over (default: the split that selected the fusion's weights, usually `dev`). */
+  split?: string;
+  /** Also aggregate per gold class. */
+  perClass?: boolean;
+  /** Also report every example. */
+  perExample?: boolean;
+  /** Also measure the dev metric with each adapter masked in turn. */
+  ablate?: boolean;
+  /** Softmax temperature (default: the one the fusion was saved with, 1 unless its temperature schedule was on). */
+  temperature?: number;
+  /** Output directory (default `<run>/reports`); each target's files go to `<out>/<target>/`. */
+  outDir?: string;
+  /** Receives progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+/** What an inspection wrote. */
+export interface InspectResult {
+  /** Every file written. */
+  files: string[];
+  /** Compact terminal tables, one per target. */
+  table: string;
+}
+
+/** The plugin modules the fusions of `targets` in a run were trained with: what a container must load to inspect them. */
+export function fusionModules(runDir: string, targets: readonly string[]): string[] {
+  const stages = new RunDirectory(runDir).readManifest().stages;
+  const modules = targets.flatMap((target) => (stages[fusionStageKey(target)] as (StageRecord & Partial<FusionStageRecord>) | undefined)?.config?.modules ?? []);
+  return [...new Set(modules)];
+}
+
 /**
- * The `AttentionInspector` service of the built-in fusion module (`adapterfusion inspect`): runs each trained fusion of
- * a run over a split in inference mode, records its attention, and writes `attention.json`, `attention.csv` and a
- * self-contained `attention.html` per target (plus a target × adapter page for several targets).
+ * Runs each trained fusion of a run over a split in inference mode (`adapterfusion inspect`), records its attention,
+ * and writes `attention.json`, `attention.csv` and a self-contained `attention.html` per target (plus a target ×
+ * adapter page for several targets). The registry must hold every target's task: load the modules its fusion was
+ * trained with (`fusionModules`) into the container first.
  *
  * @example
- * const inspector = resolveToken<AttentionInspector>(container, AttentionInspector);
- * const { table, files } = await inspector.inspect({ runDir: 'runs/demo', targets: ['demo-review'], ablate: true });
+ * const container = await createContainer([...modules, ...(await loadModules(fusionModules('runs/demo', ['demo-review']), '/'))]);
+ * const { table, files } = await new AttentionInspector(taskRegistry(container)).inspect({ runDir: 'runs/demo', targets: ['demo-review'], ablate: true });
  */
-@injectable()
-export class FusionAttentionInspector implements AttentionInspector {
-  constructor(@inject(TaskRegistryToken) private readonly tasks: TaskRegistry) {}
+export class AttentionInspector {
+  constructor(private readonly tasks: TaskRegistry) {}
 
   async inspect(request: InspectRequest): Promise<InspectResult> {
     const log = request.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -86,15 +113,9 @@ export class FusionAttentionInspector implements AttentionInspector {
     return { files, table: reports.map(attentionTable).join('\n') };
   }
 
-  /** The task plugin of a target: a registered one, or one from the plugin modules its fusion was trained with. */
-  private async plugin(target: string, modules: readonly string[]): Promise<TaskPlugin> {
-    if (this.tasks.has(target) || modules.length === 0) return this.tasks.get(target);
-    return taskRegistry(createContainer(await loadModules(modules, '/'))).get(target);
-  }
-
   private async inspectTarget(run: RunDirectory, target: string, record: FusionStageRecord, request: InspectRequest, log: (line: string) => void): Promise<AttentionReport> {
     const { config } = record;
-    const plugin = await this.plugin(target, config.modules);
+    const plugin = this.tasks.get(target);
     const backbone = await backboneForAdapters(run, config.backbone, { warn: log });
     try {
       const tokenizer = await loadTokenizer(config.tokenizer ?? (config.backbone as string));

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { encodeExamples, type EncodedExample } from '../data/encode-examples';
-import { makeBatches, type Batch } from '../data/make-batches';
-import { readTaskSplit } from '../data/read-task-split';
+import { encodeExamples, type EncodedExample } from './encode-examples';
+import { makeBatches, type Batch } from './make-batches';
+import { readTaskSplit } from './read-task-split';
 import type { PredictionHead } from '../heads/prediction-head';
 import type { TaskPlugin } from '../task/task-plugin';
 import type { Tokenizer } from '../tokenizer/tokenizer';

@@ -1,17 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BackendInfo } from '../backend/backend';
-import { bertConfigFromJson } from '../backbone/bert-config';
-import { BertModel } from '../backbone/bert-model';
-import { validateConfig } from '../config/validate';
-import { resolveToken, taskRegistry, type Container } from '../di/container';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic';
+import { bertConfigFromJson, BertModel, taskRegistry, validateConfig, writeFileAtomic, writeJsonAtomic, type BackendInfo, type Container } from '../src/index';
 import { ExperimentConfig } from './experiment-config';
 import { runExperiment, type ExperimentResult } from './experiment-runner';
-
-/** Token of the built-in demo's recipe; the demo task module binds it, so src/ knows nothing of the demo tasks. */
-export const DemoRecipe = Symbol.for('adapterfusion.DemoRecipe');
 
 /** What the demo runs: a small backbone made from scratch and an experiment over tasks that need no files. */
 export interface DemoRecipe {
@@ -26,6 +18,26 @@ export interface DemoRecipe {
   /** The experiment (ExperimentConfig fields) without `backbone` and `run`, which the demo fills in. */
   experiment: Record<string, unknown>;
 }
+
+const [sentiment, topic, filler, review] = ['demo-sentiment', 'demo-topic', 'demo-filler', 'demo-review'];
+
+/**
+ * The built-in demo: three source tasks (one of which the target needs), a low-resource target, and a backbone small
+ * enough to train every stage on two CPU cores in a few minutes.
+ */
+export const DEMO_RECIPE: DemoRecipe = {
+  backbone: { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 128, max_position_embeddings: 32, initializer_range: 0.125, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+  uniformAttention: true,
+  experiment: {
+    tasks: [sentiment, topic, filler, review].map((id) => ({ id, dataDir: '.' })),
+    maxLength: 16,
+    seed: 7,
+    adapter: { preset: 'seq_bn', reductionFactor: 4 },
+    training: { learningRate: 1e-2, epochs: 6, batchSize: 32, earlyStoppingPatience: 2 },
+    fusions: [{ target: review, adapters: [sentiment, topic, filler, review], training: { learningRate: 3e-3, epochs: 15, batchSize: 16 } }],
+    inspect: { split: 'dev', perClass: true, ablate: true },
+  },
+};
 
 const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 
@@ -45,18 +57,18 @@ async function taskVocabulary(container: Container, tasks: readonly { id: string
 
 /**
  * Builds the demo's backbone (random weights, a word-level vocabulary of the demo tasks) in `<run>/base-model` unless
- * it is there, then runs the demo experiment: ST-A adapters for every task, a fusion for the low-resource target, and
+ * it is there, then runs the demo experiment (`DEMO_RECIPE`): ST-A adapters for every task, a fusion for the low-resource target, and
  * the attention report. Running it again skips what is done.
  *
  * @example
- * const container = await createCliContainer();
+ * const container = createContainer([coreModule, fusionModule]);
  * const result = await runDemo(container, { runDir: 'runs/demo' });
  */
 export async function runDemo(
   container: Container,
   options: { runDir: string; backend?: BackendInfo; log?: (line: string) => void; seed?: number },
 ): Promise<ExperimentResult> {
-  const recipe = resolveToken<DemoRecipe>(container, DemoRecipe);
+  const recipe = DEMO_RECIPE;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const config = validateConfig(ExperimentConfig, { ...recipe.experiment, backbone: join(options.runDir, 'base-model'), run: options.runDir }, 'the built-in demo');
   const baseModel = config.backbone;

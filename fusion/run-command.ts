@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
 import { dirname, resolve } from 'node:path';
-import type { BackendPreference } from '../../backend/backend';
-import { loadConfigFile } from '../../config/validate';
-import { ExperimentConfig } from '../../pipeline/experiment-config';
-import { runExperiment, type ExperimentResult } from '../../pipeline/experiment-runner';
-import { createCliContainer } from '../cli-container';
-import { backendOption, startBackend, type CommandRegistration, type Io } from '../program';
+import { backendOption, loadConfigFile, startBackend, type BackendPreference, type CliCommand, type Io } from '../src/index';
+import { ExperimentConfig } from './experiment-config';
+import { runExperiment, type ExperimentResult } from './experiment-runner';
 
 /** The closing lines of `run` and `demo`: what each stage produced and where the report is. */
 export function printExperimentSummary(result: ExperimentResult, io: Io): void {
@@ -17,9 +14,12 @@ export function printExperimentSummary(result: ExperimentResult, io: Io): void {
 
 /**
  * `adapterfusion run <experiment> [--run <dir>] [--resume] [--backend <name>]`: the whole pipeline of an experiment file
- * (extraction, fusions, attention report), skipping what an earlier run finished.
+ * (extraction, fusions, attention report), skipping what an earlier run finished. The whole file is validated, every
+ * error at once, before its plugin `modules` load and before anything trains.
  */
-export const runCommand: CommandRegistration = (program: Command, io) => {
+export const runCommand: CliCommand = {
+  name: 'run',
+  register: (program: Command, { io, container }) => {
   program
     .command('run')
     .description('run an experiment file: extract every task, train its fusions, write the attention report; finished work is skipped')
@@ -28,11 +28,10 @@ export const runCommand: CommandRegistration = (program: Command, io) => {
     .option('--resume', 'continue interrupted stages from their checkpoints instead of starting them over')
     .addOption(backendOption())
     .action(async (file: string, options: { run?: string; resume?: boolean; backend?: BackendPreference }) => {
-      const backend = await startBackend(options);
       const config = loadConfigFile(ExperimentConfig, file);
+      const backend = await startBackend(options);
       const baseDir = dirname(resolve(file));
-      const container = await createCliContainer(config.modules, baseDir);
-      const result = await runExperiment(container, config, {
+      const result = await runExperiment(await container(config.modules, baseDir), config, {
         baseDir,
         source: file,
         backend,
@@ -42,4 +41,5 @@ export const runCommand: CommandRegistration = (program: Command, io) => {
       });
       printExperimentSummary(result, io);
     });
+  },
 };

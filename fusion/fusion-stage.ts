@@ -15,10 +15,8 @@ import {
   TaskRegistryToken,
   taskLoss,
   trainingRecord,
-  validateConfig,
-  type CompositionRequest,
-  type CompositionResult,
-  type CompositionStage,
+  type Stage,
+  type StageContext,
   type TaskPlugin,
   type TaskRegistry,
 } from '../src/index';
@@ -40,34 +38,52 @@ export interface FusionStageRecord {
   temperature: { start: number; end: number; totalSteps: number; atBestStep: number } | 1;
 }
 
+/** What a finished fusion stage produced. */
+export interface FusionResult {
+  target: string;
+  /** True when the run directory already held this target's fusion, which was left as it was. */
+  skipped: boolean;
+  /** Directory of the trained fusion (AdapterHub layout), with the target head in `head/`. */
+  fusionDir: string;
+  /** Dev metrics of the kept (best) weights. */
+  metrics: Record<string, number>;
+  /** Optimizer steps done. */
+  steps: number;
+}
+
 const stderrLog = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
 /**
- * The composition stage (Pfeiffer et al. 2021, stage 2): AdapterFusion over frozen adapters for a target task. Only
+ * The fusion stage (`fuse`; Pfeiffer et al. 2021, stage 2): AdapterFusion over frozen adapters for a target task. Only
  * the fusion layers and the target head train; the backbone and every adapter stay as they are. Writes the fusion in
  * AdapterHub's layout (`<run>/fusion/<target>/`, head in `head/`), the metrics log and the manifest record.
  *
  * @example
- * const stage = resolveToken<CompositionStage>(container, CompositionStage);
- * await stage.run({ config: readConfigFile('fuse.yaml'), source: 'fuse.yaml', baseDir: '.', runDir: 'runs/glue' });
+ * const fuse = stageRegistry(container).get<FusionConfig, FusionResult>('fuse');
+ * const config = loadConfigFile(FusionConfig, 'fuse.yaml');
+ * await fuse.run(config, { run: new RunDirectory('runs/glue'), baseDir: '.', source: 'fuse.yaml' });
  */
 @injectable()
-export class FusionCompositionStage implements CompositionStage {
+export class FusionStage implements Stage<FusionConfig, FusionResult> {
+  readonly id = 'fuse';
+  readonly description = 'train AdapterFusion over frozen adapters for a target task';
+
   constructor(@inject(TaskRegistryToken) private readonly tasks: TaskRegistry) {}
 
-  validate(config: unknown, source: string): void {
-    validateConfig(FusionConfig, config, source);
+  /** The target task is registered and every adapter is on disk or extracted by an earlier stage of the pipeline. */
+  check(config: FusionConfig, context: StageContext): void {
+    this.tasks.get(config.target);
+    config.adapters.forEach((entry, i) => {
+      if (!context.extracting?.includes(entry)) this.adapterDir(entry, i, context);
+    });
   }
 
-  async run(request: CompositionRequest): Promise<CompositionResult> {
-    const log = request.log ?? stderrLog;
-    const config = validateConfig(FusionConfig, request.config, request.source);
-    const path = (file: string) => (isAbsolute(file) ? file : resolve(request.baseDir, file));
-    const runRoot = request.runDir ?? (config.run === undefined ? undefined : path(config.run));
-    if (runRoot === undefined) throw new Error(`${request.source}: no run directory: set "run" in the configuration or pass --run <dir>`);
-    const run = new RunDirectory(runRoot);
+  async run(config: FusionConfig, context: StageContext): Promise<FusionResult> {
+    const log = context.log ?? stderrLog;
+    const path = (file: string) => (isAbsolute(file) ? file : resolve(context.baseDir, file));
+    const { run } = context;
     const plugin = this.tasks.get(config.target);
     const done = run.readManifest().stages[fusionStageKey(config.target)];
     if (done) {
@@ -75,7 +91,7 @@ export class FusionCompositionStage implements CompositionStage {
       return { target: config.target, skipped: true, fusionDir: run.fusionDir(config.target), metrics: done.metrics ?? {}, steps: Number(done.steps ?? 0) };
     }
     const backboneDir = config.backbone === undefined ? run.backboneDir() : path(config.backbone);
-    const adapterDirs = config.adapters.map((entry, i) => this.adapterDir(entry, i, run, path, request.source));
+    const adapterDirs = config.adapters.map((entry, i) => this.adapterDir(entry, i, context));
     const resolved: FusionConfig = Object.assign(new FusionConfig(), config, {
       run: run.root,
       dataDir: path(config.dataDir),
@@ -93,7 +109,7 @@ export class FusionCompositionStage implements CompositionStage {
         run.updateManifest({ backboneHash: backbone.checkpointHash, backbonePath: backboneDir });
       }
       for (const dir of adapterDirs) adapters.push(await BottleneckAdapter.load(dir, backbone));
-      return await this.train(resolved, plugin, run, { backbone, adapters }, request, log);
+      return await this.train(resolved, plugin, run, { backbone, adapters }, context.resume === true, log);
     } finally {
       for (const adapter of adapters) adapter.dispose();
       backbone.dispose();
@@ -105,9 +121,9 @@ export class FusionCompositionStage implements CompositionStage {
     plugin: TaskPlugin,
     run: RunDirectory,
     frozen: Pick<FusionModel, 'backbone' | 'adapters'>,
-    request: CompositionRequest,
+    resume: boolean,
     log: (line: string) => void,
-  ): Promise<CompositionResult> {
+  ): Promise<FusionResult> {
     const { backbone, adapters } = frozen;
     const { training, target } = config;
     const seed = training.seed;
@@ -154,7 +170,7 @@ export class FusionCompositionStage implements CompositionStage {
       log,
     });
     try {
-      const result = await trainer.fit((epoch) => makeBatches(train, { ...batching, shuffle: true, seed: seed + epoch }), { resume: request.resume === true });
+      const result = await trainer.fit((epoch) => makeBatches(train, { ...batching, shuffle: true, seed: seed + epoch }), { resume });
       const atBestStep = temperatureAt(result.bestStep, totalSteps, settings);
       const fusionDir = run.fusionDir(target);
       const extras: FusionFileExtras = {
@@ -188,8 +204,8 @@ export class FusionCompositionStage implements CompositionStage {
   }
 
   /** An adapter directory, or the extracted adapter of a task id in the run directory. */
-  private adapterDir(entry: string, index: number, run: RunDirectory, path: (file: string) => string, source: string): string {
-    const direct = path(entry);
+  private adapterDir(entry: string, index: number, { run, baseDir, source }: StageContext): string {
+    const direct = resolve(baseDir, entry);
     if (existsSync(join(direct, ADAPTER_CONFIG_FILE))) return direct;
     const extracted = run.adapterDir(entry);
     if (/^[a-z0-9_-]+$/.test(entry) && existsSync(join(extracted, ADAPTER_CONFIG_FILE))) return extracted;

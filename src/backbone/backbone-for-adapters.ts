@@ -1,4 +1,4 @@
-import { BertModel } from '../backbone/bert-model';
+import { BertModel } from './bert-model';
 import { MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
 
 /**

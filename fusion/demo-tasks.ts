@@ -1,4 +1,4 @@
-import { injectable, SeededRandom, type Example, type HeadSpec, type TaskPlugin } from '../../src/index';
+import { injectable, SeededRandom, type Example, type HeadSpec, type TaskPlugin } from '../src/index';
 
 // Word lists of the built-in demo, kept below the backbone's width (64) so a layer can tell every word apart. The target task needs the polarity of words it never sees in training, which only
 // the sentiment adapter learned: that is what makes fusion beat the target's own adapter, and which adapter it picks.

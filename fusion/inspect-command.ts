@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import type { BackendPreference } from '../../backend/backend';
-import { AttentionInspector } from '../../composition/attention-inspector';
-import { resolveToken } from '../../di/container';
-import { createCliContainer } from '../cli-container';
-import { backendOption, type CommandRegistration, positiveNumber, startBackend } from '../program';
+import { backendOption, positiveNumber, startBackend, taskRegistry, type BackendPreference, type CliCommand } from '../src/index';
+import { AttentionInspector, fusionModules } from './attention-inspector';
 
 interface InspectOptions {
   run: string;
@@ -18,12 +15,13 @@ interface InspectOptions {
   backend?: BackendPreference;
 }
 
-
 /**
  * `adapterfusion inspect --run <dir> --target <task>`: which adapters each layer of a trained fusion attends to, as a
- * terminal table and as JSON, CSV and an HTML heatmap (the attention inspector, bound by the fusion module).
+ * terminal table and as JSON, CSV and an HTML heatmap. Tasks come from the modules each fusion was trained with.
  */
-export const inspectCommand: CommandRegistration = (program: Command, io) => {
+export const inspectCommand: CliCommand = {
+  name: 'inspect',
+  register: (program: Command, { io, container }) => {
   program
     .command('inspect')
     .description('report which adapters each fusion layer attends to: terminal table, JSON, CSV and HTML heatmap')
@@ -38,10 +36,10 @@ export const inspectCommand: CommandRegistration = (program: Command, io) => {
     .addOption(backendOption())
     .action(async (options: InspectOptions) => {
       await startBackend(options);
-      const container = await createCliContainer();
-      const inspector = resolveToken<AttentionInspector>(container, AttentionInspector);
+      const runDir = resolve(options.run);
+      const inspector = new AttentionInspector(taskRegistry(await container(fusionModules(runDir, options.target), '/')));
       const result = await inspector.inspect({
-        runDir: resolve(options.run),
+        runDir,
         targets: options.target,
         perClass: options.perClass === true,
         perExample: options.perExample === true,
@@ -53,4 +51,5 @@ export const inspectCommand: CommandRegistration = (program: Command, io) => {
       });
       io.out(`${result.table}${result.files.map((file) => `wrote ${file}`).join('\n')}\n`);
     });
+  },
 };

@@ -1,36 +1,16 @@
-import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
-import { ExtractionConfig } from './extraction-config';
+import { Transform, Type } from 'class-transformer';
+import { IsArray, IsBoolean, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { ExtractionConfig } from '../src/index';
+import { FusionSetup } from './fusion-config';
 
-/** One fusion to train: a target task over adapters extracted in the same run. */
-export class FusionRecipe {
-  /** Target task id; its data directory is the one listed under `tasks` unless `dataDir` is given. */
-  @IsString() @Matches(/^[a-z0-9_-]+$/, { message: 'must be a task id (lower-case letters, digits, "_" or "-")' })
-  target!: string;
-
-  /** Adapters to fuse, in this order: task ids extracted in this run, or adapter directories. */
-  @IsArray() @ArrayMinSize(2, { message: 'needs at least 2 adapters' }) @IsString({ each: true })
-  adapters!: string[];
-
+/**
+ * One fusion to train: a target task over adapters extracted in the same run (or adapter directories), with the
+ * fusion options, training options and regularization timing of a `fuse` configuration.
+ */
+export class FusionRecipe extends FusionSetup {
   /** The target's data directory when the target is not among `tasks`. */
   @IsOptional() @IsString()
   dataDir?: string;
-
-  /** Fusion options (`preset`, AdapterHub's fusion fields); see docs/fusion.md. Validated by the fusion stage. */
-  @IsOptional() @IsObject()
-  fusion?: Record<string, unknown>;
-
-  /** Training options of the fusion (paper defaults: lr 5e-5, 10 epochs, batch 32); see docs/training.md. */
-  @IsOptional() @IsObject()
-  training?: Record<string, unknown>;
-
-  /** `same-step` (default) or `adaptertrainer`: when the value regularization acts; see docs/fusion.md. */
-  @IsOptional() @IsIn(['same-step', 'adaptertrainer'])
-  regularizationTiming?: string;
-
-  /** Read at most this many target examples per split (default: the target task's `maxExamples`). */
-  @IsOptional() @IsInt() @Min(1)
-  maxExamples?: number;
 }
 
 /** What `run` writes after the fusions: the attention report of every fused target. */
@@ -46,6 +26,19 @@ export class InspectRecipe {
   /** Also measure the dev metric with each adapter masked in turn. */
   @IsBoolean()
   ablate = false;
+}
+
+/** A recipe's training seed is the experiment's unless the recipe's `training` sets one. */
+function withExperimentSeed(recipes: unknown, raw: Record<string, unknown>): unknown {
+  if (!Array.isArray(recipes)) return recipes;
+  const rawRecipes = Array.isArray(raw.fusions) ? (raw.fusions as unknown[]) : [];
+  const seed = typeof raw.seed === 'number' ? raw.seed : new ExtractionConfig().seed;
+  recipes.forEach((recipe: unknown, i) => {
+    const training = (rawRecipes[i] as { training?: unknown } | undefined)?.training;
+    const seeded = training !== null && typeof training === 'object' && 'seed' in training;
+    if (recipe instanceof FusionRecipe && recipe.training instanceof Object && !seeded) recipe.training.seed = seed;
+  });
+  return recipes;
 }
 
 /**
@@ -69,6 +62,7 @@ export class ExperimentConfig extends ExtractionConfig {
 
   /** Fusions to train after extraction, in order. */
   @IsArray() @ValidateNested({ each: true }) @Type(() => FusionRecipe)
+  @Transform(({ value, obj }) => withExperimentSeed(value, obj as Record<string, unknown>), { toClassOnly: true })
   fusions: FusionRecipe[] = [];
 
   /** Attention report settings; the report is written for every fused target. */
