@@ -75,7 +75,7 @@ export function fusionModules(runDir: string, targets: readonly string[]): strin
  * trained with (`fusionModules`) into the container first.
  *
  * @example
- * const container = await createContainer([...modules, ...(await loadModules(fusionModules('runs/demo', ['demo-review']), '/'))]);
+ * const container = createContainer([...modules, ...(await loadModules(fusionModules('runs/demo', ['demo-review']), '/'))]);
  * const { table, files } = await new AttentionInspector(taskRegistry(container)).inspect({ runDir: 'runs/demo', targets: ['demo-review'], ablate: true });
  */
 export class AttentionInspector {

@@ -46,7 +46,10 @@ export default tseslint.config(
   {
     files: ['tasks/**/*.ts', 'fusion/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./(\\.\\./)*src/(?!index$).+', message: 'tasks/ and fusion/ import only src/index.ts.' }] }],
+      'no-restricted-imports': ['error', { patterns: [
+        { regex: '^\\.\\./(\\.\\./)*src/(?!index$).+', message: 'tasks/ and fusion/ import only src/index.ts.' },
+        { regex: '^(\\.\\./)+(tasks|fusion|bin)(/|$)', message: 'tasks/ and fusion/ never import each other or bin/.' },
+      ] }],
     },
   },
 );

@@ -71,11 +71,6 @@ export function contributions<T>(container: Pick<Container, 'isBound' | 'getAll'
   return container.isBound(token) ? container.getAll<T>(token) : [];
 }
 
-/** Resolves a token from a container. */
-export function resolveToken<T>(container: Container, token: symbol): T {
-  return container.get<T>(token);
-}
-
 /** The task registry of a container. */
 export function taskRegistry(container: Container): TaskRegistry {
   return container.get<TaskRegistry>(TaskRegistryToken);

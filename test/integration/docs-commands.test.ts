@@ -34,7 +34,7 @@ export function documentedCommands(markdown: string): string[][] {
     const lines = (block[1] ?? '').replace(/\\\n\s*/g, ' ').split('\n');
     for (const line of lines) {
       const argv = words(line.replace(/^\$\s*/, ''));
-      const start = argv.findIndex((word) => word === 'adapterfusion' || word.endsWith('/main.js'));
+      const start = argv.findIndex((word) => word === 'adapterfusion' || word.endsWith('/adapterfusion.js'));
       if (start >= 0) commands.push(argv.slice(start + 1));
     }
   }
