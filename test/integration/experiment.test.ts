@@ -34,7 +34,7 @@ interface Experiment {
   maxLength: number;
   tasks: { id: string }[];
   training: object;
-  fusions: { training?: object; fusion?: object; adapters?: string[] }[];
+  fusions: { target?: string; training?: object; fusion?: object; adapters?: string[] }[];
 }
 
 /** The documented experiment in a temporary directory: a tiny backbone, the shared GLUE files, 48 examples, 1 epoch. */
@@ -100,6 +100,20 @@ describe.skipIf(!hasShared('data', 'rte') || !hasShared('vocab'))('adapterfusion
     expect(out.join('')).toMatch(/adapter rte: dev accuracy 0\.\d+ \(already done\)/);
   });
 
+  it("checks every recipe's adapters against the tasks before anything trains", async () => {
+    const { dir, experiment } = await quickExperiment();
+    experiment.fusions = [...experiment.fusions, { ...experiment.fusions[0], target: 'mrpc', adapters: ['sst2', 'qnli'] }];
+    const file = join(dir, 'experiment.yaml');
+    writeFileSync(file, stringify(experiment));
+    const err: string[] = [];
+    expect(await runProgram(BUILTIN_MODULES, ['run', file], { out: () => undefined, err: (text) => err.push(text) })).toBe(1);
+    expect(err.join('')).toContain(`error: ${file}: fusions.1: adapters.1 "qnli": expected an adapter directory (with adapter_config.json) or the id of a task extracted in ${join(dir, 'runs', 'glue')}`);
+    expect(err.join('')).not.toContain('extract rte');
+    expect(existsSync(join(dir, 'runs', 'glue', 'adapters'))).toBe(false);
+  });
+});
+
+describe('adapterfusion run on a file with mistakes', () => {
   it('reports every schema error of the file at once, each recipe by its dotted path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'af-experiment-'));
     const experiment = parse(readFileSync(EXAMPLE, 'utf8')) as Experiment;
@@ -116,17 +130,5 @@ describe.skipIf(!hasShared('data', 'rte') || !hasShared('vocab'))('adapterfusion
     expect(err.join('')).toContain('  fusions.0.fusion.presett: unknown key');
     expect(err.join('')).toContain('  fusions.1.training.epochz: unknown key');
     expect(err.join('')).toContain('  fusions.1.regularizationTiming: must be one of the following values: same-step, adaptertrainer, got "later"');
-  });
-
-  it("checks every recipe's adapters against the tasks before anything trains", async () => {
-    const { dir, experiment } = await quickExperiment();
-    experiment.fusions = [...experiment.fusions, { ...experiment.fusions[0], adapters: ['sst2', 'qnli'] }];
-    const file = join(dir, 'experiment.yaml');
-    writeFileSync(file, stringify(experiment));
-    const err: string[] = [];
-    expect(await runProgram(BUILTIN_MODULES, ['run', file], { out: () => undefined, err: (text) => err.push(text) })).toBe(1);
-    expect(err.join('')).toContain(`error: ${file}: fusions.1: adapters.1 "qnli": expected an adapter directory (with adapter_config.json) or the id of a task extracted in ${join(dir, 'runs', 'glue')}`);
-    expect(err.join('')).not.toContain('extract rte');
-    expect(existsSync(join(dir, 'runs', 'glue', 'adapters'))).toBe(false);
   });
 });
