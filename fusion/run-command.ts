@@ -20,26 +20,26 @@ export function printExperimentSummary(result: ExperimentResult, io: Io): void {
 export const runCommand: CliCommand = {
   name: 'run',
   register: (program: Command, { io, container }) => {
-  program
-    .command('run')
-    .description('run an experiment file: extract every task, train its fusions, write the attention report; finished work is skipped')
-    .argument('<experiment>', 'experiment file (JSON or YAML)')
-    .option('--run <dir>', "run directory (default: the experiment's `run`, relative to the file)")
-    .option('--resume', 'continue interrupted stages from their checkpoints instead of starting them over')
-    .addOption(backendOption())
-    .action(async (file: string, options: { run?: string; resume?: boolean; backend?: BackendPreference }) => {
-      const config = loadConfigFile(ExperimentConfig, file);
-      const backend = await startBackend(options);
-      const baseDir = dirname(resolve(file));
-      const result = await runExperiment(await container(config.modules, baseDir), config, {
-        baseDir,
-        source: file,
-        backend,
-        resume: options.resume === true,
-        log: (line) => io.err(`${line}\n`),
-        ...(options.run ? { runDir: resolve(options.run) } : {}),
+    program
+      .command('run')
+      .description('run an experiment file: extract every task, train its fusions, write the attention report; finished work is skipped')
+      .argument('<experiment>', 'experiment file (JSON or YAML)')
+      .option('--run <dir>', "run directory (default: the experiment's `run`, relative to the file)")
+      .option('--resume', 'continue interrupted stages from their checkpoints instead of starting them over')
+      .addOption(backendOption())
+      .action(async (file: string, options: { run?: string; resume?: boolean; backend?: BackendPreference }) => {
+        const config = loadConfigFile(ExperimentConfig, file);
+        const backend = await startBackend(options);
+        const baseDir = dirname(resolve(file));
+        const result = await runExperiment(await container(config.modules, baseDir), config, {
+          baseDir,
+          source: file,
+          backend,
+          resume: options.resume === true,
+          log: (line) => io.err(`${line}\n`),
+          ...(options.run ? { runDir: resolve(options.run) } : {}),
+        });
+        printExperimentSummary(result, io);
       });
-      printExperimentSummary(result, io);
-    });
   },
 };

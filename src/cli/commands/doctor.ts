@@ -6,33 +6,33 @@ import { backendOption, startBackend, type CliCommand } from '../program';
 export const doctorCommand: CliCommand = {
   name: 'doctor',
   register: (program: Command, { io }) => {
-  program
-    .command('doctor')
-    .description('print the tensor backend, why it was chosen, versions, threads and SIMD, and run a test matmul')
-    .addOption(backendOption())
-    .action(async (options: { backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu' }) => {
-      const info = await startBackend({ ...options, quiet: true });
-      const lines = [`backend: ${info.name} (${info.package})`, `reason: ${info.reason}`];
-      for (const skip of info.skipped) lines.push(`skipped: ${skip.package}: ${skip.reason}`);
-      for (const [name, version] of Object.entries(info.versions)) lines.push(`version: ${name} ${version}`);
-      lines.push(`node: ${process.version} (${process.platform}-${process.arch})`);
-      lines.push(`blas: ${info.kernels.blas}; matmul: ${info.kernels.matMul}; element-wise: ${info.kernels.elementwise}`);
-      if (info.name === 'wasm') {
-        lines.push(`wasm simd: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'yes' : 'no'}`);
-        lines.push(`wasm threads: ${info.threads ?? 'unknown'}`);
-      }
-      const size = 256;
-      const a = tf.randomUniform([size, size], -1, 1, 'float32', 1);
-      const b = tf.eye(size);
-      const started = performance.now();
-      const product = tf.matMul(a, b);
-      const [expected, actual] = (await Promise.all([a.data(), product.data()])) as [Float32Array, Float32Array];
-      const millis = performance.now() - started;
-      const maxError = expected.reduce((worst: number, value: number, i: number) => Math.max(worst, Math.abs(value - (actual[i] ?? NaN))), 0);
-      tf.dispose([a, b, product]);
-      if (!(maxError < 1e-6)) throw new Error(`test matmul on ${info.name} is wrong: max error ${maxError}`);
-      lines.push(`matmul ${size}x${size}: ok (max error ${maxError}, ${millis.toFixed(1)} ms)`);
-      io.out(`${lines.join('\n')}\n`);
-    });
+    program
+      .command('doctor')
+      .description('print the tensor backend, why it was chosen, versions, threads and SIMD, and run a test matmul')
+      .addOption(backendOption())
+      .action(async (options: { backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu' }) => {
+        const info = await startBackend({ ...options, quiet: true });
+        const lines = [`backend: ${info.name} (${info.package})`, `reason: ${info.reason}`];
+        for (const skip of info.skipped) lines.push(`skipped: ${skip.package}: ${skip.reason}`);
+        for (const [name, version] of Object.entries(info.versions)) lines.push(`version: ${name} ${version}`);
+        lines.push(`node: ${process.version} (${process.platform}-${process.arch})`);
+        lines.push(`blas: ${info.kernels.blas}; matmul: ${info.kernels.matMul}; element-wise: ${info.kernels.elementwise}`);
+        if (info.name === 'wasm') {
+          lines.push(`wasm simd: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'yes' : 'no'}`);
+          lines.push(`wasm threads: ${info.threads ?? 'unknown'}`);
+        }
+        const size = 256;
+        const a = tf.randomUniform([size, size], -1, 1, 'float32', 1);
+        const b = tf.eye(size);
+        const started = performance.now();
+        const product = tf.matMul(a, b);
+        const [expected, actual] = (await Promise.all([a.data(), product.data()])) as [Float32Array, Float32Array];
+        const millis = performance.now() - started;
+        const maxError = expected.reduce((worst: number, value: number, i: number) => Math.max(worst, Math.abs(value - (actual[i] ?? NaN))), 0);
+        tf.dispose([a, b, product]);
+        if (!(maxError < 1e-6)) throw new Error(`test matmul on ${info.name} is wrong: max error ${maxError}`);
+        lines.push(`matmul ${size}x${size}: ok (max error ${maxError}, ${millis.toFixed(1)} ms)`);
+        io.out(`${lines.join('\n')}\n`);
+      });
   },
 };

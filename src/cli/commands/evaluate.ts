@@ -81,15 +81,15 @@ async function runSplit(options: SplitOptions, context: CliContext): Promise<{ p
 export const evaluateCommand: CliCommand = {
   name: 'evaluate',
   register: (program: Command, context) => {
-  const { io } = context;
-  splitCommand(program, 'evaluate', "score a task's trained adapter or fusion on a labelled split with the task's metrics", 'dev')
-    .option('--output <file>', 'also write the metrics as JSON')
-    .action(async (options: SplitOptions & { output?: string }) => {
-      const { plugin, predictions, kind } = await runSplit(options, context);
-      const metrics = scorePredictions(plugin.head, plugin.metrics, predictions);
-      if (options.output) writeJsonAtomic(options.output, { task: options.task, model: kind, split: options.split, examples: predictions.ids.length, metrics });
-      io.out(`${options.task} ${kind} ${options.split}: ${Object.entries(metrics).map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ')}\n`);
-    });
+    const { io } = context;
+    splitCommand(program, 'evaluate', "score a task's trained adapter or fusion on a labelled split with the task's metrics", 'dev')
+      .option('--output <file>', 'also write the metrics as JSON')
+      .action(async (options: SplitOptions & { output?: string }) => {
+        const { plugin, predictions, kind } = await runSplit(options, context);
+        const metrics = scorePredictions(plugin.head, plugin.metrics, predictions);
+        if (options.output) writeJsonAtomic(options.output, { task: options.task, model: kind, split: options.split, examples: predictions.ids.length, metrics });
+        io.out(`${options.task} ${kind} ${options.split}: ${Object.entries(metrics).map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ')}\n`);
+      });
   },
 };
 
@@ -100,20 +100,20 @@ export const evaluateCommand: CliCommand = {
 export const predictCommand: CliCommand = {
   name: 'predict',
   register: (program: Command, context) => {
-  const { io } = context;
-  splitCommand(program, 'predict', "write a task's predictions on a split, in its leaderboard format when it has one", 'test')
-    .requiredOption('--out <dir>', 'directory the predictions file goes to')
-    .action(async (options: SplitOptions & { out: string }) => {
-      const { plugin, predictions } = await runSplit(options, context);
-      const values = predictions.ids.map((id, i) => ({ id, value: predictions.predictions[i] as number | number[] }));
-      const file = plugin.formatPredictions?.(options.split, values) ?? {
-        fileName: `${plugin.id}-${options.split}.jsonl`,
-        content: values.map(({ id, value }) => `${JSON.stringify({ id, prediction: labelName(plugin, value) })}\n`).join(''),
-      };
-      const path = join(options.out, file.fileName);
-      writeFileAtomic(path, file.content);
-      io.out(`${path} (${values.length} predictions)\n`);
-    });
+    const { io } = context;
+    splitCommand(program, 'predict', "write a task's predictions on a split, in its leaderboard format when it has one", 'test')
+      .requiredOption('--out <dir>', 'directory the predictions file goes to')
+      .action(async (options: SplitOptions & { out: string }) => {
+        const { plugin, predictions } = await runSplit(options, context);
+        const values = predictions.ids.map((id, i) => ({ id, value: predictions.predictions[i] as number | number[] }));
+        const file = plugin.formatPredictions?.(options.split, values) ?? {
+          fileName: `${plugin.id}-${options.split}.jsonl`,
+          content: values.map(({ id, value }) => `${JSON.stringify({ id, prediction: labelName(plugin, value) })}\n`).join(''),
+        };
+        const path = join(options.out, file.fileName);
+        writeFileAtomic(path, file.content);
+        io.out(`${path} (${values.length} predictions)\n`);
+      });
   },
 };
 

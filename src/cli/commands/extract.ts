@@ -28,36 +28,36 @@ export function defaultRunDir(configFile: string): string {
  */
 export const extractCommand: CliCommand = {
   name: 'extract',
-  register: (program: Command, { io, container: createContainer }) => {
-  program
-    .command('extract')
-    .description('train one bottleneck adapter and head per task with the backbone frozen (ST-A; mode mt-a trains all tasks jointly)')
-    .requiredOption('--config <file>', 'extraction configuration (JSON or YAML)')
-    .option('--run <dir>', 'run directory for adapters, heads, metrics and checkpoints (default: runs/<config file name>)')
-    .option('--tasks <ids>', 'comma-separated task ids to extract (default: every task of the configuration)', taskList)
-    .option('--resume', 'continue an interrupted task from its last checkpoint instead of starting it over')
-    .addOption(new Option('--mode <mode>', "st-a: each task alone, backbone frozen; mt-a: all tasks jointly with the backbone (default: the configuration's mode)").choices(EXTRACTION_MODES))
-    .addOption(backendOption())
-    .action(async (options: { config: string; mode?: ExtractionMode; run?: string; tasks?: string[]; resume?: boolean; backend?: BackendPreference }) => {
-      const backend = await startBackend(options);
-      const config = loadConfigFile(ExtractionConfig, options.config);
-      if (options.mode) config.mode = options.mode;
-      const baseDir = dirname(resolve(options.config));
-      const container = await createContainer(config.modules, baseDir);
-      const run = new RunDirectory(options.run ?? defaultRunDir(options.config));
-      const results = await createExtractionStage(taskRegistry(container), config).run({
-        run,
-        baseDir,
-        backend,
-        resume: options.resume === true,
-        log: (line) => io.err(`${line}\n`),
-        ...(options.tasks ? { only: options.tasks } : {}),
+  register: (program: Command, { io, container }) => {
+    program
+      .command('extract')
+      .description('train one bottleneck adapter and head per task with the backbone frozen (ST-A; mode mt-a trains all tasks jointly)')
+      .requiredOption('--config <file>', 'extraction configuration (JSON or YAML)')
+      .option('--run <dir>', 'run directory for adapters, heads, metrics and checkpoints (default: runs/<config file name>)')
+      .option('--tasks <ids>', 'comma-separated task ids to extract (default: every task of the configuration)', taskList)
+      .option('--resume', 'continue an interrupted task from its last checkpoint instead of starting it over')
+      .addOption(new Option('--mode <mode>', "st-a: each task alone, backbone frozen; mt-a: all tasks jointly with the backbone (default: the configuration's mode)").choices(EXTRACTION_MODES))
+      .addOption(backendOption())
+      .action(async (options: { config: string; mode?: ExtractionMode; run?: string; tasks?: string[]; resume?: boolean; backend?: BackendPreference }) => {
+        const backend = await startBackend(options);
+        const config = loadConfigFile(ExtractionConfig, options.config);
+        if (options.mode) config.mode = options.mode;
+        const baseDir = dirname(resolve(options.config));
+        const tasks = taskRegistry(await container(config.modules, baseDir));
+        const run = new RunDirectory(options.run ?? defaultRunDir(options.config));
+        const results = await createExtractionStage(tasks, config).run({
+          run,
+          baseDir,
+          backend,
+          resume: options.resume === true,
+          log: (line) => io.err(`${line}\n`),
+          ...(options.tasks ? { only: options.tasks } : {}),
+        });
+        const width = Math.max(...results.map((result) => result.task.length));
+        for (const result of results) {
+          const metrics = Object.entries(result.metrics).map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ');
+          io.out(`${result.task.padEnd(width)}  ${metrics || 'no metrics'}  ${result.adapterDir}${result.skipped ? '  (already done)' : ''}\n`);
+        }
       });
-      const width = Math.max(...results.map((result) => result.task.length));
-      for (const result of results) {
-        const metrics = Object.entries(result.metrics).map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ');
-        io.out(`${result.task.padEnd(width)}  ${metrics || 'no metrics'}  ${result.adapterDir}${result.skipped ? '  (already done)' : ''}\n`);
-      }
-    });
   },
 };

@@ -130,36 +130,36 @@ interface ForwardOptions {
 export const forwardCommand: CliCommand = {
   name: 'forward',
   register: (program: Command, context) => {
-  const { io } = context;
-  program
-    .command('forward')
-    .description('run the backbone (with an adapter or a fusion) on token ids from JSON and write its hidden states as JSON')
-    .requiredOption('--model <dir>', 'Hugging Face model directory (config.json + model.safetensors)')
-    .option('--adapter <dir>', 'adapter directory (AdapterHub layout); with --fusion, repeat it to give the fused adapters in order', (dir: string, all: string[]) => [...all, dir], [])
-    .option('--fusion <dir>', 'fusion directory; its adapters come from --adapter, else from the directories recorded when it was trained')
-    .requiredOption('--input <file>', 'JSON with input_ids, and optionally attention_mask and token_type_ids (lists of rows)')
-    .requiredOption('--output <file>', 'where to write the outputs as JSON')
-    .option('--temperature <T>', 'fusion softmax temperature (default 1)', positiveNumber)
-    .addOption(backendOption())
-    .action(async (options: ForwardOptions) => {
-      if (options.adapter.length > 1 && !options.fusion) throw new UsageError(`${options.adapter.length} --adapter options need --fusion to combine them; give one adapter, or add --fusion <dir>`);
-      if (options.temperature !== undefined && !options.fusion) throw new UsageError('--temperature applies to --fusion only');
-      await startBackend(options);
-      const model = await BertModel.fromPretrained(options.model, {
-        warn: (line) => io.err(`${line}\n`),
-        ...(process.env.ADAPTERFUSION_DEBUG ? { debug: (line: string) => io.err(`${line}\n`) } : {}),
-      });
-      try {
-        const input = readForwardInput(options.input, model.config);
-        const { hook, fusion, release } = await loadHook(options, model, context);
+    const { io } = context;
+    program
+      .command('forward')
+      .description('run the backbone (with an adapter or a fusion) on token ids from JSON and write its hidden states as JSON')
+      .requiredOption('--model <dir>', 'Hugging Face model directory (config.json + model.safetensors)')
+      .option('--adapter <dir>', 'adapter directory (AdapterHub layout); with --fusion, repeat it to give the fused adapters in order', (dir: string, all: string[]) => [...all, dir], [])
+      .option('--fusion <dir>', 'fusion directory; its adapters come from --adapter, else from the directories recorded when it was trained')
+      .requiredOption('--input <file>', 'JSON with input_ids, and optionally attention_mask and token_type_ids (lists of rows)')
+      .requiredOption('--output <file>', 'where to write the outputs as JSON')
+      .option('--temperature <T>', 'fusion softmax temperature (default 1)', positiveNumber)
+      .addOption(backendOption())
+      .action(async (options: ForwardOptions) => {
+        if (options.adapter.length > 1 && !options.fusion) throw new UsageError(`${options.adapter.length} --adapter options need --fusion to combine them; give one adapter, or add --fusion <dir>`);
+        if (options.temperature !== undefined && !options.fusion) throw new UsageError('--temperature applies to --fusion only');
+        await startBackend(options);
+        const model = await BertModel.fromPretrained(options.model, {
+          warn: (line) => io.err(`${line}\n`),
+          ...(process.env.ADAPTERFUSION_DEBUG ? { debug: (line: string) => io.err(`${line}\n`) } : {}),
+        });
         try {
-          io.out(`${await writeOutputs(model, input, hook, fusion, options.output)}\n`);
+          const input = readForwardInput(options.input, model.config);
+          const { hook, fusion, release } = await loadHook(options, model, context);
+          try {
+            io.out(`${await writeOutputs(model, input, hook, fusion, options.output)}\n`);
+          } finally {
+            release();
+          }
         } finally {
-          release();
+          model.dispose();
         }
-      } finally {
-        model.dispose();
-      }
-    });
+      });
   },
 };
