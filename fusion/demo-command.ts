@@ -6,7 +6,6 @@ import { printExperimentSummary } from './run-command';
 
 /** `adapterfusion demo [--run <dir>]`: the built-in demo, from a fresh clone, with no network and no files from outside. */
 export const demoCommand: CliCommand = {
-  name: 'demo',
   register: (program: Command, { io, container }) => {
     program
       .command('demo')

@@ -16,7 +16,6 @@ interface FuseOptions {
  * over frozen adapters (the `fuse` stage). The configuration is validated before its plugin `modules` load.
  */
 export const fuseCommand: CliCommand = {
-  name: 'fuse',
   register: (program: Command, { io, container }) => {
     program
       .command('fuse')

@@ -68,7 +68,6 @@ const stderrLog = (line: string): void => {
 @injectable()
 export class FusionStage implements Stage<FusionConfig, FusionResult> {
   readonly id = 'fuse';
-  readonly description = 'train AdapterFusion over frozen adapters for a target task';
 
   constructor(@inject(TaskRegistryToken) private readonly tasks: TaskRegistry) {}
 

@@ -20,7 +20,6 @@ interface InspectOptions {
  * terminal table and as JSON, CSV and an HTML heatmap. Tasks come from the modules each fusion was trained with.
  */
 export const inspectCommand: CliCommand = {
-  name: 'inspect',
   register: (program: Command, { io, container }) => {
     program
       .command('inspect')

@@ -18,7 +18,6 @@ export function printExperimentSummary(result: ExperimentResult, io: Io): void {
  * error at once, before its plugin `modules` load and before anything trains.
  */
 export const runCommand: CliCommand = {
-  name: 'run',
   register: (program: Command, { io, container }) => {
     program
       .command('run')

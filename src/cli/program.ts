@@ -66,13 +66,12 @@ export interface CliContext {
  *
  * @example
  * export const helloCommand: CliCommand = {
- *   name: 'hello',
  *   register: (program, { io }) => program.command('hello').action(() => io.out('hello\n')),
  * };
  * export default featureModule([[CliCommand, helloCommand]]);
  */
 export interface CliCommand {
-  readonly name: string;
+  /** Adds the subcommand (or several) to the program. */
   register(program: Command, context: CliContext): void;
 }
 

@@ -20,7 +20,6 @@ export function createExtractionStage(tasks: TaskRegistry, config: ExtractionCon
 @injectable()
 export class ExtractStage implements Stage<ExtractionConfig, ExtractionTaskResult[]> {
   readonly id = 'extract';
-  readonly description = 'train one bottleneck adapter and head per task (ST-A, backbone frozen; or MT-A, jointly)';
 
   constructor(@inject(TaskRegistryToken) private readonly tasks: TaskRegistry) {}
 

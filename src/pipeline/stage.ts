@@ -39,8 +39,6 @@ export interface StageContext {
 export interface Stage<Config extends object = object, Result = unknown> {
   /** Unique id (`extract`, `fuse`). */
   readonly id: string;
-  /** One line for listings. */
-  readonly description: string;
   /** Everything that can be checked before anything trains (task ids, data directories, adapters); throws naming the field. */
   check(config: Config, context: StageContext): void;
   /** Runs the stage; a stage the run directory records as done is skipped and its recorded result returned. */

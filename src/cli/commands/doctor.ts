@@ -4,7 +4,6 @@ import { backendOption, startBackend, type CliCommand } from '../program';
 
 /** `adapterfusion doctor`: which backend runs and why, versions, threads/SIMD, and a matmul that proves it works. */
 export const doctorCommand: CliCommand = {
-  name: 'doctor',
   register: (program: Command, { io }) => {
     program
       .command('doctor')

@@ -79,7 +79,6 @@ async function runSplit(options: SplitOptions, context: CliContext): Promise<{ p
 
 /** `adapterfusion evaluate`: the task's metrics for its adapter or fusion on a labelled split. */
 export const evaluateCommand: CliCommand = {
-  name: 'evaluate',
   register: (program: Command, context) => {
     const { io } = context;
     splitCommand(program, 'evaluate', "score a task's trained adapter or fusion on a labelled split with the task's metrics", 'dev')
@@ -98,7 +97,6 @@ export const evaluateCommand: CliCommand = {
  * format when it has one, else as JSONL (`{"id", "prediction"}` with label names where the task has them).
  */
 export const predictCommand: CliCommand = {
-  name: 'predict',
   register: (program: Command, context) => {
     const { io } = context;
     splitCommand(program, 'predict', "write a task's predictions on a split, in its leaderboard format when it has one", 'test')

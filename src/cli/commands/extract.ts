@@ -27,7 +27,6 @@ export function defaultRunDir(configFile: string): string {
  * Tasks already done in the run directory are skipped; `--resume` continues an interrupted one from its checkpoint.
  */
 export const extractCommand: CliCommand = {
-  name: 'extract',
   register: (program: Command, { io, container }) => {
     program
       .command('extract')

@@ -128,7 +128,6 @@ interface ForwardOptions {
  * JSON file and writes last_hidden_state, pooler_output and hidden_states as JSON.
  */
 export const forwardCommand: CliCommand = {
-  name: 'forward',
   register: (program: Command, context) => {
     const { io } = context;
     program
