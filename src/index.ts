@@ -1,4 +1,4 @@
-// The public API: the only import path for tasks/, fusion/ and users.
+// The public API: the only import path for bin/, tasks/, fusion/ and users.
 export * from './backend/backend';
 export * from './config/validate';
 export * from './di/container';
