@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { RunDirectory, stageRegistry, taskRegistry, type BackendInfo, type Container, type ExtractionConfig, type ExtractionTaskResult, type StageContext } from '../src/index';
 import { AttentionInspector, type InspectResult } from './attention-inspector';
 import type { ExperimentConfig, FusionRecipe } from './experiment-config';
@@ -65,7 +65,7 @@ export function fusionStageConfig(config: ExperimentConfig, recipe: FusionRecipe
  */
 export async function runExperiment(container: Container, config: ExperimentConfig, options: ExperimentRunOptions): Promise<ExperimentResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const runDir = options.runDir ?? (isAbsolute(config.run) ? config.run : resolve(options.baseDir, config.run));
+  const runDir = options.runDir ?? resolve(options.baseDir, config.run);
   const stages = stageRegistry(container);
   const extract = stages.get<ExtractionConfig, ExtractionTaskResult[]>('extract');
   const fuse = stages.get<FusionConfig, FusionResult>('fuse');

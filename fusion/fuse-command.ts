@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { backendOption, loadConfigFile, RunDirectory, stageRegistry, startBackend, type BackendPreference, type CliCommand } from '../src/index';
 import { FusionConfig } from './fusion-config';
 import type { FusionResult } from './fusion-stage';
@@ -27,7 +27,7 @@ export const fuseCommand: CliCommand = {
       .action(async (options: FuseOptions) => {
         const config = loadConfigFile(FusionConfig, options.config);
         const baseDir = dirname(resolve(options.config));
-        const runDir = options.run ?? (config.run === undefined ? undefined : isAbsolute(config.run) ? config.run : resolve(baseDir, config.run));
+        const runDir = options.run ?? (config.run === undefined ? undefined : resolve(baseDir, config.run));
         if (runDir === undefined) throw new Error(`${options.config}: no run directory: set "run" in the configuration or pass --run <dir>`);
         await startBackend(options);
         const fuse = stageRegistry(await container(config.modules, baseDir)).get<FusionConfig, FusionResult>('fuse');
