@@ -65,7 +65,7 @@ export function fusionStageConfig(config: ExperimentConfig, recipe: FusionRecipe
  */
 export async function runExperiment(container: Container, config: ExperimentConfig, options: ExperimentRunOptions): Promise<ExperimentResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const runDir = options.runDir ?? resolve(options.baseDir, config.run);
+  const runDir = resolve(options.baseDir, options.runDir ?? config.run);
   const stages = stageRegistry(container);
   const extract = stages.get<ExtractionConfig, ExtractionTaskResult[]>('extract');
   const fuse = stages.get<FusionConfig, FusionResult>('fuse');
