@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   activation,
@@ -7,6 +7,7 @@ import {
   adapterInputs,
   adapterOutput,
   checkWeights,
+  makeDirectory,
   readJsonFile,
   readSafetensors,
   stripPrefix,
@@ -219,7 +220,7 @@ export class AdapterFusion {
    * base-model prefix, `[out, in]` kernels, F32), each atomically. `extra` adds top-level fields to the config file.
    */
   async save(dir: string, extra: Record<string, unknown> = {}): Promise<void> {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const tensors: Record<string, SafetensorsTensor> = {};
     for (const [name, weight] of this.variables) {
       const stored = weight.rank === 2 ? tf.transpose(weight) : weight;

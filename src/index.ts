@@ -9,6 +9,7 @@ export * from './cli/program';
 export * from './cli/core-module';
 export * from './util/random';
 export * from './io/atomic';
+export * from './io/read-file';
 export * from './tokenizer/tokenizer';
 export * from './io/run-directory';
 export * from './pipeline/task-sampler';

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { readJsonFile } from '../io/read-file';
 
 let cachedVersion: string | undefined;
 
@@ -9,7 +10,7 @@ export function packageVersion(): string {
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
-      const json = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      const json = readJsonFile(file, 'a package.json') as { name?: string; version?: string };
       if (json.name === 'adapterfusion') return (cachedVersion = json.version ?? 'unknown');
     }
     if (dirname(dir) === dir) return (cachedVersion = 'unknown');
@@ -35,21 +36,6 @@ export interface AdapterHubFileFields {
 export function adapterHubFileFields(modelType: string, hiddenSize: number, name: string): AdapterHubFileFields {
   const modelClass = `${modelType === 'roberta' ? 'Roberta' : 'Bert'}AdapterModel`;
   return { hidden_size: hiddenSize, model_class: modelClass, model_name: '', model_type: modelType, name, version: `adapterfusion.${packageVersion()}` };
-}
-
-/** Reads a JSON file, naming the file in any error. */
-export function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`${path}: cannot be read: ${(error as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON: ${(error as Error).message}`);
-  }
 }
 
 /**

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sublayer, SublayerHook, SublayerLocation } from '../backbone/sublayer-hook';
-import { writeJsonAtomic } from '../io/atomic';
+import { makeDirectory, writeJsonAtomic } from '../io/atomic';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
 import { checkWeights, stripPrefix } from '../io/weights';
 import { linear } from '../ops/linear';
@@ -10,7 +9,8 @@ import { SeededRandom } from '../util/random';
 import { activation } from '../ops/activation';
 import { AdapterConfig, adapterConfigFromAdapterHub, bottleneckSize, moduleParameterCount } from './adapter-config';
 import { adapterInputs, adapterOutput } from './adapter-inputs';
-import { adapterHubFileFields, readJsonFile, requireField } from './adapterhub-files';
+import { adapterHubFileFields, requireField } from './adapterhub-files';
+import { readJsonFile } from '../io/read-file';
 import { dropout } from '../ops/dropout';
 
 /** File names of an adapter directory, as AdapterHub names them. */
@@ -289,7 +289,7 @@ export class BottleneckAdapter {
    * `[out, in]` kernels, F32), each file atomically.
    */
   async save(dir: string): Promise<void> {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const tensors: Record<string, SafetensorsTensor> = {};
     for (const [weight, variable] of this.variables) {
       const stored = transposedIfMatrix(variable);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { MAX_BINARY_FILE_BYTES, readFileBounded, readJsonFile } from '../io/read-file';
 import { parseSafetensors, SafetensorsError, type SafetensorsEntry } from '../io/safetensors';
 import { checkWeights, stripPrefix } from '../io/weights';
 import type { BertConfig } from './bert-config';
@@ -68,16 +69,15 @@ function weightFiles(dir: string): { source: string; files: string[] } {
   if (existsSync(single)) return { source: single, files: [single] };
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
-    let weightMap: unknown;
-    try {
-      weightMap = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
-    } catch (error) {
-      throw new Error(`${index}: not valid JSON: ${(error as Error).message}`);
-    }
+    const json = readJsonFile(index, 'a safetensors shard index');
+    const weightMap = json !== null && typeof json === 'object' ? (json as { weight_map?: unknown }).weight_map : undefined;
     if (weightMap === null || typeof weightMap !== 'object' || !Object.values(weightMap).every((file) => typeof file === 'string')) {
-      throw new Error(`${index}: expected "weight_map" to map weight names to shard file names, got ${JSON.stringify(weightMap)?.slice(0, 60)}`);
+      throw new SafetensorsError(index, `expected "weight_map" to map weight names to shard file names, got ${JSON.stringify(weightMap)?.slice(0, 60)}`);
     }
     const shards = [...new Set(Object.values(weightMap as Record<string, string>))].sort();
+    // A shard is a file beside the index: a path that leaves the directory is not one.
+    const outside = shards.filter((shard) => shard === '' || basename(shard) !== shard || shard === '.' || shard === '..');
+    if (outside.length > 0) throw new SafetensorsError(index, `expected shard file names in ${dir}, got paths ${outside.map((shard) => JSON.stringify(shard)).join(', ')}`);
     const absent = shards.filter((shard) => !existsSync(join(dir, shard)));
     if (absent.length > 0) throw new Error(`${index}: lists shard files that do not exist in ${dir}: ${absent.join(', ')}`);
     return { source: index, files: shards.map((shard) => join(dir, shard)) };
@@ -97,7 +97,7 @@ export function readBertCheckpoint(dir: string, config: BertConfig, debug: (line
   const all = new Map<string, SafetensorsEntry>();
   const hash = createHash('sha256');
   for (const file of files) {
-    const bytes = readFileSync(file);
+    const bytes = readFileBounded(file, MAX_BINARY_FILE_BYTES);
     hash.update(bytes);
     for (const [name, entry] of parseSafetensors(bytes, file).tensors) {
       if (all.has(name)) throw new SafetensorsError(file, 'appears in two shards', name);

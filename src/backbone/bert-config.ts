@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic';
+import { readJsonFile } from '../io/read-file';
 
 /** The architectures this encoder implements; RoBERTa differs from BERT only in its position ids and weight prefix. */
 export type BertModelType = 'bert' | 'roberta';
@@ -116,19 +116,7 @@ export function bertConfigFromJson(json: unknown, source: string): BertConfig {
  */
 export function readBertConfig(dir: string): BertConfig {
   const path = join(dir, 'config.json');
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`${path}: cannot read the model configuration (expected a Hugging Face model directory): ${(error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON: ${(error as Error).message}`);
-  }
-  return bertConfigFromJson(json, path);
+  return bertConfigFromJson(readJsonFile(path, 'the model configuration of a Hugging Face model directory'), path);
 }
 
 /**

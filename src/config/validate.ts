@@ -1,8 +1,8 @@
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { FileError, readTextFile } from '../io/read-file';
 
 /** One problem in a configuration: where, and what was expected. */
 export interface ConfigProblem {
@@ -76,17 +76,17 @@ export function validateConfig<T extends object>(type: Class<T>, raw: unknown, s
   return instance;
 }
 
-/** Reads a JSON or YAML file (by extension: .json, .yaml, .yml); errors name the file. */
+/** Reads a JSON or YAML file (by extension: .json, .yaml, .yml); errors (`FileError`) name the file. */
 export function readConfigFile(path: string): unknown {
-  const text = readFileSync(path, 'utf8');
   const ext = extname(path).toLowerCase();
+  if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') throw new FileError(path, 'read a configuration', `expected a .json, .yaml or .yml file, got "${ext || 'no extension'}"`);
+  const text = readTextFile(path);
+  const format = ext === '.json' ? 'JSON' : 'YAML';
   try {
-    if (ext === '.json') return JSON.parse(text);
-    if (ext === '.yaml' || ext === '.yml') return parseYaml(text);
+    return ext === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new Error(`${path}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+    throw new FileError(path, `parse as ${format}`, (error as Error).message);
   }
-  throw new Error(`${path}: expected a .json, .yaml or .yml file, got "${ext || 'no extension'}"`);
 }
 
 /** Reads and validates a configuration file; problems name the file. */

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { activation } from '../ops/activation';
-import { adapterHubFileFields, readJsonFile, requireField } from '../adapters/adapterhub-files';
-import { writeJsonAtomic } from '../io/atomic';
+import { adapterHubFileFields, requireField } from '../adapters/adapterhub-files';
+import { makeDirectory, writeJsonAtomic } from '../io/atomic';
+import { readJsonFile } from '../io/read-file';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
 import { checkWeights } from '../io/weights';
 import { linear } from '../ops/linear';
@@ -212,7 +212,7 @@ export class PredictionHead {
 
   /** Writes `head_config.json` and `model_head.safetensors` (`[out, in]` kernels, F32), each atomically. */
   async save(dir: string): Promise<void> {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const tensors: Record<string, SafetensorsTensor> = {};
     for (const [weight, variable] of this.variables) {
       const stored = variable.rank === 2 ? tf.transpose(variable) : variable;

@@ -1,19 +1,30 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fileError } from './read-file';
+
+/** Creates a directory and its parents; a failure is a `FileError` naming it and saying what to do. */
+export function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw fileError(error, dir, 'create the directory');
+  }
+}
 
 /**
  * Writes a file so that readers see either the old or the new content, never a partial one: the data goes to a
- * temporary file in the same directory, which is then renamed over the target.
+ * temporary file in the same directory, which is then renamed over the target. A failure (a full disk, a read-only
+ * file system) removes the temporary file and is a `FileError` naming the target and saying what to do.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirectory(dirname(path));
   const temp = `${path}.tmp-${process.pid}-${Date.now()}`;
   try {
     writeFileSync(temp, data);
     renameSync(temp, path);
   } catch (error) {
     rmSync(temp, { force: true });
-    throw error;
+    throw fileError(error, path, 'write');
   }
 }
 

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic';
+import { MAX_BINARY_FILE_BYTES, readFileBounded } from './read-file';
 
 /**
  * A safetensors file is malformed or cannot be decoded. The message names the file and, where one is at fault, the
@@ -152,13 +152,7 @@ function isOffsets(value: unknown): value is [number, number] {
  * const embeddings = tensors.get('embeddings.word_embeddings.weight'); // { dtype: 'F32', shape: [30522, 768], values }
  */
 export function readSafetensors(path: string): SafetensorsContent {
-  let file: Buffer;
-  try {
-    file = readFileSync(path);
-  } catch (error) {
-    throw new SafetensorsError(path, `cannot be read: ${(error as Error).message}`);
-  }
-  return parseSafetensors(file, path);
+  return parseSafetensors(readFileBounded(path, MAX_BINARY_FILE_BYTES), path);
 }
 
 /** `readSafetensors` on bytes already in memory; `path` names the source in errors. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readJsonFile } from '../io/read-file';
 import { TokenizerError } from './tokenizer-error';
 import { BERT_SPECIAL_TOKENS, type WordPieceTokenizerOptions } from './word-piece-tokenizer';
 
@@ -31,12 +31,7 @@ export function readTokenizerJson(path: string): TokenizerJson {
   const fail = (field: string, expected: string, got: string): never => {
     throw new TokenizerError(path, `${field}: expected ${expected}, got ${got}`);
   };
-  let root: unknown;
-  try {
-    root = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new TokenizerError(path, `cannot read it as JSON: ${(error as Error).message}`);
-  }
+  const root = readJsonFile(path, 'a Hugging Face tokenizer.json');
   const object = (value: unknown, field: string): Json =>
     value !== null && typeof value === 'object' && !Array.isArray(value)
       ? (value as Json)

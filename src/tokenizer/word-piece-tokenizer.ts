@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readTextFile } from '../io/read-file';
 import { BasicTokenizer } from './basic-tokenizer';
 import type { EncodeOptions, Encoding, Tokenizer } from './tokenizer';
 import { TokenizerError } from './tokenizer-error';
@@ -41,13 +41,7 @@ function isCased(tokens: readonly string[]): boolean {
  * start another entry; line i is token id i.
  */
 function readVocabLines(path: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new TokenizerError(path, `cannot read the vocabulary: ${(error as Error).message}`);
-  }
-  const lines = text.split(/\r\n|\r|\n/);
+  const lines = readTextFile(path).split(/\r\n|\r|\n/);
   if (lines[lines.length - 1] === '') lines.pop();
   return lines;
 }

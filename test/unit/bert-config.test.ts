@@ -49,9 +49,9 @@ describe('BertConfig', () => {
 
   it('reports an unreadable or malformed config.json by path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'af-config-'));
-    expect(() => readBertConfig(dir)).toThrow(`${join(dir, 'config.json')}: cannot read the model configuration`);
+    expect(() => readBertConfig(dir)).toThrow(`${join(dir, 'config.json')}: cannot read: it does not exist`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'config.json'), '{"model_type": ');
-    expect(() => readBertConfig(dir)).toThrow(`${join(dir, 'config.json')}: not valid JSON`);
+    expect(() => readBertConfig(dir)).toThrow(`${join(dir, 'config.json')}: cannot parse as JSON`);
   });
 });

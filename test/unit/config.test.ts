@@ -53,6 +53,6 @@ describe('validateConfig', () => {
     writeFileSync(join(dir, 'b.json'), '{"epochs": 0}');
     expect(() => loadConfigFile(Outer, join(dir, 'b.json'))).toThrow(`invalid configuration in ${join(dir, 'b.json')}:\n  epochs: must not be less than 1, got 0`);
     writeFileSync(join(dir, 'c.json'), '{"epochs": ');
-    expect(() => loadConfigFile(Outer, join(dir, 'c.json'))).toThrow(`${join(dir, 'c.json')}: not valid JSON`);
+    expect(() => loadConfigFile(Outer, join(dir, 'c.json'))).toThrow(`${join(dir, 'c.json')}: cannot parse as JSON`);
   });
 });

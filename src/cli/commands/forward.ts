@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { BottleneckAdapter } from '../../adapters/bottleneck-adapter';
 import { loadComposition, type CompositionAttention, type LoadedComposition } from '../../pipeline/composition-loader';
 import type { BertConfig } from '../../backbone/bert-config';
@@ -8,6 +7,7 @@ import { BertModel } from '../../backbone/bert-model';
 import type { SublayerHook } from '../../backbone/sublayer-hook';
 import type { BackendPreference } from '../../backend/backend';
 import { writeFileAtomic } from '../../io/atomic';
+import { readJsonFile } from '../../io/read-file';
 import { backendOption, type CliCommand, type CliContext, positiveNumber, startBackend, UsageError } from '../program';
 
 /** Token ids for one forward pass, as read from an input file and checked against the model. */
@@ -49,12 +49,7 @@ function integerMatrix(file: string, json: Record<string, unknown>, field: strin
  * const input = readForwardInput('ids.json', model.config);
  */
 export function readForwardInput(file: string, config: BertConfig): ForwardInput {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`${file}: cannot read the input (expected JSON with input_ids): ${(error as Error).message}`);
-  }
+  const json = readJsonFile(file, 'JSON with input_ids');
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${file}: expected a JSON object with input_ids, got ${JSON.stringify(json)?.slice(0, 60)}`);
   const fields = json as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((key) => !['input_ids', 'attention_mask', 'token_type_ids'].includes(key));
