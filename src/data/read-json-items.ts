@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
 import { DataError, DataFileError } from './data-error';
+import { MAX_LINE_CHARS, readUtf8Chunks } from './read-lines';
 
 /** One element of a top-level JSON array, or one member of a top-level JSON object (then `key` is its name). */
 export interface JsonItem {
@@ -43,8 +43,7 @@ export async function* readJsonItems(file: string): AsyncGenerator<JsonItem | Da
     }
   };
 
-  for await (const chunk of createReadStream(file, { encoding: 'utf8' })) {
-    const text = chunk as string;
+  for await (const text of readUtf8Chunks(file)) {
     let segmentStart = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text[i] as string;
@@ -78,7 +77,11 @@ export async function* readJsonItems(file: string): AsyncGenerator<JsonItem | Da
       else if (c === '[' || c === '{') depth++;
       else if (c === ']' || c === '}') depth--;
     }
-    if (container !== undefined && !finished) parts.push(text.slice(segmentStart));
+    if (container !== undefined && !finished) {
+      parts.push(text.slice(segmentStart));
+      // One element as large as a line may be: a file that is one endless element is refused, not held in memory.
+      if (parts.reduce((sum, part) => sum + part.length, 0) > MAX_LINE_CHARS) throw new DataFileError(file, itemLine || line, undefined, `expected elements of at most ${MAX_LINE_CHARS} characters, got a longer one`);
+    }
   }
   if (container === undefined) throw new DataFileError(file, line, undefined, 'expected a JSON array or an object of rows, got an empty file');
   if (!finished) throw new DataFileError(file, line, undefined, `expected the closing "${container === '[' ? ']' : '}'}", got the end of the file`);

@@ -147,27 +147,50 @@ function splitCsv(text: string, file: string, line: number): string[] | undefine
   }
 }
 
-/** Delimited records: tab-separated lines as they are (no quoting, as GLUE writes them), or CSV records. */
+/**
+ * Delimited records: tab-separated lines as they are (no quoting, as GLUE writes them), or CSV records. A CSV record
+ * that spans lines and turns out bad (its quote never closes, or text follows the closing quote) is reported at the
+ * line where it opened, and the lines after that one are read again as records of their own: one stray quote costs
+ * one row, not the rest of the file.
+ */
 async function* records(file: string, format: 'tsv' | 'csv'): AsyncGenerator<{ line: number; fields: string[] } | DataError> {
-  let open: Line | undefined;
-  for await (const current of readLines(file)) {
+  let open: Line[] = [];
+  // Lines to read (again) before the next one from the file.
+  const queue: Line[] = [];
+  const lines = readLines(file)[Symbol.asyncIterator]();
+  for (;;) {
+    let current = queue.shift();
+    if (!current) {
+      const next = await lines.next();
+      if (next.done) {
+        if (open.length === 0) break;
+        const [first, ...rest] = open;
+        open = [];
+        queue.push(...rest);
+        yield new DataError(file, (first as Line).number, undefined, 'expected a closing quote, got the end of the file (a quoted field opened on this line is never closed)');
+        continue;
+      }
+      current = next.value;
+    }
     if (format === 'tsv') {
       if (current.text !== '') yield { line: current.number, fields: current.text.split('\t') };
       continue;
     }
-    if (!open && current.text === '') continue;
-    open = open ? { number: open.number, text: `${open.text}\n${current.text}` } : current;
+    if (open.length === 0 && current.text === '') continue;
+    open.push(current);
+    const first = open[0] as Line;
     try {
-      const fields = splitCsv(open.text, file, open.number);
+      const fields = splitCsv(open.map((line) => line.text).join('\n'), file, first.number);
       if (!fields) continue;
-      yield { line: open.number, fields };
+      yield { line: first.number, fields };
+      open = [];
     } catch (error) {
       if (!(error instanceof DataError)) throw error;
+      queue.unshift(...open.slice(1));
+      open = [];
       yield error;
     }
-    open = undefined;
   }
-  if (open) yield new DataError(file, open.number, undefined, 'expected a closing quote, got the end of the file (a quoted field is never closed)');
 }
 
 /** Rows (or line errors) of a file, before any bad-line policy. */

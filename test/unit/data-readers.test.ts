@@ -141,6 +141,44 @@ describe('CSV (RFC 4180)', () => {
     const path = file('csv', 'text,label\nok,pos\n"open,pos\nmore,neg\n');
     await expect(collect(path, { text: 'text', label: 'label' })).rejects.toThrow(`${path} line 3: expected a closing quote, got the end of the file`);
   });
+  it('with skipBadLines, a quote never closed costs its own row only, reported at the line where it opened', async () => {
+    const lines = Array.from({ length: 30 }, (_, i) => (i === 6 ? '"open,pos' : `row ${i},${i % 2 ? 'pos' : 'neg'}`));
+    const path = file('csv', `text,label\n${lines.join('\n')}\n`);
+    const warnings: string[] = [];
+    const examples = await collect(path, { text: 'text', label: 'label' }, sentiment, { skipBadLines: true, warn: (m) => warnings.push(m) });
+    expect(examples.map((example) => example.text)).toEqual(Array.from({ length: 30 }, (_, i) => `row ${i}`).filter((_, i) => i !== 6));
+    expect(warnings).toEqual([`${path}: skipped 1 bad line; the first: ${path} line 8: expected a closing quote, got the end of the file (a quoted field opened on this line is never closed)`]);
+  });
+
+  it('with skipBadLines, text after a quote closed lines later costs the opening row only', async () => {
+    const path = file('csv', 'text,label\n"a,pos\nb,neg\nc"x,pos\nd,neg\n');
+    const warnings: string[] = [];
+    const examples = await collect(path, { text: 'text', label: 'label' }, sentiment, { skipBadLines: true, warn: (m) => warnings.push(m) });
+    expect(examples.map((example) => example.text)).toEqual(['b', 'c"x', 'd']);
+    expect(warnings).toEqual([`${path}: skipped 1 bad line; the first: ${path} line 2, field "column 0": expected a comma after the closing quote, got "x"`]);
+  });
+});
+
+describe('text encoding', () => {
+  it('refuses bytes that are not UTF-8 with the file, line and byte offset, even when skipping bad lines', async () => {
+    const latin1 = join(dir, 'latin1.tsv');
+    writeFileSync(latin1, Buffer.concat([Buffer.from('text\tlabel\nfine\tpos\ncaf'), Buffer.from([0xe8]), Buffer.from('\tneg\n')]));
+    await expect(collect(latin1, { text: 'text', label: 'label' }, sentiment, { skipBadLines: true })).rejects.toThrow(
+      `${latin1} line 3: invalid UTF-8 at byte offset 23 (byte 0xE8); expected UTF-8 text: convert the file (e.g. iconv -f latin1 -t utf-8)`,
+    );
+    const stray = join(dir, 'stray.jsonl');
+    writeFileSync(stray, Buffer.concat([Buffer.from('{"text": "ok", "label": "pos"}\n{"text": "'), Buffer.from([0xff]), Buffer.from('", "label": "neg"}\n')]));
+    await expect(collect(stray, { text: 'text', label: 'label' })).rejects.toThrow(`${stray} line 2: invalid UTF-8 at byte offset 41 (byte 0xFF)`);
+    const json = join(dir, 'stray.json');
+    writeFileSync(json, Buffer.concat([Buffer.from('[{"text": "'), Buffer.from([0xc3, 0x28]), Buffer.from('", "label": "neg"}]')]));
+    await expect(collect(json, { text: 'text', label: 'label' })).rejects.toThrow(`${json} line 1: invalid UTF-8 at byte offset 11 (byte 0xC3)`);
+  });
+
+  it('reads characters split across read chunks', async () => {
+    const text = 'é€😀'.repeat(40000);
+    const path = file('tsv', `text\tlabel\n${text}\tpos\n`);
+    expect(await collect(path, { text: 'text', label: 'label' })).toEqual([{ id: '0', text, label: 1 }]);
+  });
 });
 
 describe('JSONL', () => {
