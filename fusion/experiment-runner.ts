@@ -15,6 +15,8 @@ export interface ExperimentRunOptions {
   runDir?: string;
   /** Continue interrupted stages from their checkpoints. */
   resume?: boolean;
+  /** Discard the checkpoints of interrupted stages and start them over. */
+  restart?: boolean;
   backend?: BackendInfo;
   log?: (line: string) => void;
 }
@@ -74,6 +76,7 @@ export async function runExperiment(container: Container, config: ExperimentConf
     baseDir: options.baseDir,
     source: options.source,
     resume: options.resume === true,
+    restart: options.restart === true,
     log,
     ...(options.backend ? { backend: options.backend } : {}),
   };

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { dirname, resolve } from 'node:path';
 import { backendOption, loadConfigFile, RunDirectory, stageRegistry, startBackend, type BackendPreference, type CliCommand } from '../src/index';
 import { FusionConfig } from './fusion-config';
@@ -8,11 +8,12 @@ interface FuseOptions {
   config: string;
   run?: string;
   resume?: boolean;
+  restart?: boolean;
   backend?: BackendPreference;
 }
 
 /**
- * `adapterfusion fuse --config <file> [--run <dir>] [--resume]`: trains AdapterFusion for the configured target task
+ * `adapterfusion fuse --config <file> [--run <dir>] [--resume | --restart]`: trains AdapterFusion for the configured target task
  * over frozen adapters (the `fuse` stage). The configuration is validated before its plugin `modules` load.
  */
 export const fuseCommand: CliCommand = {
@@ -23,6 +24,7 @@ export const fuseCommand: CliCommand = {
       .requiredOption('--config <file>', 'fusion configuration, YAML or JSON (docs/fusion.md)')
       .option('--run <dir>', 'run directory (default: "run" in the configuration)')
       .option('--resume', 'continue an interrupted fusion from its last checkpoint')
+      .addOption(new Option('--restart', 'discard the checkpoint of an interrupted fusion and start it over').conflicts('resume'))
       .addOption(backendOption())
       .action(async (options: FuseOptions) => {
         const config = loadConfigFile(FusionConfig, options.config);
@@ -31,7 +33,7 @@ export const fuseCommand: CliCommand = {
         if (runDir === undefined) throw new Error(`${options.config}: no run directory: set "run" in the configuration or pass --run <dir>`);
         await startBackend(options);
         const fuse = stageRegistry(await container(config.modules, baseDir)).get<FusionConfig, FusionResult>('fuse');
-        const context = { run: new RunDirectory(resolve(runDir)), baseDir, source: options.config, resume: options.resume === true, log: (line: string) => io.err(`${line}\n`) };
+        const context = { run: new RunDirectory(resolve(runDir)), baseDir, source: options.config, resume: options.resume === true, restart: options.restart === true, log: (line: string) => io.err(`${line}\n`) };
         fuse.check(config, context);
         const result = await fuse.run(config, context);
         const metrics = Object.entries(result.metrics).map(([name, value]) => `${name} ${value.toFixed(4)}`).join(', ');

@@ -4,6 +4,7 @@ import {
   ADAPTER_CONFIG_FILE,
   backboneForAdapters,
   BottleneckAdapter,
+  checkTokenizerFitsModel,
   createHead,
   inject,
   injectable,
@@ -14,7 +15,9 @@ import {
   RunDirectory,
   TaskRegistryToken,
   taskLoss,
+  trainingFingerprint,
   trainingRecord,
+  type FitOptions,
   type Stage,
   type StageContext,
   type TaskPlugin,
@@ -84,7 +87,7 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
     const path = (file: string) => (isAbsolute(file) ? file : resolve(context.baseDir, file));
     const { run } = context;
     const plugin = this.tasks.get(config.target);
-    const done = run.readManifest().stages[fusionStageKey(config.target)];
+    const done = run.completedStage(fusionStageKey(config.target), log);
     if (done) {
       log(`fuse ${config.target}: already done in ${run.root}, skipped (${config.evalSplit} ${JSON.stringify(done.metrics ?? {})}); use another run directory to train it again`);
       return { target: config.target, skipped: true, fusionDir: run.fusionDir(config.target), metrics: done.metrics ?? {}, steps: Number(done.steps ?? 0) };
@@ -108,7 +111,7 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
         run.updateManifest({ backboneHash: backbone.checkpointHash, backbonePath: backboneDir });
       }
       for (const dir of adapterDirs) adapters.push(await BottleneckAdapter.load(dir, backbone));
-      return await this.train(resolved, plugin, run, { backbone, adapters }, context.resume === true, log);
+      return await this.train(resolved, plugin, run, { backbone, adapters }, { resume: context.resume === true, restart: context.restart === true }, log);
     } finally {
       for (const adapter of adapters) adapter.dispose();
       backbone.dispose();
@@ -120,13 +123,14 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
     plugin: TaskPlugin,
     run: RunDirectory,
     frozen: Pick<FusionModel, 'backbone' | 'adapters'>,
-    resume: boolean,
+    checkpoint: FitOptions,
     log: (line: string) => void,
   ): Promise<FusionResult> {
     const { backbone, adapters } = frozen;
     const { training, target } = config;
     const seed = training.seed;
     const tokenizer = await loadTokenizer(config.tokenizer as string);
+    checkTokenizerFitsModel(tokenizer, config.tokenizer as string, backbone.config, config.backbone as string);
     const { train, dev, devBatches } = await loadTaskData(plugin, tokenizer, {
       dataDir: config.dataDir,
       maxExamples: config.maxExamples,
@@ -167,9 +171,11 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
       checkpointDir: run.checkpointDir('fuse', target),
       metricsLog: run.metricsFile('fuse', target),
       log,
+      // Where the run directory is changes nothing trained.
+      fingerprint: trainingFingerprint({ train, dev }, { ...config, run: undefined, backboneHash: backbone.checkpointHash }),
     });
     try {
-      const result = await trainer.fit((epoch) => makeBatches(train, { ...batching, shuffle: true, seed: seed + epoch }), { resume });
+      const result = await trainer.fit((epoch) => makeBatches(train, { ...batching, shuffle: true, seed: seed + epoch }), checkpoint);
       const atBestStep = temperatureAt(result.bestStep, totalSteps, settings);
       const fusionDir = run.fusionDir(target);
       const extras: FusionFileExtras = {

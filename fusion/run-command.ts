@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { dirname, resolve } from 'node:path';
 import { backendOption, loadConfigFile, startBackend, type BackendPreference, type CliCommand, type Io } from '../src/index';
 import { ExperimentConfig } from './experiment-config';
@@ -13,7 +13,7 @@ export function printExperimentSummary(result: ExperimentResult, io: Io): void {
 }
 
 /**
- * `adapterfusion run <experiment> [--run <dir>] [--resume] [--backend <name>]`: the whole pipeline of an experiment file
+ * `adapterfusion run <experiment> [--run <dir>] [--resume | --restart] [--backend <name>]`: the whole pipeline of an experiment file
  * (extraction, fusions, attention report), skipping what an earlier run finished. The whole file is validated, every
  * error at once, before its plugin `modules` load and before anything trains.
  */
@@ -25,8 +25,9 @@ export const runCommand: CliCommand = {
       .argument('<experiment>', 'experiment file (JSON or YAML)')
       .option('--run <dir>', "run directory (default: the experiment's `run`, relative to the file)")
       .option('--resume', 'continue interrupted stages from their checkpoints instead of starting them over')
+      .addOption(new Option('--restart', 'discard the checkpoints of interrupted stages and start them over').conflicts('resume'))
       .addOption(backendOption())
-      .action(async (file: string, options: { run?: string; resume?: boolean; backend?: BackendPreference }) => {
+      .action(async (file: string, options: { run?: string; resume?: boolean; restart?: boolean; backend?: BackendPreference }) => {
         const config = loadConfigFile(ExperimentConfig, file);
         const backend = await startBackend(options);
         const baseDir = dirname(resolve(file));
@@ -35,6 +36,7 @@ export const runCommand: CliCommand = {
           source: file,
           backend,
           resume: options.resume === true,
+          restart: options.restart === true,
           log: (line) => io.err(`${line}\n`),
           ...(options.run ? { runDir: resolve(options.run) } : {}),
         });

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
 import { encodeExamples, type EncodedExample } from './encode-examples';
 import { makeBatches, type Batch } from './make-batches';
 import { readTaskSplit } from './read-task-split';
@@ -49,6 +50,27 @@ export async function loadTaskData(plugin: TaskPlugin, tokenizer: Tokenizer, req
     throw new Error(`task "${plugin.id}": the ${devSplit} split in ${dataDir} has no labels; ${request.stage} selects weights on labelled ${devSplit} data`);
   }
   return { train, dev, devBatches };
+}
+
+/** sha256 of JSON values one after the other: a fingerprint of examples or of a configuration. */
+export function fingerprintOf(values: Iterable<unknown>): string {
+  const hash = createHash('sha256');
+  for (const value of values) hash.update(`${JSON.stringify(value)}\n`);
+  return hash.digest('hex');
+}
+
+/**
+ * What a stage's checkpoints record so that a resume over other data or another configuration is refused
+ * (`TrainerOptions.fingerprint`): the encoded training and evaluation examples and the stage's configuration.
+ * `task` names the task in the keys when a stage trains several.
+ */
+export function trainingFingerprint(data: Pick<TaskData, 'train' | 'dev'>, configuration: unknown, task?: string): Record<string, string> {
+  const suffix = task === undefined ? '' : ` of ${task}`;
+  return {
+    [`training data${suffix}`]: fingerprintOf(data.train),
+    [`evaluation data${suffix}`]: fingerprintOf(data.dev),
+    configuration: fingerprintOf([configuration]),
+  };
 }
 
 /** The task's loss: the plugin's own when it has one, else its head's. */

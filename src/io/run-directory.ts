@@ -1,6 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { writeJsonAtomic } from './atomic';
+import { FileError, fileError, MAX_BINARY_FILE_BYTES, readFileBounded, readJsonFile } from './read-file';
 
 /** Manifest key of a task's ST-A extraction. */
 export function extractionStageKey(task: string): string {
@@ -25,6 +27,8 @@ export interface StageRecord {
   seed?: number;
   /** Final or best metrics. */
   metrics?: Record<string, number>;
+  /** sha256 of every file the stage wrote (under the paths of `files`), by path relative to the run directory. */
+  outputs?: Record<string, string>;
   /** Anything else worth keeping (files written, timings). */
   [key: string]: unknown;
 }
@@ -96,14 +100,20 @@ export class RunDirectory {
     return join(this.root, 'manifest.json');
   }
 
-  /** The manifest, or an empty one for a new run. */
+  /** The manifest, or an empty one for a new run; an unreadable or malformed one is a `FileError` naming it. */
   readManifest(): RunManifest {
     if (!existsSync(this.manifestPath)) return { formatVersion: 1, stages: {} };
-    try {
-      return JSON.parse(readFileSync(this.manifestPath, 'utf8')) as RunManifest;
-    } catch (error) {
-      throw new Error(`${this.manifestPath}: not a valid run manifest: ${(error as Error).message}`);
+    const json = readJsonFile(this.manifestPath, 'a run manifest (restore it, or use another run directory)');
+    const manifest = json as Partial<RunManifest> | null;
+    const isObject = (value: unknown): value is object => value !== null && typeof value === 'object' && !Array.isArray(value);
+    if (!isObject(manifest) || manifest.formatVersion !== 1 || !isObject(manifest.stages) || !Object.values(manifest.stages).every(isObject)) {
+      throw new FileError(
+        this.manifestPath,
+        'read the run manifest',
+        `expected {"formatVersion": 1, "stages": {...}} with an object per stage, got ${JSON.stringify(json)?.slice(0, 80)}; restore it, or use another run directory`,
+      );
     }
+    return manifest as RunManifest;
   }
 
   /** Merges fields into the manifest and writes it atomically. */
@@ -113,15 +123,71 @@ export class RunDirectory {
     return manifest;
   }
 
-  /** Records a finished stage (after its files are written), making it skippable on the next run. */
+  /**
+   * Records a finished stage (after its files are written), making it skippable on the next run; the sha256 of every
+   * file under the paths its `files` names (relative to the run directory) goes in `outputs`.
+   */
   recordStage(key: string, record: { config: unknown } & Partial<StageRecord>): void {
+    const outputs: Record<string, string> = {};
+    for (const path of stringsIn(record.files)) for (const file of this.filesUnder(path)) outputs[file] = this.hashOf(file);
     const manifest = this.readManifest();
-    manifest.stages[key] = { ...record, finishedAt: new Date().toISOString() };
+    manifest.stages[key] = { ...record, outputs, finishedAt: new Date().toISOString() };
     writeJsonAtomic(this.manifestPath, manifest);
   }
 
-  /** True when the stage finished in an earlier run. */
+  /** True when the manifest records the stage (its files unchecked; `completedStage` checks them). */
   isDone(key: string): boolean {
     return key in this.readManifest().stages;
   }
+
+  /**
+   * The record of a stage that finished in an earlier run and whose files are all still there as it wrote them
+   * (sha256 against the manifest's `outputs`); otherwise undefined, with the reason logged, so the stage runs again.
+   */
+  completedStage(key: string, log: (line: string) => void): StageRecord | undefined {
+    const record = this.readManifest().stages[key];
+    if (!record) return undefined;
+    for (const [file, hash] of Object.entries(record.outputs ?? {})) {
+      const problem =
+        !this.isInside(file) ? 'names a file outside the run directory'
+        : !existsSync(join(this.root, file)) ? 'is missing'
+        : this.hashOf(file) !== hash ? 'has changed since (its sha256 differs)'
+        : undefined;
+      if (problem !== undefined) {
+        log(`${key}: ${this.manifestPath} records it as done, but ${file} ${problem}; running it again`);
+        return undefined;
+      }
+    }
+    return record;
+  }
+
+  /** Whether a path from the manifest stays inside the run directory. */
+  private isInside(path: string): boolean {
+    const rel = relative(this.root, resolve(this.root, path));
+    return rel !== '' && !isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`);
+  }
+
+  /** Files under a path relative to the run directory (the path itself when it is a file), sorted. */
+  private filesUnder(path: string): string[] {
+    if (!this.isInside(path)) throw new Error(`${path}: expected a path inside the run directory ${this.root}`);
+    const full = join(this.root, path);
+    try {
+      if (!existsSync(full)) return [];
+      if (!statSync(full).isDirectory()) return [path];
+      return readdirSync(full).sort().flatMap((entry) => this.filesUnder(join(path, entry)));
+    } catch (error) {
+      throw fileError(error, full, 'list the stage\'s files');
+    }
+  }
+
+  private hashOf(file: string): string {
+    return createHash('sha256').update(readFileBounded(join(this.root, file), MAX_BINARY_FILE_BYTES)).digest('hex');
+  }
+}
+
+/** Every string in a value of nested objects (a stage record's `files`). */
+function stringsIn(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.values(value).flatMap(stringsIn);
 }

@@ -33,6 +33,7 @@ export class ExtractStage implements Stage<ExtractionConfig, ExtractionTaskResul
       run: context.run,
       baseDir: context.baseDir,
       resume: context.resume === true,
+      restart: context.restart === true,
       ...(context.backend ? { backend: context.backend } : {}),
       ...(context.log ? { log: context.log } : {}),
     });

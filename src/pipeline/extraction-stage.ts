@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { packageVersion } from '../adapters/adapterhub-files';
 import { BottleneckAdapter } from '../adapters/bottleneck-adapter';
@@ -11,11 +12,11 @@ import { extractionStageKey, MTA_STAGE_KEY, type RunDirectory } from '../io/run-
 import type { TaskPlugin } from '../task/task-plugin';
 import type { TaskRegistry } from '../task/task-registry';
 import { scorePredictions } from '../task/metrics';
-import { loadTokenizer } from '../tokenizer/load-tokenizer';
+import { checkTokenizerFitsModel, loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer, trainingRecord } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
-import { loadTaskData, taskLoss } from '../data/task-data';
+import { loadTaskData, taskLoss, trainingFingerprint } from '../data/task-data';
 import { predictWithModel } from './task-model';
 
 /** How one extraction run goes. */
@@ -26,6 +27,8 @@ export interface ExtractionRunOptions {
   only?: readonly string[];
   /** Continue an interrupted task from its checkpoint instead of starting it over. */
   resume?: boolean;
+  /** Discard the checkpoint of an interrupted task and start it over (without this or `resume`, such a checkpoint is an error). */
+  restart?: boolean;
   /** Directory that relative paths of the config are resolved against (the config file's); default: the working directory. */
   baseDir?: string;
   /** The running backend, recorded in the manifest. */
@@ -107,15 +110,20 @@ export class ExtractionStage {
       throw new Error(`${options.run.manifestPath}: expected a run without MT-A results, got stage "${MTA_STAGE_KEY}"; ST-A adapters belong to the frozen backbone, so they need a run directory of their own`);
     }
 
+    const absent = tasks.filter((task) => !existsSync(path(task.dataDir)));
+    if (absent.length > 0) throw new Error(`tasks ${absent.map((task) => `${task.id} (dataDir ${path(task.dataDir)})`).join(', ')}: the data directory does not exist`);
+
     const backbone = await BertModel.fromPretrained(path(this.config.backbone));
     try {
+      const tokenizerDir = path(this.config.tokenizer ?? this.config.backbone);
+      const tokenizer = await loadTokenizer(tokenizerDir);
+      checkTokenizerFitsModel(tokenizer, tokenizerDir, backbone.config, path(this.config.backbone));
       recordEnvironment(options.run, backbone, path(this.config.backbone), options.backend);
-      const tokenizer = await loadTokenizer(path(this.config.tokenizer ?? this.config.backbone));
       const results: ExtractionTaskResult[] = [];
       for (const [i, task] of tasks.entries()) {
         const plugin = plugins[i] as TaskPlugin;
         const run = options.run;
-        const done = run.readManifest().stages[extractionStageKey(task.id)];
+        const done = run.completedStage(extractionStageKey(task.id), log);
         if (done) {
           log(`extract ${task.id}: already done in ${run.root}, skipped (dev ${JSON.stringify(done.metrics ?? {})})`);
           results.push({ task: task.id, skipped: true, metrics: done.metrics ?? {}, adapterDir: run.adapterDir(task.id), headDir: run.headDir(task.id) });
@@ -150,6 +158,7 @@ export class ExtractionStage {
     const { train, dev, devBatches } = await loadTaskData(plugin, tokenizer, { dataDir: options.dataDir, maxExamples: task.maxExamples, skipBadLines: task.skipBadLines, maxLength, batchSize: training.batchSize, seed, stage: 'extraction' });
     const batching = { batchSize: training.batchSize, padTokenId: tokenizer.padTokenId };
     log(`extract ${task.id}: ${train.length} training and ${dev.length} dev examples from ${options.dataDir}`);
+    const stageConfig = { task, adapter: this.config.adapter, training, maxLength, backbone: this.config.backbone };
 
     const adapter = BottleneckAdapter.create(task.id, this.config.adapter, backbone, seed);
     const head = createHead(task.id, plugin.head, backbone.config.hiddenSize, seed + 1, { dropoutProb: backbone.config.hiddenDropoutProb, modelType: backbone.config.modelType });
@@ -171,14 +180,15 @@ export class ExtractionStage {
       checkpointDir: run.checkpointDir('extract', task.id),
       metricsLog: run.metricsFile('extract', task.id),
       log,
+      fingerprint: trainingFingerprint({ train, dev }, { ...stageConfig, seed, backboneHash: backbone.checkpointHash }),
       ...(options.progress === undefined ? {} : { progress: options.progress }),
     });
     try {
-      const result = await trainer.fit((epoch) => makeBatches(train, { ...batching, shuffle: true, seed: seed + epoch }), { resume: options.resume === true });
+      const result = await trainer.fit((epoch) => makeBatches(train, { ...batching, shuffle: true, seed: seed + epoch }), { resume: options.resume === true, restart: options.restart === true });
       await adapter.save(run.adapterDir(task.id));
       await head.save(run.headDir(task.id));
       run.recordStage(extractionStageKey(task.id), {
-        config: { task, adapter: this.config.adapter, training, maxLength, backbone: this.config.backbone },
+        config: stageConfig,
         seed,
         ...trainingRecord(result),
         adapterParameters,

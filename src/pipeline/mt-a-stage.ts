@@ -12,11 +12,11 @@ import { MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
 import { metricNamed } from '../task/metrics';
 import type { TaskPlugin } from '../task/task-plugin';
 import type { TaskRegistry } from '../task/task-registry';
-import { loadTokenizer } from '../tokenizer/load-tokenizer';
+import { checkTokenizerFitsModel, loadTokenizer } from '../tokenizer/load-tokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer, trainingRecord, type TrainResult } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
-import { loadTaskData, taskLoss } from '../data/task-data';
+import { fingerprintOf, loadTaskData, taskLoss } from '../data/task-data';
 import { evaluateTask, logitsOf, recordEnvironment, type ExtractionRunOptions, type ExtractionTaskResult } from './extraction-stage';
 import { TaskSampler, type SamplerKind } from './task-sampler';
 
@@ -126,7 +126,7 @@ export class MultiTaskExtractionStage {
       ({ task, skipped, metrics: taskMetrics(metrics, task), adapterDir: run.adapterDir(task), headDir: run.headDir(task) });
 
     const manifest = run.readManifest();
-    const done = manifest.stages[MTA_STAGE_KEY];
+    const done = run.completedStage(MTA_STAGE_KEY, log);
     if (done) {
       log(`mt-a: already done in ${run.root}, skipped (dev ${JSON.stringify(done.metrics ?? {})})`);
       return tasks.map((task) => result(task.id, true, done.metrics ?? {}));
@@ -140,9 +140,10 @@ export class MultiTaskExtractionStage {
     const backbone = await BertModel.fromPretrained(path(this.config.backbone));
     const models: JointTask[] = [];
     try {
-      recordEnvironment(run, backbone, path(this.config.backbone), options.backend);
       const tokenizerDir = path(this.config.tokenizer ?? this.config.backbone);
       const tokenizer = await loadTokenizer(tokenizerDir);
+      checkTokenizerFitsModel(tokenizer, tokenizerDir, backbone.config, path(this.config.backbone));
+      recordEnvironment(run, backbone, path(this.config.backbone), options.backend);
       for (const [i, task] of tasks.entries()) {
         models.push(await this.taskModel(task, plugins[i] as TaskPlugin, backbone, tokenizer, path(task.dataDir), log));
       }
@@ -190,12 +191,16 @@ export class MultiTaskExtractionStage {
       checkpointDir: run.checkpointDir(MTA_STAGE_KEY, 'joint'),
       metricsLog: run.metricsFile(MTA_STAGE_KEY, 'joint'),
       log: options.log,
+      fingerprint: Object.assign(
+        { configuration: fingerprintOf([{ ...this.config, backboneHash: backbone.checkpointHash }]) },
+        ...models.map((model) => ({ [`training data of ${model.id}`]: fingerprintOf(model.train), [`evaluation data of ${model.id}`]: fingerprintOf(model.devBatches) })),
+      ) as Record<string, string>,
       ...(options.progress === undefined ? {} : { progress: options.progress }),
     });
     try {
       const train = new Map(models.map((model) => [model.id, model.train]));
       const epochOptions = { sampler, epochs: training.epochs, batchSize: training.batchSize, gradientAccumulationSteps: training.gradientAccumulationSteps, seed, padTokenId };
-      return await trainer.fit((epoch) => planMtaEpoch(train, { ...epochOptions, epoch }), { resume: options.resume === true });
+      return await trainer.fit((epoch) => planMtaEpoch(train, { ...epochOptions, epoch }), { resume: options.resume === true, restart: options.restart === true });
     } finally {
       trainer.dispose();
     }

@@ -15,6 +15,8 @@ export interface StageContext {
   source: string;
   /** Continue an interrupted stage from its last checkpoint instead of starting it over. */
   resume?: boolean;
+  /** Discard the checkpoint of an interrupted stage and start it over (without this or `resume`, such a checkpoint is an error). */
+  restart?: boolean;
   /** The running backend, recorded in the manifest. */
   backend?: BackendInfo;
   /** Receives progress lines (default: stderr). */

@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile } from '../io/read-file';
 import { readTokenizerJson } from './read-tokenizer-json';
 import { TokenizerError } from './tokenizer-error';
+import type { Tokenizer } from './tokenizer';
 import { WordPieceTokenizer, type WordPieceTokenizerOptions } from './word-piece-tokenizer';
 
 /**
@@ -9,12 +11,7 @@ import { WordPieceTokenizer, type WordPieceTokenizerOptions } from './word-piece
  * `tokenize_chinese_chars`); other keys are ignored.
  */
 function readTokenizerConfig(path: string): WordPieceTokenizerOptions {
-  let config: unknown;
-  try {
-    config = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new TokenizerError(path, `cannot read it as JSON: ${(error as Error).message}`);
-  }
+  const config = readJsonFile(path, 'a Hugging Face tokenizer_config.json');
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new TokenizerError(path, `expected a JSON object, got ${JSON.stringify(config)}`);
   }
@@ -34,6 +31,23 @@ function readTokenizerConfig(path: string): WordPieceTokenizerOptions {
     options[option] = value;
   }
   return options;
+}
+
+/**
+ * Refuses a tokenizer with more entries than the model's `vocab_size`: ids past it have no embedding and would fail
+ * inside a kernel long after training started. `modelDir` names the model in the message.
+ *
+ * @example
+ * checkTokenizerFitsModel(tokenizer, 'models/bert', backbone.config, 'models/bert');
+ */
+export function checkTokenizerFitsModel(tokenizer: Pick<Tokenizer, 'vocabSize'>, tokenizerDir: string, model: { vocabSize: number }, modelDir: string): void {
+  if (tokenizer.vocabSize > model.vocabSize) {
+    throw new TokenizerError(
+      tokenizerDir,
+      `the tokenizer has ${tokenizer.vocabSize} entries, more than the model's vocab_size ${model.vocabSize} (${join(modelDir, 'config.json')}); ` +
+        'token ids past it have no embedding: use the tokenizer that belongs to this model',
+    );
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { readSafetensors, type SafetensorsTensor } from '../io/safetensors';
+import { readSafetensors, SafetensorsError, type SafetensorsTensor } from '../io/safetensors';
 import { checkWeights } from '../io/weights';
 
 /** Copies tensors' values out of the backend, by name: for checkpoints and for keeping the best weights in memory. */
@@ -21,11 +21,15 @@ export function assignSnapshot(variables: ReadonlyMap<string, tf.Variable>, snap
 
 /**
  * Reads a safetensors file written from `snapshotTensors` and checks that it holds exactly the expected tensors
- * (a `WeightMismatchError` names every missing, unexpected or misshapen one).
+ * (a `WeightMismatchError` names every missing, unexpected or misshapen one), all finite (a `SafetensorsError` names
+ * the file and the first tensor that is not).
  */
 export function readSnapshot(file: string, expected: ReadonlyMap<string, number[]>): { tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
   const content = readSafetensors(file);
   checkWeights(file, expected, new Map([...content.tensors].map(([name, entry]) => [name, entry.shape])));
+  for (const [name, { values }] of content.tensors) {
+    if (!values.every(Number.isFinite)) throw new SafetensorsError(file, 'holds values that are not finite (NaN or infinity); the checkpoint is damaged: run with --restart to start over', name);
+  }
   return { tensors: content.tensors, metadata: content.metadata ?? {} };
 }
 

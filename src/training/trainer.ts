@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic';
+import { makeDirectory, writeFileAtomic, writeJsonAtomic } from '../io/atomic';
+import { fileError, readJsonFile, readTextFile } from '../io/read-file';
 import { writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
 import { SeededRandom } from '../util/random';
 import { AdamW } from './adamw';
@@ -47,6 +48,48 @@ export interface TrainerOptions<B> {
   log?: (line: string) => void;
   /** Draw a progress bar when stderr is a terminal (default true); otherwise log a line every `logEverySteps`. */
   progress?: boolean;
+  /**
+   * What the run trains on, by name (`training data`, `configuration`, ...), each as a hash: recorded in checkpoints,
+   * and a resume over a different one is refused, naming the parts that differ.
+   */
+  fingerprint?: Readonly<Record<string, string>>;
+}
+
+/** How `fit` treats a checkpoint already in `checkpointDir`. */
+export interface FitOptions {
+  /** Continue from it. */
+  resume?: boolean;
+  /** Discard it and start from step 0. Without either option an existing checkpoint is an error, never lost silently. */
+  restart?: boolean;
+}
+
+/** A checkpoint cannot be used as asked: one exists where a new run would start, or it does not fit this run. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+
+  constructor(
+    /** The checkpoint directory or file. */
+    readonly path: string,
+    problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+/**
+ * Training diverged: a non-finite loss or weight, or a loss that grew past `divergenceFactor` times the first step's.
+ * Nothing of the diverged weights is saved.
+ */
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+
+  constructor(
+    readonly step: number,
+    readonly learningRate: number,
+    detail: string,
+  ) {
+    super(`training diverged at step ${step} (learning rate ${learningRate}): ${detail}; lower learningRate (or raise warmupSteps) and start again with --restart`);
+  }
 }
 
 /** What one optimizer step did. */
@@ -114,6 +157,10 @@ interface CheckpointState {
   stoppedEarly: boolean;
   files: { trainable: string; optimizer: string; best?: string };
   config: TrainingConfig;
+  /** The loss of the first step, against which divergence is measured. */
+  firstLoss?: number;
+  /** `TrainerOptions.fingerprint` of the run that wrote it. */
+  fingerprint?: Record<string, string>;
 }
 
 /** One line of the metrics log (evaluation metrics are added with an `eval_` prefix). */
@@ -195,6 +242,7 @@ export class Trainer<B> {
   /** Epochs completed, with the fraction of the current one. */
   private epochs = 0;
   private fitted = false;
+  private firstLoss?: number;
 
   constructor(private readonly options: TrainerOptions<B>) {
     this.config = options.config;
@@ -239,9 +287,7 @@ export class Trainer<B> {
         value.dispose();
         this.accumulate(sum, grads);
       }
-      if (!Number.isFinite(loss)) {
-        throw new Error(`training loss is ${loss} at step ${context.step} (epoch ${epoch + 1}); try a lower learningRate (now ${learningRate}) or check the labels`);
-      }
+      if (!Number.isFinite(loss)) throw new TrainingDivergedError(context.step, learningRate, `the loss is ${loss} (check the labels if it happens at the first step)`);
       const { grads: clipped, norm } = clipByGlobalNorm(sum, this.config.maxGradNorm);
       this.optimizer.apply(clipped, learningRate);
       tf.dispose([...clipped.values()]);
@@ -259,17 +305,31 @@ export class Trainer<B> {
    * called for the same epoch (shuffle with a seed made from `config.seed` and the epoch), so that `resume` can skip
    * the ones already done and continue exactly where the checkpoint left off.
    */
-  async fit(batchesForEpoch: (epoch: number) => readonly B[], options: { resume?: boolean } = {}): Promise<TrainResult> {
+  async fit(batchesForEpoch: (epoch: number) => readonly B[], options: FitOptions = {}): Promise<TrainResult> {
     if (this.fitted) throw new Error('Trainer.fit: this trainer has already trained; create a new Trainer for another run');
     this.fitted = true;
+    if (options.resume && options.restart) throw new Error('Trainer.fit: expected resume or restart, got both');
+    if (options.restart) this.removeCheckpoint();
+    const saved = this.readCheckpoint();
+    if (saved && !options.resume) {
+      throw new CheckpointError(
+        this.options.checkpointDir ?? '',
+        `holds the checkpoint of an earlier run of this stage (step ${saved.step}${saved.finished ? ', finished' : ''}); ` +
+          'run again with --resume to continue from it, or with --restart to discard it and start over',
+      );
+    }
     this.log(
       `training ${this.trainable.size} tensors / ${countParameters(this.trainable)} parameters, ` +
         `frozen ${this.options.frozen.size} tensors / ${countParameters(this.options.frozen)} parameters`,
     );
-    let { finished, stoppedEarly } = options.resume ? this.resume() : { finished: false, stoppedEarly: false };
+    if (options.resume && !saved) this.log(`no checkpoint in ${this.options.checkpointDir ?? ''}; starting from the beginning`);
+    let { finished, stoppedEarly } = options.resume && saved ? this.resume(saved) : { finished: false, stoppedEarly: false };
     this.truncateMetricsLog(this.stepsDone);
     let batches = finished ? [] : batchesForEpoch(this.epoch);
     if (!finished && batches.length === 0) throw new Error(`batchesForEpoch(${this.epoch}) returned no batches; the training split is empty`);
+    if (!finished && this.position >= batches.length) {
+      throw new CheckpointError(this.options.checkpointDir ?? '', `continues epoch ${this.epoch + 1} at micro-batch ${this.position + 1}, but the epoch has ${batches.length}: the training data differ from the checkpoint's; run with --restart to start over`);
+    }
     const accumulation = this.config.gradientAccumulationSteps;
     // A resumed run keeps the length it planned, so its schedule stays that of the uninterrupted run.
     this.totalSteps ??= this.config.maxSteps ?? Math.ceil(batches.length / accumulation) * this.config.epochs;
@@ -279,6 +339,11 @@ export class Trainer<B> {
     while (!finished) {
       const group = batches.slice(this.position, this.position + accumulation);
       const result = this.step(group);
+      this.firstLoss ??= result.loss;
+      const limit = this.config.divergenceFactor * Math.max(Math.abs(this.firstLoss), 1);
+      if (this.config.divergenceFactor > 0 && result.loss > limit) {
+        throw new TrainingDivergedError(result.step, result.learningRate, `the loss grew to ${result.loss}, over ${this.config.divergenceFactor} times the first step's ${round(this.firstLoss, 4)} (divergenceFactor)`);
+      }
       this.position += group.length;
       const epochDone = this.position >= batches.length;
       this.epochs = Math.round((this.epoch + this.position / batches.length) * 1e4) / 1e4;
@@ -387,7 +452,7 @@ export class Trainer<B> {
     const lowerIsBetter = name === 'loss';
     const improved = Number.isFinite(value) && (this.best === undefined || (lowerIsBetter ? value < this.best.value : value > this.best.value));
     if (improved) {
-      this.best = { value, metrics, step: this.stepsDone, weights: snapshotTensors(this.trainable) };
+      this.best = { value, metrics, step: this.stepsDone, weights: this.finiteSnapshot() };
       this.badEvaluations = 0;
     } else {
       this.badEvaluations += 1;
@@ -416,8 +481,12 @@ export class Trainer<B> {
   private writeMetricsLine(line: MetricsLine, evaluation?: Record<string, number>): void {
     if (!this.options.metricsLog) return;
     const evaluated = Object.entries(evaluation ?? {}).map(([key, value]) => [`eval_${key}`, value]);
-    mkdirSync(dirname(this.options.metricsLog), { recursive: true });
-    appendFileSync(this.options.metricsLog, `${JSON.stringify({ ...line, ...Object.fromEntries(evaluated) })}\n`);
+    makeDirectory(dirname(this.options.metricsLog));
+    try {
+      appendFileSync(this.options.metricsLog, `${JSON.stringify({ ...line, ...Object.fromEntries(evaluated) })}\n`);
+    } catch (error) {
+      throw fileError(error, this.options.metricsLog, 'append to the metrics log');
+    }
   }
 
   /** A log line that does not tear the progress bar. */
@@ -433,13 +502,13 @@ export class Trainer<B> {
   private saveCheckpoint(finished: boolean, stoppedEarly: boolean): void {
     const dir = this.options.checkpointDir;
     if (!dir) return;
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const files: CheckpointState['files'] = {
       trainable: `trainable-${this.stepsDone}.safetensors`,
       optimizer: `optimizer-${this.stepsDone}.safetensors`,
     };
     const metadata = { step: String(this.stepsDone) };
-    writeSafetensors(join(dir, files.trainable), Object.fromEntries(snapshotTensors(this.trainable)), metadata);
+    writeSafetensors(join(dir, files.trainable), Object.fromEntries(this.finiteSnapshot()), metadata);
     this.optimizer.saveState(join(dir, files.optimizer));
     if (this.best) {
       files.best = `best-${this.best.step}.safetensors`;
@@ -460,6 +529,8 @@ export class Trainer<B> {
       stoppedEarly,
       files,
       config: this.config,
+      ...(this.firstLoss === undefined ? {} : { firstLoss: this.firstLoss }),
+      ...(this.options.fingerprint ? { fingerprint: { ...this.options.fingerprint } } : {}),
     };
     writeJsonAtomic(join(dir, STATE_FILE), state);
     const keep = new Set<string>([STATE_FILE, ...Object.values(files)]);
@@ -472,28 +543,67 @@ export class Trainer<B> {
   private truncateMetricsLog(step: number): void {
     const file = this.options.metricsLog;
     if (!file || !existsSync(file)) return;
-    const kept = readFileSync(file, 'utf8')
+    const kept = readTextFile(file)
       .split('\n')
       .filter((line) => stepOf(line) <= step);
     writeFileAtomic(file, kept.map((line) => `${line}\n`).join(''));
   }
 
-  /** Loads the checkpoint in `checkpointDir`, if there is one. */
-  private resume(): { finished: boolean; stoppedEarly: boolean } {
-    const dir = this.options.checkpointDir;
-    if (!dir) throw new Error('fit({ resume: true }) needs a checkpointDir to resume from');
-    const statePath = join(dir, STATE_FILE);
-    if (!existsSync(statePath)) {
-      this.log(`no checkpoint in ${dir}; starting from the beginning`);
-      return { finished: false, stoppedEarly: false };
+  /** The trainable weights, refused when one is not finite: diverged weights are never kept or saved. */
+  private finiteSnapshot(): Map<string, SafetensorsTensor> {
+    const snapshot = snapshotTensors(this.trainable);
+    for (const [name, { values }] of snapshot) {
+      if (!values.every(Number.isFinite)) {
+        throw new TrainingDivergedError(this.stepsDone, learningRateAt(Math.max(0, this.stepsDone - 1), this.config, this.scheduleLength()), `weight "${name}" is not finite after the step`);
+      }
     }
-    const state = JSON.parse(readFileSync(statePath, 'utf8')) as CheckpointState;
-    if (state.formatVersion !== 1) throw new Error(`${statePath}: expected formatVersion 1, got ${JSON.stringify(state.formatVersion)}`);
+    return snapshot;
+  }
+
+  /** The checkpoint in `checkpointDir`, if there is one; a state file that is unreadable or not a checkpoint's is an error naming it. */
+  private readCheckpoint(): CheckpointState | undefined {
+    const dir = this.options.checkpointDir;
+    if (!dir) return undefined;
+    const statePath = join(dir, STATE_FILE);
+    if (!existsSync(statePath)) return undefined;
+    const state = readJsonFile(statePath, 'the state of a training checkpoint (run with --restart to start over)');
+    const problem = checkpointStateProblem(state);
+    if (problem !== undefined) throw new CheckpointError(statePath, `${problem}; the checkpoint is damaged: run with --restart to start over`);
+    return state as CheckpointState;
+  }
+
+  /** Removes the checkpoint in `checkpointDir` (its state first, so a crash half way leaves no checkpoint behind). */
+  private removeCheckpoint(): void {
+    const dir = this.options.checkpointDir;
+    if (!dir || !existsSync(dir)) return;
+    this.log(`discarding the checkpoint in ${dir} and starting over`);
+    try {
+      rmSync(join(dir, STATE_FILE), { force: true });
+      rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      throw fileError(error, dir, 'remove the checkpoint');
+    }
+  }
+
+  /** Loads a checkpoint of this run; one made with other data or another configuration is refused, naming what differs. */
+  private resume(state: CheckpointState): { finished: boolean; stoppedEarly: boolean } {
+    const dir = this.options.checkpointDir as string;
+    const statePath = join(dir, STATE_FILE);
+    const fingerprint = this.options.fingerprint ?? {};
+    const saved = state.fingerprint ?? {};
+    const differing = [...new Set([...Object.keys(fingerprint), ...Object.keys(saved)])].filter((key) => fingerprint[key] !== saved[key]);
+    // Logging and checkpoint intervals change no result; every other training field does.
+    const harmless = new Set<string>(['logEverySteps', 'checkpointEverySteps']);
+    const changed = (Object.keys(this.config) as (keyof TrainingConfig)[]).filter((key) => !harmless.has(key) && state.config[key] !== this.config[key]);
+    differing.push(...changed.map((key) => `training.${key} (${JSON.stringify(state.config[key]) ?? 'unset'} in the checkpoint, ${JSON.stringify(this.config[key]) ?? 'unset'} now)`));
+    if (differing.length > 0) {
+      throw new CheckpointError(dir, `was made with other inputs than this run: ${differing.join(', ')} differ; resume with the same data and configuration, or run with --restart to start over`);
+    }
     const shapes = new Map([...this.trainable].map(([name, variable]) => [name, variable.shape]));
     assignSnapshot(this.trainable, readSnapshot(join(dir, state.files.trainable), shapes).tensors);
     this.optimizer.loadState(join(dir, state.files.optimizer));
     if (state.best) {
-      if (!state.files.best) throw new Error(`${statePath}: names a best step (${state.best.step}) but no best weight file`);
+      if (!state.files.best) throw new CheckpointError(statePath, `names a best step (${state.best.step}) but no best weight file; run with --restart to start over`);
       this.best = { ...state.best, weights: readSnapshot(join(dir, state.files.best), shapes).tensors };
     }
     this.stepsDone = state.step;
@@ -503,12 +613,33 @@ export class Trainer<B> {
     this.random.setState(state.randomState);
     this.badEvaluations = state.badEvaluations;
     this.history = state.history;
+    this.totalSteps = state.totalSteps;
+    if (state.firstLoss !== undefined) this.firstLoss = state.firstLoss;
     // The deferred gradient is a function of the weights, so recomputing it gives what the interrupted run held.
     if (this.stepsDone > 0) this.deferredGrads = this.computeDeferredGrads();
-    const changed = (Object.keys(this.config) as (keyof TrainingConfig)[]).filter((key) => state.config[key] !== this.config[key]);
-    if (changed.length > 0) this.log(`resuming with a changed training configuration (${changed.join(', ')}); the run will differ from an uninterrupted one`);
-    else this.totalSteps = state.totalSteps;
     this.log(`resumed from ${dir} at step ${state.step} (epoch ${state.epoch + 1}, micro-batch ${state.position})${state.finished ? '; training had finished' : ''}`);
     return { finished: state.finished, stoppedEarly: state.stoppedEarly };
   }
+}
+
+const isCount = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+/** A weight file of a checkpoint: a plain name in its directory, never a path out of it. */
+const isCheckpointFile = (value: unknown): boolean => typeof value === 'string' && /^[\w.-]+\.safetensors$/.test(value) && !value.startsWith('.');
+
+/** What is wrong with a parsed `state.json`, or undefined when it has the fields a resume reads. */
+function checkpointStateProblem(json: unknown): string | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return `expected a JSON object, got ${JSON.stringify(json)?.slice(0, 60)}`;
+  const state = json as Record<string, unknown>;
+  if (state.formatVersion !== 1) return `expected formatVersion 1, got ${JSON.stringify(state.formatVersion)}`;
+  for (const key of ['step', 'totalSteps', 'epoch', 'position', 'badEvaluations']) if (!isCount(state[key])) return `expected "${key}" to be a non-negative integer, got ${JSON.stringify(state[key])}`;
+  if (typeof state.epochs !== 'number' || !Number.isFinite(state.epochs)) return `expected "epochs" to be a number, got ${JSON.stringify(state.epochs)}`;
+  if (!Number.isSafeInteger(state.randomState)) return `expected "randomState" to be an integer, got ${JSON.stringify(state.randomState)}`;
+  if (typeof state.finished !== 'boolean' || typeof state.stoppedEarly !== 'boolean') return 'expected "finished" and "stoppedEarly" to be true or false';
+  if (!Array.isArray(state.history)) return `expected "history" to be a list, got ${JSON.stringify(state.history)?.slice(0, 60)}`;
+  if (state.config === null || typeof state.config !== 'object') return `expected "config" to be an object, got ${JSON.stringify(state.config)}`;
+  const files = state.files as Record<string, unknown> | undefined;
+  if (!files || !isCheckpointFile(files.trainable) || !isCheckpointFile(files.optimizer) || (files.best !== undefined && !isCheckpointFile(files.best))) {
+    return `expected "files" to name the checkpoint's .safetensors files in its directory, got ${JSON.stringify(files)?.slice(0, 80)}`;
+  }
+  return undefined;
 }

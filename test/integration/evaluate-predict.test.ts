@@ -1,12 +1,12 @@
 // `evaluate` and `predict` on a run made by `extract`: the scores match what extraction recorded, and predictions
 // go to a file.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
-import { writeTinyBackbone } from './fixtures/polarity-task';
+import { TINY_BERT, writeTinyBackbone } from './fixtures/polarity-task';
 
 const PLUGIN = resolve(__dirname, 'fixtures', 'polarity-task.ts');
 
@@ -63,5 +63,18 @@ describe('adapterfusion evaluate and predict', () => {
     const notRun = await cli(['evaluate', '--run', root, '--task', 'polarity', '--data', root]);
     expect(notRun.code).toBe(2);
     expect(notRun.err).toContain(`--run ${root}: not a run directory (no manifest.json)`);
+  });
+
+  it('refuses a tokenizer larger than the model\'s vocabulary, in evaluate and predict', async () => {
+    const big = join(root, 'big-tokenizer');
+    mkdirSync(big, { recursive: true });
+    writeFileSync(join(big, 'vocab.txt'), `${readFileSync(join(root, 'backbone', 'vocab.txt'), 'utf8')}extra\n`);
+    const expected = `${big}: the tokenizer has ${TINY_BERT.vocabSize + 1} entries, more than the model's vocab_size ${TINY_BERT.vocabSize}`;
+    for (const command of [['evaluate'], ['predict', '--out', join(root, 'never')]]) {
+      const result = await cli([...command, '--run', join(root, 'run'), '--task', 'polarity', '--data', root, '--split', 'dev', '--tokenizer', big, '--modules', PLUGIN]);
+      expect(result.code, command[0]).toBe(1);
+      expect(result.err).toContain(expected);
+    }
+    expect(existsSync(join(root, 'never'))).toBe(false);
   });
 });

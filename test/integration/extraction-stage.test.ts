@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +126,49 @@ describe('ExtractionStage (ST-A)', () => {
       await expect(stage.run({ run: mta, baseDir: root })).rejects.toThrow(`${mta.manifestPath}: expected a run without MT-A results, got stage "mt-a"`);
       const unknown = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, { ...RAW_CONFIG, tasks: [{ id: 'nli', dataDir: '.' }] }));
       await expect(unknown.run({ run: new RunDirectory(join(root, 'run2')), baseDir: root })).rejects.toThrow('unknown task "nli": registered tasks are polarity');
+    });
+
+    it('counts a task as done only while its files match the manifest; one with a file gone runs again (resuming its finished checkpoint) to the same bytes', async () => {
+      const file = join(run.root, 'adapters', 'polarity', 'adapter.safetensors');
+      const saved = readFileSync(file);
+      rmSync(file);
+      const stage = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, RAW_CONFIG));
+      const again: string[] = [];
+      // The stage runs again, and finds the checkpoint of its finished training: refused without --resume.
+      await expect(stage.run({ run, baseDir: root, log: (line) => again.push(line), progress: false })).rejects.toThrow(
+        `${run.checkpointDir('extract', 'polarity')}: holds the checkpoint of an earlier run of this stage (step 60, finished); run again with --resume to continue from it, or with --restart to discard it and start over`,
+      );
+      expect(again).toContain(`extract/polarity: ${run.manifestPath} records it as done, but ${join('adapters', 'polarity', 'adapter.safetensors')} is missing; running it again`);
+      const [redone] = await stage.run({ run, baseDir: root, resume: true, log: () => undefined, progress: false });
+      expect(redone).toMatchObject({ skipped: false, metrics: result?.metrics });
+      expect(readFileSync(file).equals(saved)).toBe(true);
+      writeFileSync(join(run.root, 'heads', 'polarity', 'head_config.json'), '{}');
+      const changed: string[] = [];
+      await expect(stage.run({ run, baseDir: root, log: (line) => changed.push(line) })).rejects.toThrow('holds the checkpoint');
+      expect(changed).toContain(`extract/polarity: ${run.manifestPath} records it as done, but ${join('heads', 'polarity', 'head_config.json')} has changed since (its sha256 differs); running it again`);
+      await stage.run({ run, baseDir: root, resume: true, log: () => undefined, progress: false });
+    });
+
+    it('refuses to resume a checkpoint over other data or another configuration, naming what differs', async () => {
+      const other = new RunDirectory(join(root, 'fingerprint'));
+      cpSync(run.checkpointDir('extract', 'polarity'), other.checkpointDir('extract', 'polarity'), { recursive: true });
+      const fewer = { ...RAW_CONFIG, tasks: [{ id: 'polarity', dataDir: '.', maxExamples: 20 }] };
+      const stage = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, fewer));
+      await expect(stage.run({ run: other, baseDir: root, resume: true, log: () => undefined })).rejects.toThrow(
+        `${other.checkpointDir('extract', 'polarity')}: was made with other inputs than this run: training data, evaluation data, configuration differ; resume with the same data and configuration, or run with --restart to start over`,
+      );
+    });
+
+    it('refuses a tokenizer larger than the model\'s vocabulary before training', async () => {
+      const big = join(root, 'big-tokenizer');
+      mkdirSync(big, { recursive: true });
+      writeFileSync(join(big, 'vocab.txt'), `${[...readFileSync(join(root, 'backbone', 'vocab.txt'), 'utf8').trim().split('\n'), 'extra'].join('\n')}\n`);
+      const stage = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, { ...RAW_CONFIG, tokenizer: 'big-tokenizer' }));
+      const lines: string[] = [];
+      await expect(stage.run({ run: new RunDirectory(join(root, 'big')), baseDir: root, log: (line) => lines.push(line) })).rejects.toThrow(
+        `${big}: the tokenizer has ${TINY_BERT.vocabSize + 1} entries, more than the model's vocab_size ${TINY_BERT.vocabSize} (${join(root, 'backbone', 'config.json')}); token ids past it have no embedding: use the tokenizer that belongs to this model`,
+      );
+      expect(lines.some((line) => line.startsWith('training'))).toBe(false);
     });
 
     it('adapterfusion extract killed with SIGKILL continues with --resume to the weights of an uninterrupted run', async () => {

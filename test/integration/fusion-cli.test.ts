@@ -1,6 +1,6 @@
 // `adapterfusion fuse` and `adapterfusion inspect` in-process, through the container the CLI builds (built-in tasks
 // and the fusion module loaded at run time), on the built-in demo tasks with a tiny random backbone.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -135,5 +135,17 @@ describe('adapterfusion fuse and inspect', () => {
     // 24 examples in batches of 8: 3 steps per epoch, 6 planned; the schedule goes from 50 to 1 over them.
     expect(manifest.stages['fuse/demo-review'].temperature).toEqual({ start: 50, end: 1, totalSteps: 6, atBestStep: saved.inference_temperature });
     expect([50 - 49 * (3 - 1) / 5, 1]).toContain(saved.inference_temperature);
+  });
+
+  it('refuses a tokenizer larger than the backbone\'s vocabulary before training', async () => {
+    const big = join(work, 'big-tokenizer');
+    mkdirSync(big, { recursive: true });
+    writeFileSync(join(big, 'vocab.txt'), `${readFileSync(join(backbone, 'vocab.txt'), 'utf8')}extra\n`);
+    const config = writeConfig('fuse-big.json', { ...base, tokenizer: big, adapters: ['sentiment', 'topic'], training: { epochs: 1, batchSize: 8 } });
+    const run = join(work, 'run-big');
+    const fused = await cli('fuse', '--config', config, '--run', run);
+    expect(fused.code).toBe(1);
+    expect(fused.err).toContain(`${big}: the tokenizer has ${DEMO_WORDS.length + 7} entries, more than the model's vocab_size ${DEMO_WORDS.length + 6} (${join(backbone, 'config.json')})`);
+    expect(existsSync(join(run, 'checkpoints'))).toBe(false);
   });
 });

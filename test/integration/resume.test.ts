@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate';
-import { Trainer, type TrainResult } from '../../src/training/trainer';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';
+import { CheckpointError, Trainer, TrainingDivergedError, type TrainerOptions, type TrainResult } from '../../src/training/trainer';
 import { TrainingConfig } from '../../src/training/training-config';
 import { SeededRandom } from '../../src/util/random';
 
@@ -33,7 +34,7 @@ const batchesForEpoch = (epoch: number): Batch[] => new SeededRandom(100 + epoch
  * gradient accumulation with an odd number of micro-batches per epoch, a deferred loss, a linear schedule with
  * warm-up, early stopping on a metric, checkpoints every 2 steps.
  */
-function setUp(dir: string, failAtStep?: number) {
+function setUp(dir: string, failAtStep?: number, extra: Partial<TrainerOptions<Batch>> = {}) {
   const random = new SeededRandom(1);
   const init = (n: number) => Array.from({ length: n }, () => (random.next() - 0.5) * 0.5);
   const hidden = tf.variable(tf.tensor2d(init(6 * 5), [6, 5]));
@@ -50,7 +51,7 @@ function setUp(dir: string, failAtStep?: number) {
     return tf.matMul(h, trainable.get('classifier.weight') as tf.Variable); // (N, 2)
   };
   const dev = EXAMPLES.slice(0, 2);
-  const config = validateConfig(TrainingConfig, {
+  const config = extra.config ?? validateConfig(TrainingConfig, {
     learningRate: 0.05,
     epochs: 4,
     gradientAccumulationSteps: 2,
@@ -83,6 +84,7 @@ function setUp(dir: string, failAtStep?: number) {
     metricsLog: join(dir, 'metrics.jsonl'),
     log: () => {},
     progress: false,
+    ...(extra.fingerprint ? { fingerprint: extra.fingerprint } : {}),
   });
   const weights = () => Object.fromEntries([...trainable].map(([name, variable]) => [name, Float32Array.from(variable.dataSync())]));
   const dispose = () => {
@@ -143,7 +145,7 @@ describe('resuming from a checkpoint', () => {
     first.dispose();
     const other = tf.variable(tf.zeros([3]));
     const trainer = new Trainer<Batch>({
-      config: validateConfig(TrainingConfig, {}),
+      config: first.trainer.config,
       trainable: new Map([['other.weight', other]]),
       frozen: new Map(),
       loss: () => tf.sum<tf.Scalar>(other),
@@ -155,5 +157,111 @@ describe('resuming from a checkpoint', () => {
     );
     trainer.dispose();
     other.dispose();
+  });
+});
+
+describe('a checkpoint is never lost or misused silently', () => {
+  /** A run interrupted at step 3, leaving the checkpoint of step 2. */
+  async function interrupted(extra: Partial<TrainerOptions<Batch>> = {}): Promise<string> {
+    const dir = mkdtempSync(join(tmpdir(), 'resume-guard-'));
+    const first = setUp(dir, 3, extra);
+    await expect(first.trainer.fit(batchesForEpoch)).rejects.toThrow('interrupted at step 3');
+    first.dispose();
+    return dir;
+  }
+
+  it('refuses to start over an existing checkpoint without resume, and discards it only with restart', async () => {
+    const dir = await interrupted();
+    const again = setUp(dir);
+    const refused = again.trainer.fit(batchesForEpoch);
+    await expect(refused).rejects.toThrow(CheckpointError);
+    await expect(refused).rejects.toThrow(
+      `${join(dir, 'checkpoint')}: holds the checkpoint of an earlier run of this stage (step 2); run again with --resume to continue from it, or with --restart to discard it and start over`,
+    );
+    again.dispose();
+    expect(readdirSync(join(dir, 'checkpoint')).sort()).toEqual(['optimizer-2.safetensors', 'state.json', 'trainable-2.safetensors']);
+
+    const straightDir = mkdtempSync(join(tmpdir(), 'resume-guard-straight-'));
+    const straight = setUp(straightDir);
+    const expected = await straight.trainer.fit(batchesForEpoch);
+    const expectedWeights = straight.weights();
+    straight.dispose();
+    const restarted = setUp(dir);
+    expect(await restarted.trainer.fit(batchesForEpoch, { restart: true })).toEqual(expected);
+    expect(restarted.weights()).toEqual(expectedWeights);
+    restarted.dispose();
+  });
+
+  it('refuses a resume over other data or another configuration, naming what differs', async () => {
+    const fingerprint = { 'training data': 'a'.repeat(64), configuration: 'c'.repeat(64) };
+    const dir = await interrupted({ fingerprint });
+    const otherData = setUp(dir, undefined, { fingerprint: { ...fingerprint, 'training data': 'b'.repeat(64) } });
+    await expect(otherData.trainer.fit(batchesForEpoch, { resume: true })).rejects.toThrow(
+      `${join(dir, 'checkpoint')}: was made with other inputs than this run: training data differ; resume with the same data and configuration, or run with --restart to start over`,
+    );
+    otherData.dispose();
+    const config = validateConfig(TrainingConfig, { learningRate: 0.1, epochs: 4, gradientAccumulationSteps: 2, warmupSteps: 3, evaluateEverySteps: 3, checkpointEverySteps: 2, earlyStoppingPatience: 4, logEverySteps: 1 });
+    const otherConfig = setUp(dir, undefined, { fingerprint, config });
+    await expect(otherConfig.trainer.fit(batchesForEpoch, { resume: true })).rejects.toThrow('training.learningRate (0.05 in the checkpoint, 0.1 now) differ');
+    otherConfig.dispose();
+    // Without a fingerprint, an epoch shorter than the checkpoint's position still says that the data changed.
+    const plain = await interrupted();
+    const shorter = setUp(plain);
+    await expect(shorter.trainer.fit((epoch) => batchesForEpoch(epoch).slice(0, 1), { resume: true })).rejects.toThrow(
+      'continues epoch 1 at micro-batch 5, but the epoch has 1: the training data differ from the checkpoint\'s',
+    );
+    shorter.dispose();
+  });
+
+  it('names the file and tensor of a checkpoint weight that is not finite, and a damaged state.json', async () => {
+    const dir = await interrupted();
+    const file = join(dir, 'checkpoint', 'trainable-2.safetensors');
+    const { tensors } = readSafetensors(file);
+    const bias = tensors.get('hidden.bias') as { shape: number[]; values: Float32Array };
+    bias.values[3] = NaN;
+    writeSafetensors(file, Object.fromEntries(tensors));
+    const resumed = setUp(dir);
+    await expect(resumed.trainer.fit(batchesForEpoch, { resume: true })).rejects.toThrow(
+      `${file}: tensor "hidden.bias": holds values that are not finite (NaN or infinity); the checkpoint is damaged: run with --restart to start over`,
+    );
+    resumed.dispose();
+  });
+});
+
+describe('divergence', () => {
+  /** One scalar weight at 1 with the given loss, constant learning rate, a checkpoint every step. */
+  function scalarRun(dir: string, loss: (w: tf.Variable) => tf.Scalar, learningRate: number) {
+    const w = tf.variable(tf.scalar(1));
+    const trainer = new Trainer<number>({
+      config: validateConfig(TrainingConfig, { learningRate, epochs: 5, schedule: 'constant', checkpointEverySteps: 1, logEverySteps: 1 }),
+      trainable: new Map([['w', w]]),
+      frozen: new Map(),
+      loss: () => loss(w),
+      checkpointDir: join(dir, 'checkpoint'),
+      log: () => {},
+      progress: false,
+    });
+    return { trainer, dispose: () => (trainer.dispose(), w.dispose()) };
+  }
+
+  it('stops at an exploding loss, naming the step and learning rate, before anything of it is saved', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'diverge-'));
+    // AdamW moves w by about the learning rate: 1 -> -9.1, so the loss w^4 goes from 1 to 6857.
+    const run = scalarRun(dir, (w) => tf.pow<tf.Scalar>(w, 4), 10);
+    const fit = run.trainer.fit(() => [0]);
+    await expect(fit).rejects.toThrow(TrainingDivergedError);
+    await expect(fit).rejects.toThrow(/^training diverged at step 2 \(learning rate 10\): the loss grew to 68\d\d\.\d+, over 1000 times the first step's 1 \(divergenceFactor\); lower learningRate/);
+    run.dispose();
+    // The last checkpoint is step 1's: the diverging step saved nothing.
+    expect(JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8')).step).toBe(1);
+  });
+
+  it('stops at a weight that is not finite and never writes it to a checkpoint', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'diverge-nan-'));
+    // The gradient of sqrt(|w - 1|) at w = 1 is not finite; the loss (0) is.
+    const run = scalarRun(dir, (w) => tf.sqrt(tf.abs(tf.sub<tf.Scalar>(w, 1))), 0.1);
+    await expect(run.trainer.fit(() => [0])).rejects.toThrow(/^training diverged at step 1 \(learning rate 0\.1\): weight "w" is not finite after the step/);
+    run.dispose();
+    expect(existsSync(join(dir, 'checkpoint', 'state.json'))).toBe(false);
   });
 });

@@ -11,7 +11,7 @@ import { extractionStageKey, fusionStageKey, MTA_STAGE_KEY, RunDirectory } from 
 import { loadTaskModel, predictWithModel, type TaskModelKind } from '../../pipeline/task-model';
 import { scorePredictions, type SplitPredictions } from '../../task/metrics';
 import type { TaskPlugin } from '../../task/task-plugin';
-import { loadTokenizer } from '../../tokenizer/load-tokenizer';
+import { checkTokenizerFitsModel, loadTokenizer } from '../../tokenizer/load-tokenizer';
 import { backendOption, type CliCommand, type CliContext, positiveInteger, startBackend, UsageError } from '../program';
 
 interface SplitOptions {
@@ -67,6 +67,7 @@ async function runSplit(options: SplitOptions, context: CliContext): Promise<{ p
   const tokenizer = await loadTokenizer(tokenizerDir);
   const model = await loadTaskModel(container, run, options.task, kind, { ...(options.backbone ? { backbone: options.backbone } : {}), force: options.force === true });
   try {
+    checkTokenizerFitsModel(tokenizer, tokenizerDir, model.backbone.config, options.backbone ?? manifest.backbonePath ?? run.backboneDir());
     const examples = await readTaskSplit(plugin, options.split, { dataDir: resolve(options.data), ...(options.maxExamples ? { maxExamples: options.maxExamples } : {}) });
     const encoded = encodeExamples(examples, tokenizer, plugin.head, options.maxLength ?? recorded.maxLength ?? 128);
     const batches = makeBatches(encoded, { batchSize: options.batchSize, shuffle: false, seed: 0, padTokenId: tokenizer.padTokenId });

@@ -21,7 +21,7 @@ export function defaultRunDir(configFile: string): string {
 }
 
 /**
- * `adapterfusion extract --config <file> [--mode st-a|mt-a] [--run <dir>] [--tasks a,b] [--resume] [--backend <name>]`:
+ * `adapterfusion extract --config <file> [--mode st-a|mt-a] [--run <dir>] [--tasks a,b] [--resume | --restart] [--backend <name>]`:
  * trains one adapter and head per task with the backbone frozen (ST-A), or, with `mode: mt-a` (or `--mode mt-a`), every
  * task jointly with the backbone.
  * Tasks already done in the run directory are skipped; `--resume` continues an interrupted one from its checkpoint.
@@ -35,9 +35,10 @@ export const extractCommand: CliCommand = {
       .option('--run <dir>', 'run directory for adapters, heads, metrics and checkpoints (default: runs/<config file name>)')
       .option('--tasks <ids>', 'comma-separated task ids to extract (default: every task of the configuration)', taskList)
       .option('--resume', 'continue an interrupted task from its last checkpoint instead of starting it over')
+      .addOption(new Option('--restart', 'discard the checkpoint of an interrupted task and start it over').conflicts('resume'))
       .addOption(new Option('--mode <mode>', "st-a: each task alone, backbone frozen; mt-a: all tasks jointly with the backbone (default: the configuration's mode)").choices(EXTRACTION_MODES))
       .addOption(backendOption())
-      .action(async (options: { config: string; mode?: ExtractionMode; run?: string; tasks?: string[]; resume?: boolean; backend?: BackendPreference }) => {
+      .action(async (options: { config: string; mode?: ExtractionMode; run?: string; tasks?: string[]; resume?: boolean; restart?: boolean; backend?: BackendPreference }) => {
         const backend = await startBackend(options);
         const config = loadConfigFile(ExtractionConfig, options.config);
         if (options.mode) config.mode = options.mode;
@@ -49,6 +50,7 @@ export const extractCommand: CliCommand = {
           baseDir,
           backend,
           resume: options.resume === true,
+          restart: options.restart === true,
           log: (line) => io.err(`${line}\n`),
           ...(options.tasks ? { only: options.tasks } : {}),
         });
