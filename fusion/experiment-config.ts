@@ -1,5 +1,5 @@
 import { Transform, Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { ArrayUnique, IsArray, IsBoolean, IsOptional, IsString, ValidateNested } from 'class-validator';
 import { ExtractionConfig } from '../src/index';
 import { FusionSetup } from './fusion-config';
 
@@ -61,7 +61,7 @@ export class ExperimentConfig extends ExtractionConfig {
   run = 'runs/experiment';
 
   /** Fusions to train after extraction, in order. */
-  @IsArray() @ValidateNested({ each: true }) @Type(() => FusionRecipe)
+  @IsArray() @ArrayUnique((recipe: FusionRecipe) => recipe.target, { message: 'must fuse each target once' }) @ValidateNested({ each: true }) @Type(() => FusionRecipe)
   @Transform(({ value, obj }) => withExperimentSeed(value, obj as Record<string, unknown>), { toClassOnly: true })
   fusions: FusionRecipe[] = [];
 

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
 import { TrainingConfig } from '../src/index';
 import { FusionOptions } from './fusion-options';
 
@@ -33,7 +33,7 @@ export class FusionSetup {
    * The adapters to fuse, in this order: adapter directories (holding `adapter_config.json`) or task ids of adapters
    * in the run directory (`<run>/adapters/<id>`). The order is part of the fusion: loading checks it.
    */
-  @IsArray() @ArrayMinSize(2, { message: 'needs at least 2 adapters' }) @IsString({ each: true })
+  @IsArray() @ArrayMinSize(2, { message: 'needs at least 2 adapters' }) @ArrayUnique({ message: 'must name each adapter once' }) @IsString({ each: true })
   adapters!: string[];
 
   /** Fusion architecture: a preset (`dynamic`, `static`) and overrides of AdapterHub's fusion options. */
@@ -49,7 +49,7 @@ export class FusionSetup {
   training: FusionTrainingConfig = new FusionTrainingConfig();
 
   /** Read at most this many examples per split (for quick runs). */
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000_000)
   maxExamples?: number;
 }
 
@@ -87,7 +87,7 @@ export class FusionConfig extends FusionSetup {
   tokenizer?: string;
 
   /** Tokens per sequence, special tokens included; longer inputs are truncated. */
-  @IsInt() @Min(4)
+  @IsInt() @Min(4) @Max(65_536)
   maxLength = 128;
 
   /** Skip malformed lines of the target's files (their count is reported) instead of stopping at the first. */

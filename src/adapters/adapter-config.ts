@@ -14,7 +14,8 @@ export type InitWeights = (typeof INIT_WEIGHTS)[number];
 export type ReductionFactor = number | Record<string, number>;
 
 function isReductionFactor(value: unknown): boolean {
-  const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  // Below 1/64 the bottleneck would be over 64 times the hidden size: a typo, not an adapter.
+  const positive = (v: unknown): boolean => typeof v === 'number' && v >= 1 / 64 && v <= 1_000_000;
   if (positive(value)) return true;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const entries = Object.entries(value);
@@ -53,7 +54,7 @@ export class AdapterConfig {
     name: 'reductionFactor',
     validator: {
       validate: isReductionFactor,
-      defaultMessage: () => 'reductionFactor must be a positive number, or a record of layer index (or "default") to positive number',
+      defaultMessage: () => 'reductionFactor must be a number from 1/64 to 1000000, or a record of layer index (or "default") to such a number',
     },
   })
   reductionFactor: ReductionFactor = 16;
@@ -76,6 +77,8 @@ export class AdapterConfig {
 
   /** Constant factor on the bottleneck output (He et al. 2021). */
   @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-1000)
+  @Max(1000)
   scaling = 1.0;
 
   /** `bert`: N(0, 0.02) weights, zero biases; `mam_adapter`: Kaiming-uniform down, zero up; `houlsby`: truncated N(0, 0.01). */
@@ -86,6 +89,7 @@ export class AdapterConfig {
   @IsArray()
   @IsInt({ each: true })
   @Min(0, { each: true })
+  @Max(1000, { each: true })
   leaveOut: number[] = [];
 
   /** Dropout on the bottleneck output while training. */

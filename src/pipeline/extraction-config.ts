@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
 import { AdapterConfig, AdapterConfigProperty } from '../adapters/adapter-config';
 import { TrainingConfig } from '../training/training-config';
 import { SAMPLER_KINDS, type SamplerKind } from './task-sampler';
@@ -23,6 +23,7 @@ export class ExtractionTaskConfig {
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(1_000_000_000)
   maxExamples?: number;
 
   /** Skip malformed lines of the task's files (their count is reported) instead of stopping at the first. */
@@ -34,6 +35,7 @@ export class ExtractionTaskConfig {
   @IsOptional()
   @IsInt()
   @Min(4)
+  @Max(65_536)
   maxLength?: number;
 }
 
@@ -66,6 +68,7 @@ export class ExtractionConfig {
   /** The tasks, extracted in this order. */
   @IsArray()
   @ArrayMinSize(1)
+  @ArrayUnique((task: ExtractionTaskConfig) => task.id, { message: 'must name each task id once' })
   @ValidateNested({ each: true })
   @Type(() => ExtractionTaskConfig)
   tasks: ExtractionTaskConfig[] = [];
@@ -91,9 +94,12 @@ export class ExtractionConfig {
   /** Tokens per sequence, special tokens included, unless a task sets its own. */
   @IsInt()
   @Min(4)
+  @Max(65_536)
   maxLength = 128;
 
   /** Seeds the adapter and head initialisation and the order of the training examples. */
   @IsInt()
+  @Min(0)
+  @Max(4_294_967_295)
   seed = 42;
 }
