@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { MAX_BINARY_FILE_BYTES, readFileBounded, readJsonFile } from '../io/read-file';
+import { FileError, MAX_BINARY_FILE_BYTES, readFileBounded, readJsonFile } from '../io/read-file';
 import { parseSafetensors, SafetensorsError, type SafetensorsEntry } from '../io/safetensors';
 import { checkWeights, stripPrefix } from '../io/weights';
 import type { BertConfig } from './bert-config';
@@ -79,11 +79,11 @@ function weightFiles(dir: string): { source: string; files: string[] } {
     const outside = shards.filter((shard) => shard === '' || basename(shard) !== shard || shard === '.' || shard === '..');
     if (outside.length > 0) throw new SafetensorsError(index, `expected shard file names in ${dir}, got paths ${outside.map((shard) => JSON.stringify(shard)).join(', ')}`);
     const absent = shards.filter((shard) => !existsSync(join(dir, shard)));
-    if (absent.length > 0) throw new Error(`${index}: lists shard files that do not exist in ${dir}: ${absent.join(', ')}`);
+    if (absent.length > 0) throw new SafetensorsError(index, `lists shard files that do not exist in ${dir}: ${absent.map((shard) => JSON.stringify(shard)).join(', ')}`);
     return { source: index, files: shards.map((shard) => join(dir, shard)) };
   }
   const hint = existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is a PyTorch pickle: convert it to safetensors with the Hugging Face tools)' : '';
-  throw new Error(`${dir}: expected model.safetensors or model.safetensors.index.json, found neither${hint}`);
+  throw new FileError(dir, 'read the model weights', `expected model.safetensors or model.safetensors.index.json, found neither${hint}`);
 }
 
 /**
