@@ -1,5 +1,5 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileError } from './read-file';
 
 /** Creates a directory and its parents; a failure is a `FileError` naming it and saying what to do. */
@@ -14,12 +14,16 @@ export function makeDirectory(dir: string): void {
 /**
  * Writes a file so that readers see either the old or the new content, never a partial one: the data goes to a
  * temporary file in the same directory, which is then renamed over the target. A failure (a full disk, a read-only
- * file system) removes the temporary file and is a `FileError` naming the target and saying what to do.
+ * file system) removes the temporary file and is a `FileError` naming the target and saying what to do; a temporary
+ * file of the same target left by a killed process is removed by the next write.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  makeDirectory(dirname(path));
-  const temp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const dir = dirname(path);
+  makeDirectory(dir);
+  const prefix = `${basename(path)}.tmp-`;
+  const temp = join(dir, `${prefix}${process.pid}-${Date.now()}`);
   try {
+    for (const entry of readdirSync(dir)) if (entry.startsWith(prefix)) rmSync(join(dir, entry), { force: true });
     writeFileSync(temp, data);
     renameSync(temp, path);
   } catch (error) {
