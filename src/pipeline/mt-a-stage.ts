@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { BottleneckAdapter } from '../adapters/bottleneck-adapter';
 import { BertModel } from '../backbone/bert-model';
@@ -8,6 +8,7 @@ import type { EncodedExample } from '../data/encode-examples';
 import { makeBatches, type Batch } from '../data/make-batches';
 import { createHead, type PredictionHead } from '../heads/prediction-head';
 import { writeFileAtomic } from '../io/atomic';
+import { MAX_TEXT_FILE_BYTES, readFileBounded } from '../io/read-file';
 import { MTA_STAGE_KEY, type RunDirectory } from '../io/run-directory';
 import { metricNamed } from '../task/metrics';
 import type { TaskPlugin } from '../task/task-plugin';
@@ -213,7 +214,7 @@ export class MultiTaskExtractionStage {
   private async save(models: readonly JointTask[], backbone: BertModel, tokenizerDir: string, run: RunDirectory): Promise<Record<string, unknown>> {
     await backbone.save(run.backboneDir());
     for (const file of TOKENIZER_FILES) {
-      if (existsSync(join(tokenizerDir, file))) writeFileAtomic(join(run.backboneDir(), file), readFileSync(join(tokenizerDir, file)));
+      if (existsSync(join(tokenizerDir, file))) writeFileAtomic(join(run.backboneDir(), file), readFileBounded(join(tokenizerDir, file), MAX_TEXT_FILE_BYTES));
     }
     for (const model of models) {
       await model.adapter.save(run.adapterDir(model.id));

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { writeSafetensors } from '../io/safetensors';
+import { SafetensorsError, writeSafetensors } from '../io/safetensors';
 import { assignSnapshot, readSnapshot, snapshotTensors } from './tensor-snapshot';
 import type { TrainingConfig } from './training-config';
 
@@ -122,9 +122,14 @@ export class AdamW {
   loadState(file: string): void {
     const moments = this.moments();
     const { tensors, metadata } = readSnapshot(file, new Map([...moments].map(([name, moment]) => [name, moment.shape])));
-    const steps = JSON.parse(metadata.steps ?? '{}') as Record<string, unknown>;
+    let steps: Record<string, unknown>;
+    try {
+      steps = Object(JSON.parse(metadata.steps ?? '{}')) as Record<string, unknown>;
+    } catch (error) {
+      throw new SafetensorsError(file, `expected the metadata "steps" to be JSON, got an error: ${(error as Error).message}`);
+    }
     for (const name of this.slots.keys()) {
-      if (typeof steps[name] !== 'number') throw new Error(`${file}: expected a step count for "${name}" in the metadata, got ${JSON.stringify(steps[name])}`);
+      if (!Number.isSafeInteger(steps[name]) || (steps[name] as number) < 0) throw new SafetensorsError(file, `expected a step count for "${name}" in the metadata, got ${JSON.stringify(steps[name])}`);
     }
     assignSnapshot(moments, tensors);
     for (const [name, slot] of this.slots) slot.steps = steps[name] as number;

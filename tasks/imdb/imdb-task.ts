@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DataError, FileTask, skippingBadLines, taskModule, type Example, type HeadSpec, type TaskDataOptions, type TaskPlugin } from '../../src/index';
+import { DataError, FileTask, readTextFile, skippingBadLines, taskModule, type Example, type HeadSpec, type TaskDataOptions, type TaskPlugin } from '../../src/index';
 
 const head: HeadSpec = { type: 'classification', labels: ['0', '1'] };
 
@@ -24,7 +24,7 @@ async function* reviewFolders(folder: string): AsyncGenerator<Example | DataErro
     const files = (await readdir(join(folder, name))).filter((file) => file.endsWith('.txt')).sort();
     for (const file of files) {
       const path = join(folder, name, file);
-      const text = (await readFile(path, 'utf8')).replace(/<br\s*\/?>/g, ' ').trim();
+      const text = readTextFile(path).replace(/<br\s*\/?>/g, ' ').trim();
       yield text === '' ? new DataError(path, 1, undefined, 'expected a review, got an empty file') : { id: `${name}/${file.slice(0, -4)}`, text, label };
     }
   }
