@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic';
-import { readJsonFile } from '../io/read-file';
+import { FileError, readJsonFile } from '../io/read-file';
 
 /** The architectures this encoder implements; RoBERTa differs from BERT only in its position ids and weight prefix. */
 export type BertModelType = 'bert' | 'roberta';
@@ -116,6 +117,7 @@ export function bertConfigFromJson(json: unknown, source: string): BertConfig {
  */
 export function readBertConfig(dir: string): BertConfig {
   const path = join(dir, 'config.json');
+  if (!existsSync(path)) throw new FileError(path, 'read the model configuration', 'it does not exist; expected a Hugging Face model directory (config.json, model.safetensors, vocab.txt)');
   return bertConfigFromJson(readJsonFile(path, 'the model configuration of a Hugging Face model directory'), path);
 }
 

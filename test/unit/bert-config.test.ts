@@ -49,7 +49,7 @@ describe('BertConfig', () => {
 
   it('reports an unreadable or malformed config.json by path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'af-config-'));
-    expect(() => readBertConfig(dir)).toThrow(`${join(dir, 'config.json')}: cannot read: it does not exist`);
+    expect(() => readBertConfig(dir)).toThrow(`${join(dir, 'config.json')}: cannot read the model configuration: it does not exist; expected a Hugging Face model directory`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'config.json'), '{"model_type": ');
     expect(() => readBertConfig(dir)).toThrow(`${join(dir, 'config.json')}: cannot parse as JSON`);
