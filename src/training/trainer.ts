@@ -9,7 +9,7 @@ import { AdamW } from './adamw';
 import { clipByGlobalNorm } from './clip-by-global-norm';
 import { learningRateAt } from './learning-rate-at';
 import { formatDuration, ProgressBar } from './progress-bar';
-import { assignSnapshot, readSnapshot, snapshotTensors } from './tensor-snapshot';
+import { allFinite, assignSnapshot, readSnapshot, snapshotTensors } from './tensor-snapshot';
 import type { TrainingConfig } from './training-config';
 
 /** What the loss closure learns about the step it computes. */
@@ -553,7 +553,7 @@ export class Trainer<B> {
   private finiteSnapshot(): Map<string, SafetensorsTensor> {
     const snapshot = snapshotTensors(this.trainable);
     for (const [name, { values }] of snapshot) {
-      if (!values.every(Number.isFinite)) {
+      if (!allFinite(values)) {
         throw new TrainingDivergedError(this.stepsDone, learningRateAt(Math.max(0, this.stepsDone - 1), this.config, this.scheduleLength()), `weight "${name}" is not finite after the step`);
       }
     }
