@@ -141,7 +141,7 @@ export function readTextFile(path: string, maxBytes = MAX_TEXT_FILE_BYTES): stri
  */
 export function readJsonFile(path: string, what = 'JSON'): unknown {
   const text = readTextFile(path);
-  if (text.trim() === '') throw new FileError(path, 'parse as JSON', `the file is empty; expected ${what} (a write was cut off? restore or remove the file)`);
+  if (text.trim() === '') throw new FileError(path, 'parse as JSON', `the file is empty; expected ${what}`);
   try {
     return JSON.parse(text);
   } catch (error) {
