@@ -58,7 +58,7 @@ async function taskVocabulary(container: Container, tasks: readonly { id: string
 /**
  * Builds the demo's backbone (random weights, a word-level vocabulary of the demo tasks) in `<run>/base-model` unless
  * it is there, then runs the demo experiment (`DEMO_RECIPE`): ST-A adapters for every task, a fusion for the low-resource target, and
- * the attention report. Running it again skips what is done.
+ * the attention report. Running it again skips what is done and continues an interrupted stage from its checkpoint.
  *
  * @example
  * const container = createContainer([coreModule, fusionModule]);
@@ -88,5 +88,5 @@ export async function runDemo(
     }
     log(`demo: built a ${backboneConfig.numHiddenLayers}-layer backbone (hidden ${backboneConfig.hiddenSize}, ${vocabulary.length} words) with random weights in ${baseModel}`);
   }
-  return runExperiment(container, config, { baseDir: process.cwd(), source: 'the built-in demo', runDir: options.runDir, log, ...(options.backend ? { backend: options.backend } : {}) });
+  return runExperiment(container, config, { baseDir: process.cwd(), source: 'the built-in demo', runDir: options.runDir, resume: true, log, ...(options.backend ? { backend: options.backend } : {}) });
 }
