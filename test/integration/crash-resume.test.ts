@@ -41,9 +41,9 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-type Cli = typeof import('../../src/cli/program');
-let runProgram: Cli['runProgram'];
-let commands: (typeof import('../../src/cli/main'))['COMMANDS'];
+type Index = typeof import('../../src/index');
+let runProgram: Index['runProgram'];
+let modules: (typeof import('../../bin/adapterfusion'))['BUILTIN_MODULES'];
 const work = mkdtempSync(join(tmpdir(), 'af-crash-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -51,7 +51,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 async function cli(args: string[], killAt = Infinity): Promise<{ code: number; err: string; changes: number; killed: boolean }> {
   Object.assign(disk, { count: 0, at: killAt, killed: false });
   let err = '';
-  const code = await runProgram(commands, args, { out: () => undefined, err: (text) => (err += text) });
+  const code = await runProgram(modules, args, { out: () => undefined, err: (text) => (err += text) });
   const result = { code, err, changes: disk.count, killed: disk.killed };
   Object.assign(disk, { at: Infinity, killed: false });
   return result;
@@ -94,10 +94,10 @@ describe('killed at seeded random points, every command resumes to byte-identica
   beforeAll(async () => {
     // The setup file loaded the sources with the real node:fs; load them again to see the mock.
     vi.resetModules();
-    ({ runProgram } = (await import(join(__dirname, '..', '..', 'src', 'cli', 'program.ts'))) as Cli);
-    ({ COMMANDS: commands } = (await import(join(__dirname, '..', '..', 'src', 'cli', 'main.ts'))) as typeof import('../../src/cli/main'));
-    const { BertModel } = (await import(join(__dirname, '..', '..', 'src', 'index.ts'))) as typeof import('../../src/index');
-    const { DEMO_WORDS } = (await import(join(__dirname, '..', '..', 'tasks', 'demo', 'synthetic-tasks.ts'))) as typeof import('../../tasks/demo/synthetic-tasks');
+    const { BertModel } = ((await import(join(__dirname, '..', '..', 'src', 'index.ts'))) as Index);
+    ({ runProgram } = (await import(join(__dirname, '..', '..', 'src', 'index.ts'))) as Index);
+    ({ BUILTIN_MODULES: modules } = (await import(join(__dirname, '..', '..', 'bin', 'adapterfusion.ts'))) as typeof import('../../bin/adapterfusion'));
+    const { DEMO_WORDS } = (await import(join(__dirname, '..', '..', 'fusion', 'index.ts'))) as typeof import('../../fusion/index');
     const vocabulary = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'review', ...DEMO_WORDS];
     const model = BertModel.random({
       modelType: 'bert', vocabSize: vocabulary.length, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64,

@@ -7,12 +7,12 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ExperimentConfig } from '../../fusion/experiment-config';
 import { FusionConfig } from '../../fusion/fusion-config';
 import {
   CheckpointError,
   ConfigValidationError,
   DataError,
-  ExperimentConfig,
   ExtractionConfig,
   FileError,
   loadConfigFile,
