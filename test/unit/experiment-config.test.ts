@@ -14,8 +14,8 @@ describe('ExperimentConfig fusion recipes', () => {
       seed: 7,
       fusions: [
         { target: 'rte', adapters: ['sst2', 'rte'] },
-        { target: 'rte', adapters: ['sst2', 'rte'], training: { epochs: 2 }, regularizationTiming: 'adaptertrainer', fusion: { preset: 'static' } },
-        { target: 'rte', adapters: ['sst2', 'rte'], training: { seed: 3 } },
+        { target: 'sst2', adapters: ['sst2', 'rte'], training: { epochs: 2 }, regularizationTiming: 'adaptertrainer', fusion: { preset: 'static' } },
+        { target: 'cola', adapters: ['sst2', 'rte'], training: { seed: 3 } },
       ],
     });
     const [plain, tuned, seeded] = config.fusions;
