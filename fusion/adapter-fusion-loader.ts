@@ -99,7 +99,7 @@ export class AdapterFusionLoader implements CompositionLoader {
           ...(hookOptions.adapterMask ? { adapterMask: hookOptions.adapterMask } : {}),
           ...(hookOptions.recordAttention ? { recorder } : {}),
         }),
-      takeAttention: () => recorder.take().map(({ layer, location, perToken }) => ({ layer, location, weights: perToken ?? [] })),
+      takeAttention: async () => (await recorder.take()).map(({ layer, location, perToken }) => ({ layer, location, weights: perToken ?? [] })),
       dispose: () => {
         fusion.dispose();
         head?.dispose();

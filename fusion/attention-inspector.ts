@@ -138,9 +138,9 @@ export class AttentionInspector {
         const aggregator = new AttentionAggregator(fusion.adapterNames, { perClass, perExample: request.perExample === true });
         const recorder = new AttentionRecorder();
         log(`inspect ${target}: fusion ${fusion.name} over ${examples.length} ${split} examples (temperature ${temperature})`);
-        const predicted = predictWithModel({ backbone, head, hook: fusion.hook({ temperature, recorder }) }, batches, false);
+        const predicted = await predictWithModel({ backbone, head, hook: fusion.hook({ temperature, recorder }) }, batches, false);
         // The recorder holds every site of every batch, in the order they ran.
-        const sites = recorder.take();
+        const sites = await recorder.take();
         batches.forEach((batch, b) => {
           const examples = batch.ids.map((id, i) => {
             const label = className(plugin.head, batch.labels?.[i]);
@@ -164,11 +164,12 @@ export class AttentionInspector {
         if (request.ablate) {
           if (!metrics) throw new Error(`inspect ${target}: --ablate needs gold labels, and the ${split} split has none`);
           const metric = plugin.metrics[0] as string;
-          const withoutAdapter = fusion.adapterNames.map((name, n) => {
+          const withoutAdapter: number[] = [];
+          for (const [n, name] of fusion.adapterNames.entries()) {
             log(`inspect ${target}: ${metric} without ${name}`);
             const mask = fusion.adapterNames.map((_, m) => (m === n ? 0 : 1));
-            return evaluateBatches(model, batches, [metric], { temperature, adapterMask: mask })[metric] as number;
-          });
+            withoutAdapter.push((await evaluateBatches(model, batches, [metric], { temperature, adapterMask: mask }))[metric] as number);
+          }
           report.ablation = { metric, full: metrics[metric] as number, withoutAdapter };
         }
         return report;

@@ -13,41 +13,61 @@ export interface SiteAttention {
   perToken?: number[][][];
 }
 
+/** One site's attention as the forward pass left it: tensors kept until `take` reads them. */
+interface PendingSite {
+  layer: number;
+  location: SublayerLocation;
+  sums: tf.Tensor2D;
+  tokens: tf.Tensor1D;
+  perToken?: tf.Tensor3D;
+}
+
 /**
- * Collects fusion attention while a model runs, as plain arrays: the fusion hook hands it each site's weights and it
- * copies out what it needs (sums over non-padding tokens, and raw per-token weights on request), so no tensor
- * outlives the forward pass. Recording is opt-in: a fusion hook without a recorder copies nothing.
+ * Collects fusion attention while a model runs: the fusion hook hands it each site's weights and it keeps what it
+ * needs (sums over non-padding tokens, and raw per-token weights on request) until `take` copies them out as plain
+ * arrays. The copy is asynchronous, as reads on WebGPU are. Recording is opt-in: a fusion hook without a recorder keeps
+ * nothing.
  *
  * @example
  * const recorder = new AttentionRecorder();
  * backbone.forward(inputs, { hook: fusion.hook({ recorder }) });
- * for (const site of recorder.take()) console.log(site.layer, site.sums);
+ * for (const site of await recorder.take()) console.log(site.layer, site.sums);
  */
 export class AttentionRecorder {
-  private records: SiteAttention[] = [];
+  private pending: PendingSite[] = [];
 
   constructor(private readonly options: { perToken?: boolean } = {}) {}
 
-  /** Copies one site's attention. probabilities (B, T, N), attentionMask (B, T) with 1 on real tokens. */
+  /** Keeps one site's attention. probabilities (B, T, N), attentionMask (B, T) with 1 on real tokens. */
   record(layer: number, location: SublayerLocation, probabilities: tf.Tensor3D, attentionMask: tf.Tensor2D): void {
     const [sums, tokens] = tf.tidy(() => {
       const mask = tf.cast(attentionMask, 'float32'); // (B, T)
       return [tf.sum(tf.mul(probabilities, tf.expandDims(mask, 2)), 1), tf.sum(mask, 1)]; // (B, N), (B)
     });
-    this.records.push({
+    // Kept past the forward pass's tidy; `take` disposes them.
+    this.pending.push({
       layer,
       location,
-      sums: sums.arraySync() as number[][],
-      tokens: Array.from(tokens.dataSync()),
-      ...(this.options.perToken ? { perToken: probabilities.arraySync() } : {}),
+      sums: tf.keep(sums as tf.Tensor2D),
+      tokens: tf.keep(tokens as tf.Tensor1D),
+      ...(this.options.perToken ? { perToken: tf.keep(tf.clone(probabilities)) } : {}),
     });
-    tf.dispose([sums, tokens]);
   }
 
   /** Everything recorded since the last call, in the order the sites ran; the recorder starts empty again. */
-  take(): SiteAttention[] {
-    const records = this.records;
-    this.records = [];
-    return records;
+  async take(): Promise<SiteAttention[]> {
+    const pending = this.pending;
+    this.pending = [];
+    try {
+      return await Promise.all(pending.map(async ({ layer, location, sums, tokens, perToken }) => ({
+        layer,
+        location,
+        sums: await sums.array(),
+        tokens: Array.from(await tokens.data()),
+        ...(perToken ? { perToken: await perToken.array() } : {}),
+      })));
+    } finally {
+      for (const site of pending) tf.dispose([site.sums, site.tokens, ...(site.perToken ? [site.perToken] : [])]);
+    }
   }
 }

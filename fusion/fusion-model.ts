@@ -82,9 +82,9 @@ export function fusionVariables(model: FusionModel): { trainable: Map<string, tf
 }
 
 /** The task's metrics of the model on labelled batches, in inference mode. */
-export function evaluateBatches(model: FusionModel, batches: readonly Batch[], metrics: readonly string[], pass: Omit<FusionPass, 'training' | 'dropoutSeed'>): Record<string, number> {
+export async function evaluateBatches(model: FusionModel, batches: readonly Batch[], metrics: readonly string[], pass: Omit<FusionPass, 'training' | 'dropoutSeed'>): Promise<Record<string, number>> {
   const hook = model.fusion.hook({ temperature: pass.temperature, ...(pass.adapterMask ? { adapterMask: pass.adapterMask } : {}), ...(pass.recorder ? { recorder: pass.recorder } : {}) });
-  return scorePredictions(model.head.spec, metrics, predictWithModel({ backbone: model.backbone, head: model.head, hook }, batches, firstTokenOnly(model, pass)));
+  return scorePredictions(model.head.spec, metrics, await predictWithModel({ backbone: model.backbone, head: model.head, hook }, batches, firstTokenOnly(model, pass)));
 }
 
 /** How the composition stage's trainer is set up beyond the model. */

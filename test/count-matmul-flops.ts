@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { planMatMul } from '../src/backend/kernels/matmul-plan';
 
 /** Counts the FLOPs (2·m·n·k per product) of every matrix-product kernel `f` runs. */
-export function countMatMulFlops(f: () => void): number {
+export async function countMatMulFlops(f: () => void | Promise<void>): Promise<number> {
   const backendName = tf.getBackend();
   let flops = 0;
   const originals = [tf.BatchMatMul, tf._FusedMatMul].map((name) => tf.getKernel(name, backendName)).filter((kernel) => kernel !== undefined);
@@ -21,7 +21,7 @@ export function countMatMulFlops(f: () => void): number {
     },
   })));
   try {
-    f();
+    await f();
   } finally {
     swap(originals);
   }

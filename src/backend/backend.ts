@@ -4,18 +4,19 @@ import { dirname, join } from 'node:path';
 import { KERNELS_ENV, registerKernels, type KernelInfo } from './kernels/register-kernels';
 import { loadNativeBlas } from './native/native-blas';
 import { guardWasmAllocations, type WasmAllocator } from './wasm-heap';
+import { adapterName, decideWebGpu, probeWebGpu } from './webgpu';
 import { planWasmThreads, setWasmBackend, wasmThreads } from './wasm-threads';
 
 /** Which tensor backend to run on; `auto` picks the fastest that loads. */
-export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export type BackendPreference = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /** Environment variable that overrides the backend choice (same values as `--backend`). */
 export const BACKEND_ENV = 'ADAPTERFUSION_BACKEND';
 
 /** What runs and why the better backends were skipped. */
 export interface BackendInfo {
-  /** tfjs backend name: `tensorflow`, `wasm` or `cpu`. */
+  /** tfjs backend name: `tensorflow`, `webgpu`, `wasm` or `cpu`. */
   name: string;
   /** The package that provides it. */
   package: string;
@@ -29,13 +30,15 @@ export interface BackendInfo {
   kernels: KernelInfo;
   /** wasm only: the threads its own kernels run on, and why, e.g. `2 (one per core)`. */
   threads?: string;
+  /** webgpu only: the adapter it runs on, e.g. `llvmpipe-… (mesa, software)`. */
+  adapter?: string;
 }
 
 interface Candidate {
   package: string;
   name: string;
-  /** Loads the package (registering its backend) or throws with a reason. */
-  load(): void;
+  /** Loads the package (registering its backend) or throws with a reason; `requested` when the user named it. */
+  load(requested: boolean): void | Promise<void>;
   /** Makes it the tfjs backend (default: `tf.setBackend(name)`) or throws; returns its threads where it has a choice. */
   start?(): Promise<string>;
   /** Explains a load failure for the user. */
@@ -82,6 +85,14 @@ const CANDIDATES: Record<Exclude<BackendPreference, 'auto'>, Candidate[]> = {
       explain: (e) => (isMissing(e) ? 'not installed (optional; its install downloads libtensorflow)' : `failed to load: ${message(e)}`),
     },
   ],
+  webgpu: [
+    {
+      package: '@tensorflow/tfjs-backend-webgpu',
+      name: 'webgpu',
+      load: loadWebGpu,
+      explain: (e) => message(e),
+    },
+  ],
   wasm: [
     {
       package: '@tensorflow/tfjs-backend-wasm',
@@ -100,6 +111,16 @@ const CANDIDATES: Record<Exclude<BackendPreference, 'auto'>, Candidate[]> = {
     },
   ],
 };
+
+/**
+ * Registers tfjs-backend-webgpu where `decideWebGpu` accepts the adapter; it must load after `navigator.gpu` exists,
+ * which `probeWebGpu` puts in place in Node.
+ */
+async function loadWebGpu(requested: boolean): Promise<void> {
+  const decision = decideWebGpu(await probeWebGpu(), requested);
+  if (!decision.use) throw new Error(decision.reason);
+  require('@tensorflow/tfjs-backend-webgpu');
+}
 
 function packageVersion(name: string): string {
   try {
@@ -138,7 +159,8 @@ export function backendFromEnv(env: NodeJS.ProcessEnv = process.env): BackendPre
 }
 
 /**
- * Chooses the tensor backend once per process: native TensorFlow (GPU, then CPU) where it loads, else wasm, else cpu.
+ * Chooses the tensor backend once per process: native TensorFlow (GPU, then CPU) where it loads, else WebGPU on a
+ * hardware adapter, else wasm, else cpu.
  * An explicit preference (argument, then the ADAPTERFUSION_BACKEND variable) restricts the choice to that backend.
  * Later calls return the first call's result.
  *
@@ -152,13 +174,13 @@ export function initBackend(preference?: BackendPreference): Promise<BackendInfo
 }
 
 async function choose(preference: BackendPreference): Promise<BackendInfo> {
-  const order: Exclude<BackendPreference, 'auto'>[] = preference === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [preference];
+  const order: Exclude<BackendPreference, 'auto'>[] = preference === 'auto' ? ['tensorflow', 'webgpu', 'wasm', 'cpu'] : [preference];
   const skipped: BackendInfo['skipped'] = [];
   for (const kind of order) {
     for (const candidate of CANDIDATES[kind]) {
       let threads: string | undefined;
       try {
-        candidate.load();
+        await candidate.load(preference !== 'auto');
         if (candidate.start) threads = await candidate.start();
         else await setBackend(candidate.name);
         await tf.ready();
@@ -178,6 +200,7 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
         versions: { '@tensorflow/tfjs-core': tf.version_core, [candidate.package]: packageVersion(candidate.package) },
         kernels: await registerKernels(candidate.name),
         ...(threads === undefined ? {} : { threads }),
+        ...(candidate.name === 'webgpu' ? { adapter: await webGpuAdapterName() } : {}),
       };
     }
   }
@@ -185,9 +208,14 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
   throw new Error(`no tensor backend could be loaded for "${preference}" (${details})`);
 }
 
+async function webGpuAdapterName(): Promise<string> {
+  const probe = await probeWebGpu();
+  return probe.adapter ? adapterName(probe.adapter) : 'unknown';
+}
+
 /** One line for logs: `backend wasm (@tensorflow/tfjs-backend-wasm 4.22.0): reason; wasm threads 2 (one per core); skipped …`. */
 export function describeBackend(info: BackendInfo): string {
   const skipped = info.skipped.map((s) => `${s.package} ${s.reason}`).join('; ');
-  const threads = info.threads ? `; wasm threads ${info.threads}` : '';
+  const threads = info.threads ? `; wasm threads ${info.threads}` : info.adapter ? `; adapter ${info.adapter}` : '';
   return `backend ${info.name} (${info.package} ${info.versions[info.package] ?? ''}): ${info.reason}${threads}${skipped ? `; skipped ${skipped}` : ''}`;
 }

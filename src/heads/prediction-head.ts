@@ -172,16 +172,22 @@ export class PredictionHead {
   /**
    * One prediction per example: the class or choice index, the regression value, the indices of the labels with a
    * positive logit (multi-label), or the class of every token position (tagging; positions beyond an example's length
-   * are padding).
+   * are padding). Read asynchronously, as every backend allows (WebGPU in Node has no synchronous read).
    */
-  predict(logits: tf.Tensor): (number | number[])[] {
+  async predict(logits: tf.Tensor): Promise<(number | number[])[]> {
     switch (this.spec.type) {
       case 'regression':
-        return Array.from(logits.dataSync());
+        return Array.from(await logits.data());
       case 'multi-label':
-        return (logits.arraySync() as number[][]).map((row) => row.flatMap((value, index) => (value > 0 ? [index] : [])));
-      default:
-        return tf.tidy(() => tf.argMax(logits, -1).arraySync() as number[] | number[][]);
+        return ((await logits.array()) as number[][]).map((row) => row.flatMap((value, index) => (value > 0 ? [index] : [])));
+      default: {
+        const classes = tf.argMax(logits, -1);
+        try {
+          return (await classes.array()) as number[] | number[][];
+        } finally {
+          classes.dispose();
+        }
+      }
     }
   }
 

@@ -34,8 +34,11 @@ export interface LoadedComposition {
    * every sublayer's weights for `takeAttention`.
    */
   hook(options?: { temperature?: number; adapterMask?: readonly number[]; recordAttention?: boolean }): SublayerHook;
-  /** With `recordAttention`, the attention of every sublayer since the last call, in the order the sublayers ran. */
-  takeAttention(): CompositionAttention[];
+  /**
+   * With `recordAttention`, the attention of every sublayer since the last call, in the order the sublayers ran (read
+   * asynchronously, as WebGPU allows).
+   */
+  takeAttention(): Promise<CompositionAttention[]>;
   /** Releases the composition, its adapters and head (not the backbone). */
   dispose(): void;
 }

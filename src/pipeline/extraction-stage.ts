@@ -80,7 +80,7 @@ export function recordEnvironment(run: RunDirectory, backbone: BertModel, backbo
 
 /** A task's metrics on its (labelled) dev batches, in inference mode. */
 export async function evaluateTask(batches: readonly Batch[], plugin: TaskPlugin, backbone: BertModel, adapter: BottleneckAdapter, head: PredictionHead): Promise<Record<string, number>> {
-  return scorePredictions(plugin.head, plugin.metrics, predictWithModel({ backbone, head, hook: adapter.hook() }, batches));
+  return scorePredictions(plugin.head, plugin.metrics, await predictWithModel({ backbone, head, hook: adapter.hook() }, batches));
 }
 
 /**

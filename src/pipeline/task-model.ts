@@ -60,15 +60,21 @@ export async function loadTaskModel(
  * Runs a task model over batches in inference mode; the backbone's last layer computes every token only where the head
  * reads them or `firstTokenOnly` is false (a hook that records every token's fusion attention).
  */
-export function predictWithModel(model: Pick<TaskModel, 'backbone' | 'head' | 'hook'>, batches: readonly Batch[], firstTokenOnly = model.head.readsFirstTokenOnly): SplitPredictions {
+export async function predictWithModel(model: Pick<TaskModel, 'backbone' | 'head' | 'hook'>, batches: readonly Batch[], firstTokenOnly = model.head.readsFirstTokenOnly): Promise<SplitPredictions> {
   const out: SplitPredictions = { ids: [], predictions: [], golds: [] };
   const spec = model.head.spec;
   for (const batch of batches) {
-    const predicted = tf.tidy(() => {
+    const logits = tf.tidy(() => {
       const { inputIds, attentionMask, tokenTypeIds } = batchToTensors(batch, spec);
       const output = model.backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { hook: model.hook, firstTokenOnly });
-      return model.head.predict(model.head.forward(output.lastHiddenState, output.pooledOutput, false));
+      return model.head.forward(output.lastHiddenState, output.pooledOutput, false);
     });
+    let predicted: (number | number[])[];
+    try {
+      predicted = await model.head.predict(logits);
+    } finally {
+      logits.dispose();
+    }
     predicted.forEach((prediction, i) => {
       out.ids.push(batch.ids[i] ?? String(out.ids.length));
       out.predictions.push(prediction);

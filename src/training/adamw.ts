@@ -113,9 +113,9 @@ export class AdamW {
    * Writes the moments (`<name>.exp_avg`, `<name>.exp_avg_sq`) and per-variable step counts (metadata) to a
    * safetensors file, atomically.
    */
-  saveState(file: string): void {
+  async saveState(file: string): Promise<void> {
     const steps = Object.fromEntries([...this.slots].map(([name, slot]) => [name, slot.steps]));
-    writeSafetensors(file, Object.fromEntries(snapshotTensors(this.moments())), { format: 'adamw', steps: JSON.stringify(steps) });
+    writeSafetensors(file, Object.fromEntries(await snapshotTensors(this.moments())), { format: 'adamw', steps: JSON.stringify(steps) });
   }
 
   /** Restores a state written by `saveState` for the same variables; errors name the file and every mismatch. */

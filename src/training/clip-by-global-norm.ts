@@ -6,13 +6,13 @@ import * as tf from '@tensorflow/tfjs-core';
  * leaves the gradients as they are (the norm is still measured). The returned tensors are new; the caller disposes them.
  *
  * @example
- * const { grads: clipped, norm } = clipByGlobalNorm(grads, 1.0);
+ * const { grads: clipped, norm } = await clipByGlobalNorm(grads, 1.0);
  * console.log(`gradient norm ${norm}`);
  */
-export function clipByGlobalNorm<K>(
+export async function clipByGlobalNorm<K>(
   grads: ReadonlyMap<K, tf.Tensor>,
   maxNorm: number,
-): { grads: Map<K, tf.Tensor>; norm: number } {
+): Promise<{ grads: Map<K, tf.Tensor>; norm: number }> {
   if (grads.size === 0) return { grads: new Map(), norm: 0 };
   const [total, clipped] = tf.tidy((): [tf.Tensor, tf.Tensor[]] => {
     // The norm of the per-tensor norms, the order PyTorch sums in; written with square rather than tf.norm, whose
@@ -22,7 +22,8 @@ export function clipByGlobalNorm<K>(
     const coefficient = maxNorm > 0 ? tf.minimum(tf.div(maxNorm, tf.add(total, 1e-6)), 1) : tf.scalar(1); // ()
     return [total, [...grads.values()].map((g) => tf.mul(g, coefficient))];
   });
-  const norm = total.dataSync()[0] ?? NaN;
+  // Read asynchronously (WebGPU has no synchronous read in Node), after the clipped gradients are queued.
+  const norm = (await total.data())[0] ?? NaN;
   total.dispose();
   const keys = [...grads.keys()];
   return { grads: new Map(clipped.map((g, i) => [keys[i] as K, g])), norm };

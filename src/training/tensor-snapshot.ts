@@ -2,12 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, SafetensorsError, type SafetensorsTensor } from '../io/safetensors';
 import { checkWeights } from '../io/weights';
 
-/** Copies tensors' values out of the backend, by name: for checkpoints and for keeping the best weights in memory. */
-export function snapshotTensors(tensors: ReadonlyMap<string, tf.Tensor>): Map<string, SafetensorsTensor> {
-  const snapshot = new Map<string, SafetensorsTensor>();
+/**
+ * Copies tensors' values out of the backend, by name: for checkpoints and for keeping the best weights in memory.
+ * Asynchronous, as WebGPU reads are; all reads are started before the first is awaited.
+ */
+export async function snapshotTensors(tensors: ReadonlyMap<string, tf.Tensor>): Promise<Map<string, SafetensorsTensor>> {
+  const entries = [...tensors];
+  const values = await Promise.all(entries.map(([, tensor]) => tensor.data<'float32'>()));
   // A copy, since some backends hand out their own buffer.
-  for (const [name, tensor] of tensors) snapshot.set(name, { shape: [...tensor.shape], values: Float32Array.from(tensor.dataSync()) });
-  return snapshot;
+  return new Map(entries.map(([name, tensor], i) => [name, { shape: [...tensor.shape], values: Float32Array.from(values[i] as Float32Array) }]));
 }
 
 /** Whether every value is finite (no NaN, no infinity); a plain loop, as it runs over every weight at each checkpoint. */

@@ -270,7 +270,7 @@ export class Trainer<B> {
    * previous step), clipped to `maxGradNorm`, applied by AdamW at the scheduled learning rate. Outside `fit`, the
    * linear schedule needs `config.maxSteps` to know where it ends.
    */
-  step(microBatches: readonly B[], epoch = this.epoch): StepResult {
+  async step(microBatches: readonly B[], epoch = this.epoch): Promise<StepResult> {
     if (microBatches.length === 0) throw new Error('Trainer.step: expected at least one micro-batch, got none');
     const learningRate = learningRateAt(this.stepsDone, this.config, this.scheduleLength());
     const context: TrainContext = { step: this.stepsDone + 1, epoch, random: this.random };
@@ -283,12 +283,12 @@ export class Trainer<B> {
       for (const batch of microBatches) {
         // Each micro-batch's loss is divided by their number, so the summed gradient is the mean (PyTorch order).
         const { value, grads } = tf.variableGrads(() => tf.div(this.options.loss(batch, context), microBatches.length), variables);
-        loss += value.dataSync()[0] ?? NaN;
+        loss += (await value.data())[0] ?? NaN;
         value.dispose();
         this.accumulate(sum, grads);
       }
       if (!Number.isFinite(loss)) throw new TrainingDivergedError(context.step, learningRate, `the loss is ${loss} (check the labels if it happens at the first step)`);
-      const { grads: clipped, norm } = clipByGlobalNorm(sum, this.config.maxGradNorm);
+      const { grads: clipped, norm } = await clipByGlobalNorm(sum, this.config.maxGradNorm);
       this.optimizer.apply(clipped, learningRate);
       tf.dispose([...clipped.values()]);
       this.stepsDone += 1;
@@ -338,7 +338,7 @@ export class Trainer<B> {
     let window: LogWindow = { steps: 0, lossSum: 0, microBatches: 0, started: performance.now() };
     while (!finished) {
       const group = batches.slice(this.position, this.position + accumulation);
-      const result = this.step(group);
+      const result = await this.step(group);
       this.firstLoss ??= result.loss;
       const limit = this.config.divergenceFactor * Math.max(Math.abs(this.firstLoss), 1);
       if (this.config.divergenceFactor > 0 && result.loss > limit) {
@@ -374,7 +374,7 @@ export class Trainer<B> {
       }
       finished = lastStep || stoppedEarly;
       const checkpointDue = this.config.checkpointEverySteps > 0 && this.stepsDone % this.config.checkpointEverySteps === 0;
-      if (finished || evaluation || checkpointDue) this.saveCheckpoint(finished, stoppedEarly);
+      if (finished || evaluation || checkpointDue) await this.saveCheckpoint(finished, stoppedEarly);
       if (epochDone && !finished) batches = batchesForEpoch(this.epoch);
     }
     this.bar?.finish();
@@ -452,7 +452,7 @@ export class Trainer<B> {
     const lowerIsBetter = name === 'loss';
     const improved = Number.isFinite(value) && (this.best === undefined || (lowerIsBetter ? value < this.best.value : value > this.best.value));
     if (improved) {
-      this.best = { value, metrics, step: this.stepsDone, weights: this.finiteSnapshot() };
+      this.best = { value, metrics, step: this.stepsDone, weights: await this.finiteSnapshot() };
       this.badEvaluations = 0;
     } else {
       this.badEvaluations += 1;
@@ -499,7 +499,7 @@ export class Trainer<B> {
    * Writes the weight files under step-numbered names first and `state.json` last, so a crash at any point leaves the
    * previous checkpoint intact; files no longer named by `state.json` are removed afterwards.
    */
-  private saveCheckpoint(finished: boolean, stoppedEarly: boolean): void {
+  private async saveCheckpoint(finished: boolean, stoppedEarly: boolean): Promise<void> {
     const dir = this.options.checkpointDir;
     if (!dir) return;
     makeDirectory(dir);
@@ -508,8 +508,8 @@ export class Trainer<B> {
       optimizer: `optimizer-${this.stepsDone}.safetensors`,
     };
     const metadata = { step: String(this.stepsDone) };
-    writeSafetensors(join(dir, files.trainable), Object.fromEntries(this.finiteSnapshot()), metadata);
-    this.optimizer.saveState(join(dir, files.optimizer));
+    writeSafetensors(join(dir, files.trainable), Object.fromEntries(await this.finiteSnapshot()), metadata);
+    await this.optimizer.saveState(join(dir, files.optimizer));
     if (this.best) {
       files.best = `best-${this.best.step}.safetensors`;
       if (!existsSync(join(dir, files.best))) writeSafetensors(join(dir, files.best), Object.fromEntries(this.best.weights), { step: String(this.best.step) });
@@ -550,8 +550,8 @@ export class Trainer<B> {
   }
 
   /** The trainable weights, refused when one is not finite: diverged weights are never kept or saved. */
-  private finiteSnapshot(): Map<string, SafetensorsTensor> {
-    const snapshot = snapshotTensors(this.trainable);
+  private async finiteSnapshot(): Promise<Map<string, SafetensorsTensor>> {
+    const snapshot = await snapshotTensors(this.trainable);
     for (const [name, { values }] of snapshot) {
       if (!allFinite(values)) {
         throw new TrainingDivergedError(this.stepsDone, learningRateAt(Math.max(0, this.stepsDone - 1), this.config, this.scheduleLength()), `weight "${name}" is not finite after the step`);

@@ -109,7 +109,7 @@ function randomInputs(batch: number, seed: number): Inputs {
 }
 
 /** Builds the case and returns one step (a training step of `batch` examples, or one inference batch). */
-function buildCase(spec: Spec): { step: () => void; dispose: () => void } {
+function buildCase(spec: Spec): { step: () => Promise<void>; dispose: () => void } {
   const { batch } = MODELS[spec.model];
   const backbone = BertModel.random(bertConfig(spec.model), 1);
   const hidden = backbone.config.hiddenSize;
@@ -130,10 +130,14 @@ function buildCase(spec: Spec): { step: () => void; dispose: () => void } {
   if (spec.case.endsWith('inference')) {
     const inputs = randomInputs(batch, 7);
     return {
-      step: () => tf.tidy(() => {
-        const output = backbone.forward(inputs, { training: false, firstTokenOnly: true, ...(hook ? { hook } : {}) });
-        head.forward(output.lastHiddenState, output.pooledOutput, false).dataSync();
-      }),
+      step: async () => {
+        const logits = tf.tidy(() => {
+          const output = backbone.forward(inputs, { training: false, firstTokenOnly: true, ...(hook ? { hook } : {}) });
+          return head.forward(output.lastHiddenState, output.pooledOutput, false);
+        });
+        await logits.data();
+        logits.dispose();
+      },
       dispose: () => {
         tf.dispose([inputs.inputIds, inputs.attentionMask, inputs.labels]);
         dispose();
@@ -156,7 +160,7 @@ function buildCase(spec: Spec): { step: () => void; dispose: () => void } {
       return fusion ? tf.add(loss, fusion.regularizationLoss()) : loss;
     },
   });
-  return { step: () => void trainer.step(microBatches), dispose };
+  return { step: async () => void (await trainer.step(microBatches)), dispose };
 }
 
 function median(values: number[]): number {
@@ -169,8 +173,8 @@ async function runCase(spec: Spec): Promise<Result> {
   await initBackend(spec.backend);
   const { batch } = MODELS[spec.model];
   const { step, dispose } = buildCase(spec);
-  for (let i = 0; i < spec.warmup; i++) step();
-  const matMulFlopsPerStep = countMatMulFlops(step);
+  for (let i = 0; i < spec.warmup; i++) await step();
+  const matMulFlopsPerStep = await countMatMulFlops(step);
   const times: number[] = [];
   const cpuTimes: number[] = [];
   const backend = tf.backend() as Partial<WasmBackend>;
@@ -180,7 +184,7 @@ async function runCase(spec: Spec): Promise<Result> {
     if (i === 1) before = memory(); // after one timed step, so a step's own allocations are not counted as growth
 
     const [started, cpuStarted] = [performance.now(), process.cpuUsage()];
-    step();
+    await step();
     times.push(performance.now() - started);
     const cpu = process.cpuUsage(cpuStarted);
     cpuTimes.push((cpu.user + cpu.system) / 1000);

@@ -86,11 +86,11 @@ describe.skipIf(!hasShared(...TRAJECTORY) || !hasShared(...START))('AdapterFusio
       const config = validateConfig(TrainingConfig, { learningRate: lr, schedule: 'constant', weightDecay: 0.01, maxGradNorm: 1, epochs: 1, maxSteps: 6 });
       const trainer = createFusionTrainer(model, { config, regularizationTiming: timing, totalSteps: 6, loss: (logits, labels) => model.head.loss(logits, labels), log: () => undefined });
       let tensorsAfterStep2 = 0;
-      run.steps.forEach((step, k) => {
+      for (const [k, step] of run.steps.entries()) {
         const reg = model.fusion.regularizationLoss();
         if (step.fusion_reg_loss !== undefined) expect(Math.abs((reg.dataSync()[0] as number) - step.fusion_reg_loss)).toBeLessThan(1e-5);
         reg.dispose();
-        const result = trainer.step([batches[k] as Batch]);
+        const result = await trainer.step([batches[k] as Batch]);
         expect(Math.abs(result.loss - step.loss), `step ${k + 1} loss`).toBeLessThan(1e-5);
         expect(Math.abs(result.gradNorm - step.grad_norm) / step.grad_norm, `step ${k + 1} grad norm`).toBeLessThan(1e-5);
         if (step.fusion_reg_loss_at_step_end !== undefined) {
@@ -99,7 +99,7 @@ describe.skipIf(!hasShared(...TRAJECTORY) || !hasShared(...START))('AdapterFusio
           end.dispose();
         }
         if (k === 1) tensorsAfterStep2 = tf.memory().numTensors;
-      });
+      }
       expect(tf.memory().numTensors).toBe(tensorsAfterStep2);
       expect(maxDifference(logitsOn(model, batches[0] as Batch), run.logits_after)).toBeLessThan(1e-4);
 

@@ -55,7 +55,7 @@ describe.skipIf(!hasShared(...FIXTURE))('AdapterFusion conformance with AdapterH
     expect(maxDifference(output.lastHiddenState, call.last_hidden_state)).toBeLessThan(1e-4);
     expect(maxDifference(output.pooledOutput, call.pooler_output)).toBeLessThan(1e-4);
     expect(maxDifference(tf.stack(output.hiddenStates ?? []), call.hidden_states)).toBeLessThan(1e-4);
-    const sites = recorder.take();
+    const sites = await recorder.take();
     expect(sites.map((site) => [site.layer, site.location])).toEqual([[0, 'output_adapter'], [1, 'output_adapter']]);
     // AdapterHub returns the raw per-token weights, padding included.
     expect(maxDifference(tf.tensor(sites.map((site) => site.perToken ?? [])), call.fusion_attentions.output_adapter)).toBeLessThan(1e-4);

@@ -68,7 +68,7 @@ describe.skipIf(!hasShared(...START) || !hasShared(...FIXTURE))('ST-A training p
 
     const tensorsAfterFirstStep: number[] = [];
     for (const [k, batch] of batches.entries()) {
-      const result = trainer.step([batch]);
+      const result = await trainer.step([batch]);
       const reference = run.steps[k];
       expect(Math.abs(result.loss - (reference?.ce_loss ?? NaN))).toBeLessThan(1e-5);
       expect(Math.abs(result.gradNorm - (reference?.grad_norm ?? NaN)) / (reference?.grad_norm ?? NaN)).toBeLessThan(1e-5);

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
       labels: tf.randomUniformInt<tf.Rank.R1>([microBatch], 0, 2, 100 * step + i + 50),
     })));
     const started = performance.now();
-    const result = trainer.step(micro);
+    const result = await trainer.step(micro);
     const seconds = (performance.now() - started) / 1000;
     tf.dispose(micro.flatMap((m) => [m.inputIds, m.attentionMask, m.labels]));
     const memory = tf.memory();

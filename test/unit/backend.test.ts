@@ -14,7 +14,7 @@ describe('backend', () => {
 
   it('refuses an unknown ADAPTERFUSION_BACKEND value naming the variable', () => {
     expect(() => backendFromEnv({ ADAPTERFUSION_BACKEND: 'gpu' })).toThrow(
-      'ADAPTERFUSION_BACKEND: expected one of auto, tensorflow, wasm, cpu, got "gpu"',
+      'ADAPTERFUSION_BACKEND: expected one of auto, tensorflow, webgpu, wasm, cpu, got "gpu"',
     );
     expect(backendFromEnv({})).toBeUndefined();
   });

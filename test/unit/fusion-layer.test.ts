@@ -172,13 +172,13 @@ describe('FusionLayer', () => {
     layer.dispose();
   });
 
-  it('costs three D×D products per token whatever the number of adapters, plus 2·N·D multiply-adds for scores and mixing', () => {
+  it('costs three D×D products per token whatever the number of adapters, plus 2·N·D multiply-adds for scores and mixing', async () => {
     const d = 16;
-    const flops = (n: number) => {
+    const flops = async (n: number) => {
       const layer = new FusionLayer({ hiddenSize: d, settings: presetSettings('dynamic'), dropoutRate: 0, seed: 1 });
       const [query, residual] = [tf.ones<tf.Rank.R3>([B, T, d]), tf.ones<tf.Rank.R3>([B, T, d])];
       const adapterOutputs = tf.ones<tf.Rank.R4>([B, T, n, d]);
-      const counted = countMatMulFlops(() => {
+      const counted = await countMatMulFlops(() => {
         const { context, probabilities } = layer.apply({ query, adapterOutputs, residual }, { temperature: 1, training: false });
         tf.dispose([context, probabilities]);
       });
@@ -187,7 +187,7 @@ describe('FusionLayer', () => {
       return counted;
     };
     // Per token: W_Q, W_Kᵀ and W_V (3·D²), q·b_K (D), scores and mixing (2·N·D); 2 FLOPs per multiply-add.
-    for (const n of [2, 8]) expect(flops(n)).toBe(2 * B * T * (3 * d * d + d + 2 * n * d));
+    for (const n of [2, 8]) expect(await flops(n)).toBe(2 * B * T * (3 * d * d + d + 2 * n * d));
   });
 
   it('leaves no tensor behind across forward and backward passes', () => {

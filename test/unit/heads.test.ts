@@ -46,7 +46,7 @@ describe('prediction heads', () => {
     pooled = tf.randomNormal<tf.Rank.R2>([2, D], 0, 1, 'float32', 10); // (B, D)
   });
 
-  it('classification: AdapterHub layout heads.{name}.1 (d→d, tanh) and .4 (d→labels) on the first token', () => {
+  it('classification: AdapterHub layout heads.{name}.1 (d→d, tanh) and .4 (d→labels) on the first token', async () => {
     const head = createHead('nli', { type: 'classification', labels: ['yes', 'no', 'maybe'] }, D, 1);
     expect([...head.variables].map(([name, v]) => `${name} ${v.shape.join('x')}`)).toEqual([
       'heads.nli.1.weight 6x6',
@@ -60,7 +60,7 @@ describe('prediction heads', () => {
     const rows = logits.arraySync() as number[][];
     const firstTokens = (hidden.arraySync()).map((sequence) => sequence[0] ?? []);
     rows.forEach((row, b) => row.forEach((v, k) => expect(v).toBeCloseTo(twoLayer(head, firstTokens[b] ?? [])[k] ?? NaN, 5)));
-    expect(head.predict(logits)).toEqual(rows.map((row) => row.indexOf(Math.max(...row))));
+    expect(await head.predict(logits)).toEqual(rows.map((row) => row.indexOf(Math.max(...row))));
     expect(head.parameterCount()).toBe(6 * 6 + 6 + 6 * 3 + 3);
     logits.dispose();
     head.dispose();
@@ -75,22 +75,22 @@ describe('prediction heads', () => {
     head.dispose();
   });
 
-  it('regression, multi-label, tagging and multiple choice: shapes, losses and predictions', () => {
+  it('regression, multi-label, tagging and multiple choice: shapes, losses and predictions', async () => {
     const regression = createHead('r', { type: 'regression' }, D, 1);
     const value = regression.forward(hidden, pooled, false);
     expect(value.shape).toEqual([2, 1]);
-    expect(regression.predict(value)).toEqual(Array.from(value.dataSync()));
+    expect(await regression.predict(value)).toEqual(Array.from(value.dataSync()));
 
     const multi = createHead('m', { type: 'multi-label', labels: ['a', 'b', 'c'] }, D, 1);
-    expect(multi.predict(tf.tensor2d([[1, -1, 0.5], [-1, -2, -3]]))).toEqual([[0, 2], []]);
+    expect(await multi.predict(tf.tensor2d([[1, -1, 0.5], [-1, -2, -3]]))).toEqual([[0, 2], []]);
     expect(scalar(multi.loss(tf.tensor2d([[0, 0, 0]]), tf.tensor2d([[1, 0, 1]])))).toBeCloseTo(Math.log(2), 6);
 
     const tagging = createHead('t', { type: 'tagging', labels: ['O', 'B', 'I'] }, D, 1);
     expect([...tagging.variables.keys()]).toEqual(['heads.t.1.weight', 'heads.t.1.bias']);
     const tags = tagging.forward(hidden, pooled, false);
     expect(tags.shape).toEqual([2, 3, 3]);
-    expect(tagging.predict(tags)).toHaveLength(2);
-    expect((tagging.predict(tags)[0] as number[]).length).toBe(3);
+    expect(await tagging.predict(tags)).toHaveLength(2);
+    expect(((await tagging.predict(tags))[0] as number[]).length).toBe(3);
 
     const choice = createHead('mc', { type: 'multiple-choice', numChoices: 3 }, D, 1);
     const six = tf.concat<tf.Tensor3D>([hidden, hidden, hidden]); // 2 examples × 3 choices

@@ -63,7 +63,7 @@ function trainer(model: ReturnType<typeof tinyModel>, raw: Record<string, unknow
 }
 
 describe('Trainer.step', () => {
-  it('averages accumulated micro-batches exactly like one batch of all their examples', () => {
+  it('averages accumulated micro-batches exactly like one batch of all their examples', async () => {
     const small = tinyModel();
     const large = tinyModel();
     const micro = small.batches(6, 4, 9);
@@ -71,8 +71,8 @@ describe('Trainer.step', () => {
     const single = trainer(large, {});
     for (let step = 0; step < 3; step++) {
       const [a, b] = [micro[2 * step] as Batch, micro[2 * step + 1] as Batch];
-      const left = accumulated.step([a, b]);
-      const right = single.step([{ x: [...a.x, ...b.x], y: [...a.y, ...b.y] }]);
+      const left = await accumulated.step([a, b]);
+      const right = await single.step([{ x: [...a.x, ...b.x], y: [...a.y, ...b.y] }]);
       expect(left.loss).toBeCloseTo(right.loss, 6);
       expect(left.gradNorm).toBeCloseTo(right.gradNorm, 6);
     }
@@ -83,7 +83,7 @@ describe('Trainer.step', () => {
     for (const item of [accumulated, single, small, large]) item.dispose();
   });
 
-  it('changes only the trainable variables, leaks no tensors, and clips to maxGradNorm', () => {
+  it('changes only the trainable variables, leaks no tensors, and clips to maxGradNorm', async () => {
     const model = tinyModel();
     const frozenBefore = values(model.frozen);
     const trainableBefore = values(model.trainable);
@@ -91,7 +91,7 @@ describe('Trainer.step', () => {
     const batches = model.batches(5, 8, 3);
     const counts: number[] = [];
     for (const batch of batches) {
-      const result = run.step([batch]);
+      const result = await run.step([batch]);
       expect(result.gradNorm).toBeGreaterThan(0.05); // so clipping is active and the clipped path is what runs
       counts.push(tf.memory().numTensors);
     }
@@ -102,7 +102,7 @@ describe('Trainer.step', () => {
     model.dispose();
   });
 
-  it('adds the deferred gradient, taken at the updated weights, to the next step only', () => {
+  it('adds the deferred gradient, taken at the updated weights, to the next step only', async () => {
     const model = tinyModel();
     const weight = model.trainable.get('dense.weight') as tf.Variable;
     const deferredLoss = () => tf.mul<tf.Scalar>(tf.sum(tf.square(weight)), 3);
@@ -115,25 +115,25 @@ describe('Trainer.step', () => {
       return total;
     };
     const plainAtStart = norm(() => model.loss(first));
-    expect(run.step([first]).gradNorm).toBeCloseTo(plainAtStart, 5); // step 1: nothing deferred yet
+    expect((await run.step([first])).gradNorm).toBeCloseTo(plainAtStart, 5); // step 1: nothing deferred yet
     const withDeferred = norm(() => tf.add<tf.Scalar>(model.loss(second), deferredLoss()));
     const plain = norm(() => model.loss(second));
     expect(Math.abs(withDeferred - plain)).toBeGreaterThan(0.1);
-    expect(run.step([second]).gradNorm).toBeCloseTo(withDeferred, 5);
+    expect((await run.step([second])).gradNorm).toBeCloseTo(withDeferred, 5);
     run.dispose();
     model.dispose();
   });
 
-  it('explains what is wrong with its inputs', () => {
+  it('explains what is wrong with its inputs', async () => {
     const model = tinyModel();
     const weight = model.trainable.get('dense.weight') as tf.Variable;
     expect(() => new Trainer<Batch>({ config: config({}), trainable: model.trainable, frozen: new Map([['w', weight]]), loss: model.loss })).toThrow(
       'variable "dense.weight" is both trainable and frozen (as "w")',
     );
     const linear = trainer(model, { schedule: 'linear' });
-    expect(() => linear.step(model.batches(1, 2, 1))).toThrow('the learning-rate schedule needs the number of steps; set config.maxSteps or train with fit()');
+    await expect(linear.step(model.batches(1, 2, 1))).rejects.toThrow('the learning-rate schedule needs the number of steps; set config.maxSteps or train with fit()');
     const diverging = trainer(model, {}, { loss: (batch) => tf.mul<tf.Scalar>(model.loss(batch), NaN) });
-    expect(() => diverging.step(model.batches(1, 2, 1))).toThrow(/^training diverged at step 1 \(learning rate [\d.e-]+\): the loss is NaN/);
+    await expect(diverging.step(model.batches(1, 2, 1))).rejects.toThrow(/^training diverged at step 1 \(learning rate [\d.e-]+\): the loss is NaN/);
     for (const item of [linear, diverging, model]) item.dispose();
   });
 });

@@ -126,12 +126,12 @@ export async function registerKernels(backendName: string, env: NodeJS.ProcessEn
   const heap = blas || backendName !== 'wasm' ? undefined : await heapWorkers(env);
   const configs = kernelsFor(backendName, blas, heap);
   const split = heap && heap.threads > 1 ? `, split over ${heap.threads} threads` : '';
-  const elementwise = backendName === 'tensorflow' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `GELU, LayerNorm and dropout in WebAssembly SIMD${split}` : 'JavaScript';
+  const elementwise = backendName !== 'wasm' && backendName !== 'cpu' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `GELU, LayerNorm and dropout in WebAssembly SIMD${split}` : 'JavaScript';
   const info =
     backendName === 'wasm'
       ? { matMul: blas ? 'native BLAS on the wasm heap' : `WebAssembly SIMD${(await fusedMultiplyAdd(env)) ? ' with fused multiply-add' : ''}${split}, XNNPACK for the rest`, blas: blas ? description : `not used: ${description}` }
     : backendName === 'cpu' && blas ? { matMul: 'native BLAS on the cpu backend\'s arrays', blas: description }
-    : { matMul: `stock ${backendName} kernels`, blas: backendName === 'tensorflow' ? 'not used (TensorFlow brings its own)' : `not used: ${description}` };
+    : { matMul: `stock ${backendName} kernels`, blas: backendName === 'tensorflow' ? 'not used (TensorFlow brings its own)' : backendName === 'webgpu' ? 'not used (the GPU does the products)' : `not used: ${description}` };
   for (const config of configs) {
     if (tf.getKernel(config.kernelName, config.backendName)) tf.unregisterKernel(config.kernelName, config.backendName);
     tf.registerKernel(config);

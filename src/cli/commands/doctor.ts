@@ -1,15 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
+import { backendFromEnv, type BackendPreference } from '../../backend/backend';
+import { probeWebGpu, webGpuReport } from '../../backend/webgpu';
 import { backendOption, startBackend, type CliCommand } from '../program';
 
-/** `adapterfusion doctor`: which backend runs and why, versions, threads/SIMD, and a matmul that proves it works. */
+/**
+ * `adapterfusion doctor`: which backend runs and why, versions, threads/SIMD, the WebGPU adapter and why it runs or
+ * not, and a matmul that proves it works.
+ */
 export const doctorCommand: CliCommand = {
   register: (program: Command, { io }) => {
     program
       .command('doctor')
-      .description('print the tensor backend, why it was chosen, versions, threads and SIMD, and run a test matmul')
+      .description('print the tensor backend, why it was chosen, versions, threads and SIMD, the WebGPU adapter, and run a test matmul')
       .addOption(backendOption())
-      .action(async (options: { backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu' }) => {
+      .action(async (options: { backend?: BackendPreference }) => {
         const info = await startBackend({ ...options, quiet: true });
         const lines = [`backend: ${info.name} (${info.package})`, `reason: ${info.reason}`];
         for (const skip of info.skipped) lines.push(`skipped: ${skip.package}: ${skip.reason}`);
@@ -20,6 +25,8 @@ export const doctorCommand: CliCommand = {
           lines.push(`wasm simd: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'yes' : 'no'}`);
           lines.push(`wasm threads: ${info.threads ?? 'unknown'}`);
         }
+        const preference = options.backend ?? backendFromEnv() ?? 'auto';
+        lines.push(...webGpuReport(await probeWebGpu(), info.name, preference !== 'auto'));
         const size = 256;
         const a = tf.randomUniform([size, size], -1, 1, 'float32', 1);
         const b = tf.eye(size);

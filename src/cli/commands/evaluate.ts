@@ -72,7 +72,7 @@ async function runSplit(options: SplitOptions, context: CliContext): Promise<{ p
     const encoded = encodeExamples(examples, tokenizer, plugin.head, options.maxLength ?? recorded.maxLength ?? 128);
     const batches = makeBatches(encoded, { batchSize: options.batchSize, shuffle: false, seed: 0, padTokenId: tokenizer.padTokenId });
     context.io.err(`${options.task}: ${kind} over ${examples.length} ${options.split} examples\n`);
-    return { plugin, predictions: predictWithModel(model, batches), kind };
+    return { plugin, predictions: await predictWithModel(model, batches), kind };
   } finally {
     model.dispose();
   }

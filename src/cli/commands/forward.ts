@@ -99,7 +99,7 @@ async function writeOutputs(model: BertModel, input: ForwardInput, hook: Sublaye
     last_hidden_state: await output.lastHiddenState.array(),
     pooler_output: await output.pooledOutput.array(),
     hidden_states: await Promise.all(hiddenStates.map((state) => state.array())),
-    ...(fusion ? { fusion_attentions: attentionByLocation(fusion.takeAttention()) } : {}),
+    ...(fusion ? { fusion_attentions: attentionByLocation(await fusion.takeAttention()) } : {}),
   };
   tf.dispose([...Object.values(tensors), output.lastHiddenState, output.pooledOutput, ...hiddenStates]);
   writeFileAtomic(file, `${JSON.stringify(result)}\n`);
