@@ -173,6 +173,21 @@ export function initBackend(preference?: BackendPreference): Promise<BackendInfo
   return chosen;
 }
 
+/** Backends started in this process, by the name they were asked for, so that switching back only re-selects one. */
+const started = new Map<BackendPreference, BackendInfo>();
+
+/**
+ * Makes `preference` the current backend, starting it the first time as `initBackend` would: for the conformance tests
+ * and the benchmark, which run the same work on several backends in one process. Tensors made on the previous backend
+ * must not be read afterwards (a WebGPU tensor cannot move to another backend in Node).
+ */
+export async function switchBackend(preference: BackendPreference): Promise<BackendInfo> {
+  const known = started.get(preference);
+  if (known) await setBackend(known.name);
+  chosen = known ? Promise.resolve(known) : choose(preference);
+  return chosen;
+}
+
 async function choose(preference: BackendPreference): Promise<BackendInfo> {
   const order: Exclude<BackendPreference, 'auto'>[] = preference === 'auto' ? ['tensorflow', 'webgpu', 'wasm', 'cpu'] : [preference];
   const skipped: BackendInfo['skipped'] = [];
@@ -192,7 +207,7 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
         preference === 'auto'
           ? skipped.length === 0 ? 'the fastest available backend' : 'the fastest backend that loaded'
           : `requested (${process.env[BACKEND_ENV] === preference ? BACKEND_ENV : '--backend'} ${preference})`;
-      return {
+      const info: BackendInfo = {
         name: candidate.name,
         package: candidate.package,
         reason,
@@ -202,6 +217,8 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
         ...(threads === undefined ? {} : { threads }),
         ...(candidate.name === 'webgpu' ? { adapter: await webGpuAdapterName() } : {}),
       };
+      started.set(preference, info);
+      return info;
     }
   }
   const details = skipped.map((s) => `${s.package}: ${s.reason}`).join('; ');

@@ -13,6 +13,7 @@ import { HeapWorkers } from './heap-workers';
 import { compileSimdKernels, fusedMultiplyAdd } from './wasm-simd';
 import { wasmSliceKernel } from './wasm-slice';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from './wasm-matmul';
+import { webGpuKernels } from './webgpu-kernels';
 
 /** What the framework put in place of the backend's stock kernels, for `doctor` and the benchmark. */
 export interface KernelInfo {
@@ -61,6 +62,7 @@ async function heapWorkers(env: NodeJS.ProcessEnv): Promise<HeapWorkers> {
 
 /** The framework's kernels for one backend; none for native TensorFlow, whose own are fast. */
 function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: HeapWorkers | undefined): tf.KernelConfig[] {
+  if (backendName === 'webgpu') return webGpuKernels();
   if (backendName !== 'wasm' && backendName !== 'cpu') return [];
   // The add-on's element-wise kernels compute what the JavaScript ones do, vectorised; so do the heap workers' in
   // WebAssembly SIMD, split over wasm's threads.
@@ -122,11 +124,11 @@ export async function registerKernels(backendName: string, env: NodeJS.ProcessEn
     registered.set(backendName, stock);
     return stock;
   }
-  const { blas, description } = loadNativeBlas(env);
+  const { blas, description } = backendName === 'wasm' || backendName === 'cpu' ? loadNativeBlas(env) : { blas: undefined, description: '' };
   const heap = blas || backendName !== 'wasm' ? undefined : await heapWorkers(env);
   const configs = kernelsFor(backendName, blas, heap);
   const split = heap && heap.threads > 1 ? `, split over ${heap.threads} threads` : '';
-  const elementwise = backendName !== 'wasm' && backendName !== 'cpu' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `GELU, LayerNorm and dropout in WebAssembly SIMD${split}` : 'JavaScript';
+  const elementwise = backendName === 'webgpu' ? 'dropout in WGSL, the rest tfjs ops' : backendName !== 'wasm' && backendName !== 'cpu' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `GELU, LayerNorm and dropout in WebAssembly SIMD${split}` : 'JavaScript';
   const info =
     backendName === 'wasm'
       ? { matMul: blas ? 'native BLAS on the wasm heap' : `WebAssembly SIMD${(await fusedMultiplyAdd(env)) ? ' with fused multiply-add' : ''}${split}, XNNPACK for the rest`, blas: blas ? description : `not used: ${description}` }
