@@ -4,10 +4,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BertModel, type BertOutput } from '../../src/backbone/bert-model';
 import { readSafetensors, SafetensorsError, writeSafetensors, type SafetensorsWriteDtype } from '../../src/io/safetensors';
 import { WeightMismatchError } from '../../src/io/weights';
+import { describeOnBackends } from '../backends';
 import { hasShared, sharedPath } from '../shared-fixtures';
 
 const FIXTURE = ['conformance', 'adapterhub-seqbn-fusion'];
@@ -20,15 +21,16 @@ interface Expected {
 }
 
 /** Largest absolute difference between a tensor and nested reference values of the same shape. */
-function maxAbsDiff(actual: tf.Tensor, expected: unknown): number {
+async function maxAbsDiff(actual: tf.Tensor, expected: unknown): Promise<number> {
   const reference = tf.tensor(expected as number[]);
   expect(actual.shape).toEqual(reference.shape);
-  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(actual, reference))).dataSync()[0] ?? NaN);
-  reference.dispose();
-  return diff;
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(actual, reference))));
+  const value = (await diff.data())[0] ?? NaN;
+  tf.dispose([reference, diff]);
+  return value;
 }
 
-describe.skipIf(!hasShared(...FIXTURE))('BERT encoder conformance (adapterhub-seqbn-fusion, base_only)', () => {
+describeOnBackends('BERT encoder conformance (adapterhub-seqbn-fusion, base_only)', !hasShared(...FIXTURE), () => {
   const fixtureDir = sharedPath(...FIXTURE);
   const work = mkdtempSync(join(tmpdir(), 'af-backbone-'));
   let expected: Expected;
@@ -45,13 +47,13 @@ describe.skipIf(!hasShared(...FIXTURE))('BERT encoder conformance (adapterhub-se
   afterAll(() => tf.dispose(inputs));
 
   /** Max abs differences of the three outputs from the reference. */
-  function compare(output: BertOutput): { last: number; pooled: number; hidden: number } {
+  async function compare(output: BertOutput): Promise<{ last: number; pooled: number; hidden: number }> {
     const hiddenStates = output.hiddenStates ?? [];
     expect(hiddenStates).toHaveLength(3);
-    const hidden = Math.max(...hiddenStates.map((state, i) => maxAbsDiff(state, expected.base_only.hidden_states[i])));
+    const hidden = Math.max(...(await Promise.all(hiddenStates.map((state, i) => maxAbsDiff(state, expected.base_only.hidden_states[i])))));
     return {
-      last: maxAbsDiff(output.lastHiddenState, expected.base_only.last_hidden_state),
-      pooled: maxAbsDiff(output.pooledOutput, expected.base_only.pooler_output),
+      last: await maxAbsDiff(output.lastHiddenState, expected.base_only.last_hidden_state),
+      pooled: await maxAbsDiff(output.pooledOutput, expected.base_only.pooler_output),
       hidden,
     };
   }
@@ -70,7 +72,7 @@ describe.skipIf(!hasShared(...FIXTURE))('BERT encoder conformance (adapterhub-se
   async function outputsOf(dir: string): Promise<{ last: number; pooled: number; hidden: number }> {
     const model = await BertModel.fromPretrained(dir);
     const output = model.forward(inputs, { outputHiddenStates: true });
-    const diffs = compare(output);
+    const diffs = await compare(output);
     tf.dispose([output.lastHiddenState, output.pooledOutput, ...(output.hiddenStates ?? [])]);
     model.dispose();
     return diffs;

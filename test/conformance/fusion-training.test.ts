@@ -4,11 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { AdapterFusion } from '../../fusion/adapter-fusion';
 import type { RegularizationTiming } from '../../fusion/fusion-config';
 import { createFusionTrainer, fusionLogits, type FusionModel } from '../../fusion/fusion-model';
 import { batchToTensors, BertModel, BottleneckAdapter, loadHead, readSafetensors, TrainingConfig, validateConfig, type Batch } from '../../src/index';
+import { describeOnBackends } from '../backends';
 import { hasShared, sharedPath } from '../shared-fixtures';
 
 const START = ['conformance', 'adapterhub-seqbn-fusion'];
@@ -30,8 +31,16 @@ interface Inputs {
   batches: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][]; labels: number[] }[];
 }
 
-function maxDifference(actual: tf.Tensor, expected: unknown): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(actual, tf.tensor(expected as number[])))).dataSync()[0] as number);
+async function maxDifference(actual: tf.Tensor, expected: unknown): Promise<number> {
+  const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(actual, tf.tensor(expected as number[])))));
+  const value = (await difference.data())[0] as number;
+  difference.dispose();
+  return value;
+}
+
+/** A tensor's bytes, to compare weights bit for bit. */
+async function bytes(tensor: tf.Tensor): Promise<string> {
+  return Buffer.from((await tensor.data()).buffer).toString('base64');
 }
 
 /**
@@ -46,7 +55,7 @@ function backboneWithoutDropout(): string {
   return dir;
 }
 
-describe.skipIf(!hasShared(...TRAJECTORY) || !hasShared(...START))('AdapterFusion training against the AdapterHub trajectory', () => {
+describeOnBackends('AdapterFusion training against the AdapterHub trajectory', !hasShared(...TRAJECTORY) || !hasShared(...START), () => {
   // Read before the tests, not while vitest collects them: it runs a skipped suite's body too.
   let expected: { runs: Record<string, Run> };
   let batches: Batch[];
@@ -79,29 +88,29 @@ describe.skipIf(!hasShared(...TRAJECTORY) || !hasShared(...START))('AdapterFusio
       const run = expected.runs[runName] as Run;
       const model = await loadModel();
       const frozen = [...model.backbone.weights.values(), ...model.adapters.flatMap((adapter) => [...adapter.variables.values()])];
-      const frozenBefore = frozen.map((variable) => Buffer.from((variable.dataSync() as Float32Array).buffer).toString('base64'));
-      const keyBiasesBefore = [...model.fusion.variables].filter(([name]) => name.endsWith('key.bias')).map(([name, v]) => [name, v.dataSync().slice()] as const);
-      expect(maxDifference(logitsOn(model, batches[0] as Batch), run.logits_before)).toBeLessThan(1e-4);
+      const frozenBefore = await Promise.all(frozen.map(bytes));
+      const keyBiasesBefore = await Promise.all([...model.fusion.variables].filter(([name]) => name.endsWith('key.bias')).map(async ([name, v]) => [name, (await v.data()).slice()] as const));
+      expect(await maxDifference(logitsOn(model, batches[0] as Batch), run.logits_before)).toBeLessThan(1e-4);
 
       const config = validateConfig(TrainingConfig, { learningRate: lr, schedule: 'constant', weightDecay: 0.01, maxGradNorm: 1, epochs: 1, maxSteps: 6 });
       const trainer = createFusionTrainer(model, { config, regularizationTiming: timing, totalSteps: 6, loss: (logits, labels) => model.head.loss(logits, labels), log: () => undefined });
       let tensorsAfterStep2 = 0;
       for (const [k, step] of run.steps.entries()) {
         const reg = model.fusion.regularizationLoss();
-        if (step.fusion_reg_loss !== undefined) expect(Math.abs((reg.dataSync()[0] as number) - step.fusion_reg_loss)).toBeLessThan(1e-5);
+        if (step.fusion_reg_loss !== undefined) expect(Math.abs(((await reg.data())[0] as number) - step.fusion_reg_loss)).toBeLessThan(1e-5);
         reg.dispose();
         const result = await trainer.step([batches[k] as Batch]);
         expect(Math.abs(result.loss - step.loss), `step ${k + 1} loss`).toBeLessThan(1e-5);
         expect(Math.abs(result.gradNorm - step.grad_norm) / step.grad_norm, `step ${k + 1} grad norm`).toBeLessThan(1e-5);
         if (step.fusion_reg_loss_at_step_end !== undefined) {
           const end = model.fusion.regularizationLoss();
-          expect(Math.abs((end.dataSync()[0] as number) - step.fusion_reg_loss_at_step_end)).toBeLessThan(1e-5);
+          expect(Math.abs(((await end.data())[0] as number) - step.fusion_reg_loss_at_step_end)).toBeLessThan(1e-5);
           end.dispose();
         }
         if (k === 1) tensorsAfterStep2 = tf.memory().numTensors;
       }
       expect(tf.memory().numTensors).toBe(tensorsAfterStep2);
-      expect(maxDifference(logitsOn(model, batches[0] as Batch), run.logits_after)).toBeLessThan(1e-4);
+      expect(await maxDifference(logitsOn(model, batches[0] as Batch), run.logits_after)).toBeLessThan(1e-4);
 
       // Final weights: fusion (without key.bias, whose exact gradient is 0: see the fixture's README) and head.
       const fusionFile = readSafetensors(sharedPath(...TRAJECTORY, 'final', runName, 'fusion', 'model_adapter_fusion.safetensors')).tensors;
@@ -113,16 +122,16 @@ describe.skipIf(!hasShared(...TRAJECTORY) || !hasShared(...START))('AdapterFusio
         expect(entry, name).toBeDefined();
         const stored = tf.tensor(entry?.values ?? [], entry?.shape);
         const value = variable.rank === 2 ? tf.transpose(variable) : variable;
-        expect(maxDifference(value, stored.arraySync()), name).toBeLessThan(1e-5);
+        expect(await maxDifference(value, await stored.array()), name).toBeLessThan(1e-5);
         compared++;
       }
       expect(compared).toBe(8 + 4);
       for (const [name, before] of keyBiasesBefore) {
-        const after = (model.fusion.variables.get(name) as tf.Variable).dataSync();
+        const after = await (model.fusion.variables.get(name) as tf.Variable).data();
         before.forEach((value, i) => expect(Math.abs((after[i] as number) - value)).toBeLessThanOrEqual(6 * lr + 1e-7));
       }
       // The backbone and every adapter are bit for bit what they were.
-      expect(frozen.map((variable) => Buffer.from((variable.dataSync() as Float32Array).buffer).toString('base64'))).toEqual(frozenBefore);
+      expect(await Promise.all(frozen.map(bytes))).toEqual(frozenBefore);
       trainer.dispose();
     });
   }

@@ -1,10 +1,11 @@
 // AdapterFusion against AdapterHub 1.0.1 (PyTorch): ../shared/conformance/adapterhub-seqbn-fusion (see its README).
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { AdapterFusion } from '../../fusion/adapter-fusion';
 import { AttentionRecorder } from '../../fusion/attention-recorder';
 import { BertModel, BottleneckAdapter } from '../../src/index';
+import { describeOnBackends } from '../backends';
 import { hasShared, sharedPath } from '../shared-fixtures';
 
 const FIXTURE = ['conformance', 'adapterhub-seqbn-fusion'];
@@ -23,11 +24,14 @@ interface Expected {
   fusion_regularization_loss: number;
 }
 
-function maxDifference(actual: tf.Tensor, expected: unknown): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(actual, tf.tensor(expected as number[])))).dataSync()[0] as number);
+async function maxDifference(actual: tf.Tensor, expected: unknown): Promise<number> {
+  const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(actual, tf.tensor(expected as number[])))));
+  const value = (await difference.data())[0] as number;
+  difference.dispose();
+  return value;
 }
 
-describe.skipIf(!hasShared(...FIXTURE))('AdapterFusion conformance with AdapterHub (seq_bn adapters a, b, c + dynamic fusion)', () => {
+describeOnBackends('AdapterFusion conformance with AdapterHub (seq_bn adapters a, b, c + dynamic fusion)', !hasShared(...FIXTURE), () => {
   const dir = sharedPath(...FIXTURE);
   // Read before the tests, not while vitest collects them: it runs a skipped suite's body too.
   let expected: Expected;
@@ -52,19 +56,19 @@ describe.skipIf(!hasShared(...FIXTURE))('AdapterFusion conformance with AdapterH
       tokenTypeIds: tf.tensor2d(expected.token_type_ids, undefined, 'int32'),
     };
     const output = backbone.forward(inputs, { hook: fusion.hook({ recorder }), outputHiddenStates: true });
-    expect(maxDifference(output.lastHiddenState, call.last_hidden_state)).toBeLessThan(1e-4);
-    expect(maxDifference(output.pooledOutput, call.pooler_output)).toBeLessThan(1e-4);
-    expect(maxDifference(tf.stack(output.hiddenStates ?? []), call.hidden_states)).toBeLessThan(1e-4);
+    expect(await maxDifference(output.lastHiddenState, call.last_hidden_state)).toBeLessThan(1e-4);
+    expect(await maxDifference(output.pooledOutput, call.pooler_output)).toBeLessThan(1e-4);
+    expect(await maxDifference(tf.stack(output.hiddenStates ?? []), call.hidden_states)).toBeLessThan(1e-4);
     const sites = await recorder.take();
     expect(sites.map((site) => [site.layer, site.location])).toEqual([[0, 'output_adapter'], [1, 'output_adapter']]);
     // AdapterHub returns the raw per-token weights, padding included.
-    expect(maxDifference(tf.tensor(sites.map((site) => site.perToken ?? [])), call.fusion_attentions.output_adapter)).toBeLessThan(1e-4);
+    expect(await maxDifference(tf.tensor(sites.map((site) => site.perToken ?? [])), call.fusion_attentions.output_adapter)).toBeLessThan(1e-4);
     // The weights are not uniform: a wrong score (e.g. scaled by 1/sqrt(d)) would show.
     expect(Math.max(...call.fusion_attentions.output_adapter.flat(3))).toBeGreaterThan(0.6);
   });
 
   it('computes the regularization loss of the loaded fusion', async () => {
     const { fusion } = await load();
-    expect(Math.abs((fusion.regularizationLoss().dataSync()[0] as number) - expected.fusion_regularization_loss)).toBeLessThan(1e-5);
+    expect(Math.abs(((await fusion.regularizationLoss().data())[0] as number) - expected.fusion_regularization_loss)).toBeLessThan(1e-5);
   });
 });

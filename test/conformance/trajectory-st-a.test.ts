@@ -2,13 +2,14 @@
 // AdamW and clipping, and compares every step and the final weights with the reference.
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { BottleneckAdapter } from '../../src/adapters/bottleneck-adapter';
 import { BertModel } from '../../src/backbone/bert-model';
 import { validateConfig } from '../../src/config/validate';
 import { loadHead, type PredictionHead } from '../../src/heads/prediction-head';
 import { Trainer } from '../../src/training/trainer';
 import { TrainingConfig } from '../../src/training/training-config';
+import { describeOnBackends } from '../backends';
 import { hasShared, sharedPath } from '../shared-fixtures';
 
 const START = ['conformance', 'adapterhub-seqbn-fusion'] as const;
@@ -31,7 +32,7 @@ function maxDifference(actual: ArrayLike<number>, expected: ArrayLike<number>): 
   return Math.max(...Array.from(actual, (v, i) => Math.abs(v - (expected[i] ?? NaN))));
 }
 
-describe.skipIf(!hasShared(...START) || !hasShared(...FIXTURE))('ST-A training parity with AdapterHub (6 AdamW steps)', () => {
+describeOnBackends('ST-A training parity with AdapterHub (6 AdamW steps)', !hasShared(...START) || !hasShared(...FIXTURE), () => {
   it('matches per-step loss, gradient norm and logits, the final adapter and head, and leaves the backbone untouched', async () => {
     const { batches } = JSON.parse(readFileSync(sharedPath(...FIXTURE, 'inputs.json'), 'utf8')) as { batches: Batch[] };
     const run = (JSON.parse(readFileSync(sharedPath(...FIXTURE, 'expected.json'), 'utf8')) as { runs: Record<string, Run> }).runs['st-a'] as Run;
@@ -39,7 +40,7 @@ describe.skipIf(!hasShared(...START) || !hasShared(...FIXTURE))('ST-A training p
     const adapter = await BottleneckAdapter.load(sharedPath(...START, 'adapters', 'a'), backbone);
     // The reference sets every dropout to 0, so the head's training mode computes what its eval mode does.
     const head = await loadHead(sharedPath(...FIXTURE, 'head'), { hiddenSize: 32, dropoutProb: 0 });
-    const backboneBefore = new Map([...backbone.weights].map(([name, variable]) => [name, variable.dataSync().slice()]));
+    const backboneBefore = new Map(await Promise.all([...backbone.weights].map(async ([name, variable]) => [name, (await variable.data()).slice()] as const)));
 
     const tensors = (batch: Batch) => ({
       inputIds: tf.tensor2d(batch.input_ids, undefined, 'int32'),
@@ -51,7 +52,8 @@ describe.skipIf(!hasShared(...START) || !hasShared(...FIXTURE))('ST-A training p
       const output = backbone.forward(inputs, { hook: adapter.hook(), training: false });
       return model.forward(output.lastHiddenState, output.pooledOutput, training);
     };
-    const stepLogits: number[][][] = [];
+    // Kept from inside the loss and read after each step, as WebGPU allows no synchronous read.
+    const stepLogits: tf.Tensor[] = [];
     const trainer = new Trainer<Batch>({
       config: validateConfig(TrainingConfig, { learningRate: 1e-3, schedule: 'constant', weightDecay: 0.01, maxGradNorm: 1, maxSteps: 6 }),
       trainable: new Map([...adapter.variables, ...head.variables]),
@@ -59,7 +61,7 @@ describe.skipIf(!hasShared(...START) || !hasShared(...FIXTURE))('ST-A training p
       loss: (batch) => {
         const inputs = tensors(batch);
         const logits = logitsOf(inputs, head, true);
-        stepLogits.push(logits.arraySync() as number[][]);
+        stepLogits.push(tf.keep(tf.clone(logits)));
         const labels = tf.tensor1d(batch.labels, 'int32');
         return head.loss(logits, labels);
       },
@@ -72,25 +74,28 @@ describe.skipIf(!hasShared(...START) || !hasShared(...FIXTURE))('ST-A training p
       const reference = run.steps[k];
       expect(Math.abs(result.loss - (reference?.ce_loss ?? NaN))).toBeLessThan(1e-5);
       expect(Math.abs(result.gradNorm - (reference?.grad_norm ?? NaN)) / (reference?.grad_norm ?? NaN)).toBeLessThan(1e-5);
-      expect(maxDifference((stepLogits[k] ?? []).flat(), (reference?.logits ?? []).flat())).toBeLessThan(1e-4);
+      const logits = stepLogits[k] as tf.Tensor;
+      expect(maxDifference(await logits.data(), (reference?.logits ?? []).flat())).toBeLessThan(1e-4);
+      logits.dispose();
       tensorsAfterFirstStep.push(tf.memory().numTensors);
     }
     expect(new Set(tensorsAfterFirstStep).size).toBe(1);
 
     const finalAdapter = await BottleneckAdapter.load(sharedPath(...FIXTURE, 'final', 'st-a', 'adapter'), backbone);
     for (const [name, variable] of adapter.variables) {
-      expect(maxDifference(variable.dataSync(), finalAdapter.variables.get(name)?.dataSync() ?? []), name).toBeLessThan(1e-5);
+      expect(maxDifference(await variable.data(), (await finalAdapter.variables.get(name)?.data()) ?? []), name).toBeLessThan(1e-5);
     }
     const finalHead = await loadHead(sharedPath(...FIXTURE, 'final', 'st-a', 'head'));
     for (const [name, variable] of head.variables) {
-      expect(maxDifference(variable.dataSync(), finalHead.variables.get(name)?.dataSync() ?? []), name).toBeLessThan(1e-5);
+      expect(maxDifference(await variable.data(), (await finalHead.variables.get(name)?.data()) ?? []), name).toBeLessThan(1e-5);
     }
     const inputs = tensors(batches[0] as Batch);
-    const after = tf.tidy(() => logitsOf(inputs, head, false).dataSync());
-    expect(maxDifference(after, run.logits_after.flat())).toBeLessThan(1e-4);
+    const afterLogits = tf.tidy(() => logitsOf(inputs, head, false));
+    expect(maxDifference(await afterLogits.data(), run.logits_after.flat())).toBeLessThan(1e-4);
+    afterLogits.dispose();
 
     for (const [name, variable] of backbone.weights) {
-      expect(Buffer.from(variable.dataSync().buffer).equals(Buffer.from((backboneBefore.get(name) as Float32Array).buffer)), name).toBe(true);
+      expect(Buffer.from((await variable.data()).buffer).equals(Buffer.from((backboneBefore.get(name) as Float32Array).buffer)), name).toBe(true);
     }
     trainer.dispose();
     tf.dispose(Object.values(inputs));
