@@ -54,10 +54,13 @@ interface Result {
   matMulFlopsPerStep: number;
   effectiveGflops: number;
   peakRssBytes: number;
-  /** Size of the wasm memory at the end, which is its peak (wasm memory never shrinks); null on other backends. */
-  wasmHeapBytes: number | null;
-  /** What the timed steps added, from the first timed step to the last: live tensors, wasm memory and RSS. Flat is 0. */
-  growth: { tensors: number; wasmHeapBytes: number; rssBytes: number };
+  /**
+   * Size of the wasm memory at the end, which is its peak (wasm memory never shrinks), or of the GPU buffers allocated
+   * on webgpu; null on other backends.
+   */
+  heapBytes: number | null;
+  /** What the timed steps added, from the first timed step to the last: live tensors, heap (as above) and RSS. Flat is 0. */
+  growth: { tensors: number; heapBytes: number; rssBytes: number };
   /** The kernels that took the most time in one profiled step, with their share of it. */
   profile?: { kernel: string; ms: number; share: number }[];
 }
@@ -65,6 +68,8 @@ interface Result {
 interface Spec {
   model: ModelName;
   case: CaseName;
+  /** Examples per optimizer step (or per inference batch). */
+  batch: number;
   steps: number;
   warmup: number;
   microBatch: number;
@@ -75,11 +80,10 @@ interface Spec {
 /**
  * Micro-batch size for a case: the largest that fits wasm's 4 GiB (measured; larger products run faster). BERT-base
  * training accumulates full fine-tuning and fusion over 8 adapters in parts, and every case without the native add-on,
- * whose steps need more heap.
+ * whose steps need more heap. A GPU takes the whole batch.
  */
-function defaultMicroBatch(model: ModelName, caseName: CaseName, addon: boolean): number {
-  const { batch } = MODELS[model];
-  if (model !== 'base' || caseName.endsWith('inference')) return batch;
+function defaultMicroBatch(model: ModelName, caseName: CaseName, batch: number, addon: boolean, gpu: boolean): number {
+  if (gpu || model !== 'base' || caseName.endsWith('inference')) return batch;
   const large = caseName === 'full' || caseName === 'fusion-8';
   if (addon) return large ? 4 : batch;
   return caseName === 'full' ? 2 : 4;
@@ -110,7 +114,7 @@ function randomInputs(batch: number, seed: number): Inputs {
 
 /** Builds the case and returns one step (a training step of `batch` examples, or one inference batch). */
 function buildCase(spec: Spec): { step: () => Promise<void>; dispose: () => void } {
-  const { batch } = MODELS[spec.model];
+  const { batch } = spec;
   const backbone = BertModel.random(bertConfig(spec.model), 1);
   const hidden = backbone.config.hiddenSize;
   const head = createHead('bench', { type: 'classification', labels: ['a', 'b'] }, hidden, 2);
@@ -171,14 +175,15 @@ function median(values: number[]): number {
 
 async function runCase(spec: Spec): Promise<Result> {
   await initBackend(spec.backend);
-  const { batch } = MODELS[spec.model];
+  const { batch } = spec;
   const { step, dispose } = buildCase(spec);
   for (let i = 0; i < spec.warmup; i++) await step();
   const matMulFlopsPerStep = await countMatMulFlops(step);
   const times: number[] = [];
   const cpuTimes: number[] = [];
   const backend = tf.backend() as Partial<WasmBackend>;
-  const memory = () => ({ tensors: tf.memory().numTensors, wasmHeapBytes: backend.wasm?.HEAPF32.buffer.byteLength ?? 0, rssBytes: process.memoryUsage().rss });
+  const heapBytes = () => backend.wasm?.HEAPF32.buffer.byteLength ?? (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? null;
+  const memory = () => ({ tensors: tf.memory().numTensors, heapBytes: heapBytes() ?? 0, rssBytes: process.memoryUsage().rss });
   let before = memory();
   for (let i = 0; i < spec.steps; i++) {
     if (i === 1) before = memory(); // after one timed step, so a step's own allocations are not counted as growth
@@ -190,7 +195,7 @@ async function runCase(spec: Spec): Promise<Result> {
     cpuTimes.push((cpu.user + cpu.system) / 1000);
   }
   const after = memory();
-  const growth = { tensors: after.tensors - before.tensors, wasmHeapBytes: after.wasmHeapBytes - before.wasmHeapBytes, rssBytes: after.rssBytes - before.rssBytes };
+  const growth = { tensors: after.tensors - before.tensors, heapBytes: after.heapBytes - before.heapBytes, rssBytes: after.rssBytes - before.rssBytes };
   let profile: Result['profile'];
   if (spec.profile) {
     const info = await tf.profile(step);
@@ -209,7 +214,7 @@ async function runCase(spec: Spec): Promise<Result> {
     matMulFlopsPerStep,
     effectiveGflops: round(matMulFlopsPerStep / stepMs / 1e6, 2),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    wasmHeapBytes: backend.wasm ? backend.wasm.HEAPF32.buffer.byteLength : null,
+    heapBytes: heapBytes(),
     growth,
     ...(profile ? { profile } : {}),
   };
@@ -235,6 +240,27 @@ function sgemmCeiling(): number | null {
   return round(best, 1);
 }
 
+/**
+ * The backend's own matrix-product rate: best GFLOP/s of `size`² · `size`² products, four queued per run and the last
+ * read back, so the GPU finishes them all (the first run compiles and is not counted).
+ */
+async function matMulCeiling(size: number): Promise<number> {
+  const [a, b] = [tf.randomUniform([size, size], -1, 1, 'float32', 1), tf.randomUniform([size, size], -1, 1, 'float32', 2)];
+  const run = async (): Promise<number> => {
+    const started = performance.now();
+    const products = [0, 1, 2, 3].map(() => tf.matMul(a, b));
+    const corner = tf.slice(products[3] as tf.Tensor2D, [0, 0], [1, 1]);
+    await corner.data();
+    tf.dispose([...products, corner]);
+    return (4 * 2 * size ** 3) / ((performance.now() - started) * 1e6);
+  };
+  await run();
+  let best = 0;
+  for (let i = 0; i < 5; i++) best = Math.max(best, await run());
+  tf.dispose([a, b]);
+  return round(best, 1);
+}
+
 /** The products of a BERT-base training step at batch 8 × 128 (D 768, I 3072, 12 heads; B·T = 1024 rows). */
 const MATMUL_CASES: { name: string; a: number[]; b: number[]; transposeA?: boolean; transposeB?: boolean; bias?: boolean }[] = [
   { name: 'x·W + b (dense, fused bias)', a: [1, 1024, 768], b: [1, 768, 3072], bias: true },
@@ -247,20 +273,24 @@ const MATMUL_CASES: { name: string; a: number[]; b: number[]; transposeA?: boole
 ];
 
 /** GFLOP/s of each product in MATMUL_CASES on the current kernels, best of several runs. */
-function matMulRates(): { name: string; gflops: number }[] {
-  return MATMUL_CASES.map(({ name, a, b, transposeA = false, transposeB = false, bias }) => {
+async function matMulRates(): Promise<{ name: string; gflops: number }[]> {
+  const rates: { name: string; gflops: number }[] = [];
+  for (const { name, a, b, transposeA = false, transposeB = false, bias } of MATMUL_CASES) {
     const [left, right] = [tf.randomUniform(a, -1, 1, 'float32', 1), tf.randomUniform(b, -1, 1, 'float32', 2)];
     const plan = planMatMul(a, b, transposeA, transposeB);
     const biasTensor = bias ? tf.zeros([plan.n]) : undefined;
     let best = Infinity;
     for (let run = 0; run < 5; run++) {
       const started = performance.now();
-      tf.tidy(() => void (biasTensor ? tf.fused.matMul({ a: left, b: right, transposeA, transposeB, bias: biasTensor }) : tf.matMul(left, right, transposeA, transposeB)).dataSync());
+      const product = biasTensor ? tf.fused.matMul({ a: left, b: right, transposeA, transposeB, bias: biasTensor }) : tf.matMul(left, right, transposeA, transposeB);
+      await product.data();
+      product.dispose();
       best = Math.min(best, performance.now() - started);
     }
     tf.dispose([left, right, ...(biasTensor ? [biasTensor] : [])]);
-    return { name, gflops: round((2 * plan.m * plan.n * plan.k * plan.products.length) / best / 1e6, 1) };
-  });
+    rates.push({ name, gflops: round((2 * plan.m * plan.n * plan.k * plan.products.length) / best / 1e6, 1) });
+  }
+  return rates;
 }
 
 /**
@@ -297,6 +327,8 @@ const HELP = `usage: npm run bench -- [options]
   --cases <list>        ${CASES.join(',')} (default: all)
   --quick               BERT-tiny only, cases adapter, fusion-2 and inference, 3 timed steps
   --steps <n>           timed steps per case (default 5), after --warmup <n> (default 2)
+  --batch <n>           examples per step (default: 32 on tiny and mini, 8 on base)
+  --ceiling-size <n>    on webgpu, the side of the square products that measure the adapter's matmul ceiling (default 4096, --quick 512)
   --micro-batch <n>     examples per forward/backward pass (default: the whole batch; on BERT-base 4 for full and fusion-8, and without the add-on 2 for full, else 4)
   --profile             add the kernels that take the most time in one step
   --matmul              only measure GFLOP/s of the matrix products of a BERT-base step, one by one
@@ -310,6 +342,7 @@ async function main(): Promise<void> {
       models: { type: 'string' }, cases: { type: 'string' }, quick: { type: 'boolean' }, steps: { type: 'string' },
       warmup: { type: 'string' }, 'micro-batch': { type: 'string' }, profile: { type: 'boolean' }, backend: { type: 'string' },
       out: { type: 'string' }, child: { type: 'string' }, help: { type: 'boolean' }, matmul: { type: 'boolean' }, elementwise: { type: 'boolean' },
+      batch: { type: 'string' }, 'ceiling-size': { type: 'string' },
     },
   });
   if (values.help) return void process.stdout.write(`${HELP}\n`);
@@ -337,12 +370,16 @@ async function main(): Promise<void> {
 
   const info = await initBackend(backend);
   const addon = loadNativeBlas().blas !== undefined;
-  const ceiling = sgemmCeiling();
-  const header = `backend ${info.name}${info.threads ? `, threads ${info.threads}` : ''}; matmul: ${info.kernels.matMul}; element-wise: ${info.kernels.elementwise}; blas: ${info.kernels.blas}` +
-    (ceiling === null ? '' : `; sgemm ceiling ${ceiling} GFLOP/s`);
+  const gpu = info.name === 'webgpu';
+  // The rate the figures are a share of: the add-on's sgemm on the CPU, the adapter's own product on a GPU.
+  const ceilingSize = count(values['ceiling-size'], values.quick ? 512 : 4096, 'ceiling-size');
+  const ceiling = gpu ? await matMulCeiling(ceilingSize) : sgemmCeiling();
+  const ceilingName = gpu ? `matmul ceiling (${ceilingSize}² products)` : 'sgemm ceiling';
+  const header = `backend ${info.name}${info.threads ? `, threads ${info.threads}` : ''}${info.adapter ? `, adapter ${info.adapter}` : ''}; matmul: ${info.kernels.matMul}; element-wise: ${info.kernels.elementwise}; blas: ${info.kernels.blas}` +
+    (ceiling === null ? '' : `; ${ceilingName} ${ceiling} GFLOP/s`);
   process.stdout.write(`${header}\n`);
   if (values.matmul) {
-    for (const { name, gflops } of matMulRates()) process.stdout.write(`${name.padEnd(32)} ${gflops.toFixed(1).padStart(7)} GFLOP/s\n`);
+    for (const { name, gflops } of await matMulRates()) process.stdout.write(`${name.padEnd(32)} ${gflops.toFixed(1).padStart(7)} GFLOP/s\n`);
     return;
   }
   if (values.elementwise) {
@@ -350,12 +387,13 @@ async function main(): Promise<void> {
     return;
   }
   const row = (cells: (string | number)[]) => cells.map((cell, i) => String(cell).padStart(i === 0 ? 5 : i === 1 ? 18 : 11)).join(' ');
-  process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'best ex/s', 'step ms', 'cpu ms', 'GFLOP/s', ceiling === null ? '' : '% sgemm', 'RSS MiB', 'heap MiB', 'growth'])}\n`);
+  process.stdout.write(`${row(['model', 'case', 'batch', 'ex/s', 'best ex/s', 'step ms', 'cpu ms', 'GFLOP/s', ceiling === null ? '' : gpu ? '% ceiling' : '% sgemm', 'RSS MiB', gpu ? 'GPU MiB' : 'heap MiB', 'growth'])}\n`);
   const results: Result[] = [];
   for (const model of models) {
     for (const caseName of cases) {
-      const microBatch = values['micro-batch'] ? count(values['micro-batch'], 1, 'micro-batch') : defaultMicroBatch(model, caseName, addon);
-      const spec: Spec = { model, case: caseName, steps, warmup, microBatch, profile: values.profile ?? false, backend };
+      const batch = count(values.batch, MODELS[model].batch, 'batch');
+      const microBatch = values['micro-batch'] ? count(values['micro-batch'], 1, 'micro-batch') : defaultMicroBatch(model, caseName, batch, addon, gpu);
+      const spec: Spec = { model, case: caseName, batch, steps, warmup, microBatch, profile: values.profile ?? false, backend };
       const child = spawnSync(process.execPath, [__filename, '--child', JSON.stringify(spec)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
       const last = child.stdout.trim().split('\n').pop() ?? '';
       if (child.status !== 0 || !last.startsWith('{')) {
@@ -368,8 +406,8 @@ async function main(): Promise<void> {
       process.stdout.write(`${row([
         model, caseName, result.microBatch === result.batch ? result.batch : `${result.batch}=${result.batch / result.microBatch}×${result.microBatch}`,
         result.examplesPerSecond, round(result.batch / (result.stepMs.min / 1000), 2), result.stepMs.median, result.cpuMs, result.effectiveGflops,
-        ceiling === null ? '' : `${((100 * result.effectiveGflops) / ceiling).toFixed(0)}%`, mib(result.peakRssBytes), mib(result.wasmHeapBytes),
-        `${result.growth.tensors} tensors, heap +${mib(result.growth.wasmHeapBytes)}, RSS ${result.growth.rssBytes >= 0 ? '+' : ''}${mib(result.growth.rssBytes)} MiB`,
+        ceiling === null ? '' : `${((100 * result.effectiveGflops) / ceiling).toFixed(0)}%`, mib(result.peakRssBytes), mib(result.heapBytes),
+        `${result.growth.tensors} tensors, ${gpu ? 'GPU' : 'heap'} +${mib(result.growth.heapBytes)}, RSS ${result.growth.rssBytes >= 0 ? '+' : ''}${mib(result.growth.rssBytes)} MiB`,
       ])}\n`);
       for (const entry of result.profile ?? []) process.stdout.write(`${' '.repeat(21)}${entry.kernel.padEnd(24)} ${entry.ms.toFixed(1).padStart(9)} ms ${(100 * entry.share).toFixed(1).padStart(5)}%\n`);
     }
@@ -378,7 +416,8 @@ async function main(): Promise<void> {
   writeJsonAtomic(out, {
     date: new Date().toISOString(), command: `node ${process.argv.slice(1).join(' ')}`, node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, sequenceLength: SEQUENCE_LENGTH,
-    backend: info.name, threads: info.threads, kernels: info.kernels, sgemmCeilingGflops: ceiling, results,
+    backend: info.name, threads: info.threads, adapter: info.adapter, kernels: info.kernels,
+    ...(gpu ? { matMulCeilingGflops: ceiling, matMulCeilingSize: ceilingSize } : { sgemmCeilingGflops: ceiling }), results,
   });
   process.stdout.write(`results: ${out}\n`);
 }
