@@ -121,7 +121,7 @@ export async function productErrors(): Promise<{ name: string; shape: number[]; 
     const y = c.bias || c.activation
       ? tf.fused.matMul({ a, b, transposeA: c.transposeA ?? false, transposeB: c.transposeB ?? false, activation: c.activation ?? 'linear', ...(bias ? { bias } : {}), ...(prelu ? { preluActivationWeights: prelu } : {}) })
       : tf.matMul(a, b, c.transposeA, c.transposeB);
-    const want = reference(c, a.dataSync() as Float32Array, b.dataSync() as Float32Array, bias?.dataSync() as Float32Array | undefined, prelu?.dataSync() as Float32Array | undefined);
+    const want = reference(c, (await a.data()) as Float32Array, (await b.data()) as Float32Array, (await bias?.data()) as Float32Array | undefined, (await prelu?.data()) as Float32Array | undefined);
     const got = await y.data();
     const worst = want.values.reduce((max, value, i) => Math.max(max, Math.abs(value - (got[i] ?? NaN)) / (1 + (want.magnitudes[i] ?? NaN))), 0);
     results.push({ name: c.name, shape: y.shape, expectedShape: want.shape, worst });

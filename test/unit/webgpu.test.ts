@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { switchBackend } from '../../src/backend/backend';
-import { dropoutLimit } from '../../src/backend/kernels/webgpu-kernels';
+import { dropoutLimit, webGpuMatMulKernels } from '../../src/backend/kernels/webgpu-kernels';
 import { decideWebGpu, isSoftwareAdapter, webGpuReport, type AdapterDescription } from '../../src/backend/webgpu';
 import { applyDropoutMask, dropout } from '../../src/ops/dropout';
 import { webGpuMissing } from '../backends';
+import { productErrors } from './matmul-reference';
 
 const llvmpipe: AdapterDescription = {
   vendor: 'mesa', architecture: 'software', device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)',
@@ -70,6 +71,24 @@ describe('WGSL kernels against their references', async () => {
       expect(tf.getBackend()).toBe('webgpu');
       expect(Buffer.from((await dropped.data()).buffer).equals(Buffer.from(expected.buffer)), `rate ${rate} seed ${seed}`).toBe(true);
       tf.dispose([x, dropped]);
+    }
+  });
+
+  it.skipIf(missing !== undefined)('matrix products: the tiled WGSL kernel (tfjs-webgpu\'s for fused activations) against a float64 reference', async () => {
+    const kernels = webGpuMatMulKernels();
+    const stock = kernels.map((config) => tf.getKernel(config.kernelName, 'webgpu'));
+    const swap = (configs: tf.KernelConfig[]) => configs.forEach((config) => {
+      tf.unregisterKernel(config.kernelName, 'webgpu');
+      tf.registerKernel(config);
+    });
+    swap(kernels);
+    try {
+      for (const { name, shape, expectedShape, worst } of await productErrors()) {
+        expect(shape, name).toEqual(expectedShape);
+        expect(worst, name).toBeLessThan(1e-6);
+      }
+    } finally {
+      swap(stock);
     }
   });
 });

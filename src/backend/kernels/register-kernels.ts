@@ -13,7 +13,7 @@ import { HeapWorkers } from './heap-workers';
 import { compileSimdKernels, fusedMultiplyAdd } from './wasm-simd';
 import { wasmSliceKernel } from './wasm-slice';
 import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from './wasm-matmul';
-import { webGpuKernels } from './webgpu-kernels';
+import { WEBGPU_MATMUL_ENV, webGpuKernels } from './webgpu-kernels';
 
 /** What the framework put in place of the backend's stock kernels, for `doctor` and the benchmark. */
 export interface KernelInfo {
@@ -61,8 +61,8 @@ async function heapWorkers(env: NodeJS.ProcessEnv): Promise<HeapWorkers> {
 }
 
 /** The framework's kernels for one backend; none for native TensorFlow, whose own are fast. */
-function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: HeapWorkers | undefined): tf.KernelConfig[] {
-  if (backendName === 'webgpu') return webGpuKernels();
+function kernelsFor(backendName: string, blas: NativeBlas | undefined, heap: HeapWorkers | undefined, env: NodeJS.ProcessEnv): tf.KernelConfig[] {
+  if (backendName === 'webgpu') return webGpuKernels(env);
   if (backendName !== 'wasm' && backendName !== 'cpu') return [];
   // The add-on's element-wise kernels compute what the JavaScript ones do, vectorised; so do the heap workers' in
   // WebAssembly SIMD, split over wasm's threads.
@@ -126,13 +126,14 @@ export async function registerKernels(backendName: string, env: NodeJS.ProcessEn
   }
   const { blas, description } = backendName === 'wasm' || backendName === 'cpu' ? loadNativeBlas(env) : { blas: undefined, description: '' };
   const heap = blas || backendName !== 'wasm' ? undefined : await heapWorkers(env);
-  const configs = kernelsFor(backendName, blas, heap);
+  const configs = kernelsFor(backendName, blas, heap, env);
   const split = heap && heap.threads > 1 ? `, split over ${heap.threads} threads` : '';
   const elementwise = backendName === 'webgpu' ? 'dropout in WGSL, the rest tfjs ops' : backendName !== 'wasm' && backendName !== 'cpu' ? 'tfjs ops' : blas ? 'native add-on' : heap ? `GELU, LayerNorm and dropout in WebAssembly SIMD${split}` : 'JavaScript';
   const info =
     backendName === 'wasm'
       ? { matMul: blas ? 'native BLAS on the wasm heap' : `WebAssembly SIMD${(await fusedMultiplyAdd(env)) ? ' with fused multiply-add' : ''}${split}, XNNPACK for the rest`, blas: blas ? description : `not used: ${description}` }
     : backendName === 'cpu' && blas ? { matMul: 'native BLAS on the cpu backend\'s arrays', blas: description }
+    : backendName === 'webgpu' && env[WEBGPU_MATMUL_ENV] === 'wgsl' ? { matMul: `tiled WGSL (${WEBGPU_MATMUL_ENV}=wgsl), tfjs-webgpu for fused activations`, blas: 'not used (the GPU does the products)' }
     : { matMul: `stock ${backendName} kernels`, blas: backendName === 'tensorflow' ? 'not used (TensorFlow brings its own)' : backendName === 'webgpu' ? 'not used (the GPU does the products)' : `not used: ${description}` };
   for (const config of configs) {
     if (tf.getKernel(config.kernelName, config.backendName)) tf.unregisterKernel(config.kernelName, config.backendName);

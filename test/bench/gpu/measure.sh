@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU measurement in one run, on a machine without Node.js or a registry: unpacks what prepare.sh put in .gpu/,
 # runs the benchmark on WebGPU (BERT-base, batch 32 × 128: adapter training, fusion over 4 adapters, the adapter's
-# matmul ceiling), times a plain PyTorch BERT-base with Pfeiffer bottleneck adapters at the same shapes (fp32 and bf16
+# matmul ceiling, each product of a step on tfjs-webgpu's kernel and on the framework's tiled one), times a plain PyTorch BERT-base with Pfeiffer bottleneck adapters at the same shapes (fp32 and bf16
 # autocast), and prints one table. Results go to $OUT (or .gpu/results) as JSON.
 # Usage (repository root, .gpu/ beside it): test/bench/gpu/measure.sh
 # Smaller, e.g. on llvmpipe: MODEL=tiny BATCH=4 CEILING=256 STEPS=2 TORCH=0 VK_DRIVER_FILES= test/bench/gpu/measure.sh
@@ -32,6 +32,12 @@ echo "node $("$work/node" --version); VK_DRIVER_FILES=${VK_DRIVER_FILES:-(defaul
 
 "$work/node" "$work/bench.js" --backend webgpu --models "$model" --cases "$cases" --batch "$batch" --steps "$steps" \
   --warmup 2 --ceiling-size "$ceiling" --out "$results/webgpu.json" 2>&1 | grep -v '^Warning: maxDynamic' || echo "measure: the WebGPU benchmark failed" >&2
+
+# Each product of a BERT-base step, on tfjs-webgpu's kernel and on the framework's tiled WGSL kernel.
+for kernel in stock wgsl; do
+  ADAPTERFUSION_WEBGPU_MATMUL=$kernel "$work/node" "$work/bench.js" --backend webgpu --matmul --ceiling-size "$ceiling" 2>&1 |
+    grep -v '^Warning: maxDynamic' | tee "$results/matmul-$kernel.txt" || echo "measure: the $kernel product timing failed" >&2
+done
 
 if [ "${TORCH:-1}" = 1 ]; then
   python3 "$work/torch_bert_adapter.py" --model "$model" --batch "$batch" --seq 128 --cases "$cases" --steps "$((steps * 2))" \
