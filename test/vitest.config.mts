@@ -1,8 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+// Three tiers, each a project: `unit` (fast, in-process: npm run test:unit), `integration` (commands, whole stages,
+// child processes) and `conformance` (against AdapterHub's numbers in ../shared). `npm test` runs all three.
+const tier = (name: string) => ({ extends: true as const, test: { name, include: [`test/${name}/**/*.test.ts`] } });
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    projects: [tier('unit'), tier('integration'), tier('conformance')],
     // Training tests are CPU-heavy: two workers match the 2-core machines CI runs on.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

@@ -94,19 +94,11 @@ describe('killed at seeded random points, every command resumes to byte-identica
   beforeAll(async () => {
     // The setup file loaded the sources with the real node:fs; load them again to see the mock.
     vi.resetModules();
-    const { BertModel } = ((await import(join(__dirname, '..', '..', 'src', 'index.ts'))) as Index);
     ({ runProgram } = (await import(join(__dirname, '..', '..', 'src', 'index.ts'))) as Index);
     ({ BUILTIN_MODULES: modules } = (await import(join(__dirname, '..', '..', 'bin', 'adapterfusion.ts'))) as typeof import('../../bin/adapterfusion'));
     const { DEMO_WORDS } = (await import(join(__dirname, '..', '..', 'fusion', 'index.ts'))) as typeof import('../../fusion/index');
-    const vocabulary = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'review', ...DEMO_WORDS];
-    const model = BertModel.random({
-      modelType: 'bert', vocabSize: vocabulary.length, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64,
-      hiddenAct: 'gelu', hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, maxPositionEmbeddings: 32, typeVocabSize: 2,
-      layerNormEps: 1e-12, padTokenId: 0, initializerRange: 0.2,
-    }, 5);
-    await model.save(join(work, 'backbone'));
-    model.dispose();
-    writeFileSync(join(work, 'backbone', 'vocab.txt'), `${vocabulary.join('\n')}\n`);
+    const { SPECIAL_TOKENS, writeTinyBackbone } = (await import(join(__dirname, '..', 'tiny-bert.ts'))) as typeof import('../tiny-bert');
+    await writeTinyBackbone(join(work, 'backbone'), [...SPECIAL_TOKENS, 'review', ...DEMO_WORDS], 5, { hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, initializerRange: 0.2 });
     writeFileSync(join(work, 'experiment.json'), JSON.stringify({ ...common, run: 'runs/x', fusions: [recipe] }));
     writeFileSync(join(work, 'extract.json'), JSON.stringify(common));
     writeFileSync(join(work, 'fuse.json'), JSON.stringify({ ...recipe, dataDir: '.', backbone: 'backbone', tokenizer: 'backbone', maxLength: 16, training: { seed: 3, ...recipe.training } }));

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
-import { TINY_BERT, writeTinyBackbone } from './fixtures/polarity-task';
+import { POLARITY_BERT, writePolarityBackbone } from './fixtures/polarity-task';
 
 const PLUGIN = resolve(__dirname, 'fixtures', 'polarity-task.ts');
 
@@ -23,7 +23,7 @@ describe('adapterfusion evaluate and predict', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'af-evaluate-'));
-    await writeTinyBackbone(join(root, 'backbone'));
+    await writePolarityBackbone(join(root, 'backbone'));
     const config = {
       backbone: 'backbone',
       tasks: [{ id: 'polarity', dataDir: '.' }],
@@ -69,7 +69,7 @@ describe('adapterfusion evaluate and predict', () => {
     const big = join(root, 'big-tokenizer');
     mkdirSync(big, { recursive: true });
     writeFileSync(join(big, 'vocab.txt'), `${readFileSync(join(root, 'backbone', 'vocab.txt'), 'utf8')}extra\n`);
-    const expected = `${big}: the tokenizer has ${TINY_BERT.vocabSize + 1} entries, more than the model's vocab_size ${TINY_BERT.vocabSize}`;
+    const expected = `${big}: the tokenizer has ${POLARITY_BERT.vocabSize + 1} entries, more than the model's vocab_size ${POLARITY_BERT.vocabSize}`;
     for (const command of [['evaluate'], ['predict', '--out', join(root, 'never')]]) {
       const result = await cli([...command, '--run', join(root, 'run'), '--task', 'polarity', '--data', root, '--split', 'dev', '--tokenizer', big, '--modules', PLUGIN]);
       expect(result.code, command[0]).toBe(1);

@@ -2,30 +2,24 @@
 // few examples per task, runs end to end on the real GLUE files; stopped after extraction and run again, it skips
 // the finished tasks.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { BertModel } from '../../src/backbone/bert-model';
-import { bertConfigFromJson } from '../../src/backbone/bert-config';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 import { hasShared, sharedPath } from '../shared-fixtures';
+import { writeTinyBackbone } from '../tiny-bert';
 
 const REPO = resolve(__dirname, '..', '..');
 const EXAMPLE = resolve(__dirname, '..', '..', 'docs', 'examples', 'glue-experiment.yaml');
 
+/** A tiny backbone over the real BERT vocabulary, with Hugging Face's default dropout and initialisation. */
 async function tinyBackbone(dir: string): Promise<void> {
-  const vocab = readFileSync(sharedPath('vocab', 'bert-base-uncased', 'vocab.txt'), 'utf8');
-  const config = bertConfigFromJson(
-    { model_type: 'bert', vocab_size: vocab.trimEnd().split('\n').length, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 },
-    'test',
-  );
-  const model = BertModel.random(config, 1);
-  await model.save(dir);
-  model.dispose();
-  copyFileSync(sharedPath('vocab', 'bert-base-uncased', 'vocab.txt'), join(dir, 'vocab.txt'));
+  await writeTinyBackbone(dir, sharedPath('vocab', 'bert-base-uncased', 'vocab.txt'), 1, {
+    numAttentionHeads: 2, maxPositionEmbeddings: 64, hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, initializerRange: 0.02,
+  });
 }
 
 /** The parts of the experiment file the tests change. */

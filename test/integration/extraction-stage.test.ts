@@ -16,7 +16,7 @@ import { RunDirectory } from '../../src/io/run-directory';
 import { ExtractionConfig } from '../../src/pipeline/extraction-config';
 import { evaluateTask, ExtractionStage, type ExtractionTaskResult } from '../../src/pipeline/extraction-stage';
 import { loadTokenizer } from '../../src/tokenizer/load-tokenizer';
-import polarityModule, { PolarityTask, TINY_BERT, writeTinyBackbone } from './fixtures/polarity-task';
+import polarityModule, { POLARITY_BERT, PolarityTask, writePolarityBackbone } from './fixtures/polarity-task';
 
 /** A fast recipe for the tiny task: a large learning rate, 6 epochs of 10 steps, a checkpoint every 5 steps. */
 const RAW_CONFIG = {
@@ -65,7 +65,7 @@ describe('ExtractionStage (ST-A)', () => {
 
     beforeAll(async () => {
       root = mkdtempSync(join(tmpdir(), 'af-extract-'));
-      await writeTinyBackbone(join(root, 'backbone'));
+      await writePolarityBackbone(join(root, 'backbone'));
       run = new RunDirectory(join(root, 'run'));
       const stage = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, RAW_CONFIG));
       const before = tf.memory().numTensors;
@@ -75,7 +75,7 @@ describe('ExtractionStage (ST-A)', () => {
 
     it('trains only adapter + head, to near-perfect dev accuracy, and releases every tensor', async () => {
       expect(result?.metrics.accuracy).toBeGreaterThanOrEqual(0.95);
-      const reference = BertModel.random(TINY_BERT, 1);
+      const reference = BertModel.random(POLARITY_BERT, 1);
       // 8 adapter tensors (2 layers × down/up weight/bias) + 4 head tensors trained; the 39 backbone tensors frozen.
       expect(lines).toContain(`training 12 tensors / ${ADAPTER_COUNT + HEAD_COUNT} parameters, frozen 39 tensors / ${reference.parameterCount()} parameters`);
       const share = ((100 * ADAPTER_COUNT) / reference.parameterCount()).toFixed(2);
@@ -166,7 +166,7 @@ describe('ExtractionStage (ST-A)', () => {
       const stage = new ExtractionStage(taskRegistry(createContainer([polarityModule])), validateConfig(ExtractionConfig, { ...RAW_CONFIG, tokenizer: 'big-tokenizer' }));
       const lines: string[] = [];
       await expect(stage.run({ run: new RunDirectory(join(root, 'big')), baseDir: root, log: (line) => lines.push(line) })).rejects.toThrow(
-        `${big}: the tokenizer has ${TINY_BERT.vocabSize + 1} entries, more than the model's vocab_size ${TINY_BERT.vocabSize} (${join(root, 'backbone', 'config.json')}); token ids past it have no embedding: use the tokenizer that belongs to this model`,
+        `${big}: the tokenizer has ${POLARITY_BERT.vocabSize + 1} entries, more than the model's vocab_size ${POLARITY_BERT.vocabSize} (${join(root, 'backbone', 'config.json')}); token ids past it have no embedding: use the tokenizer that belongs to this model`,
       );
       expect(lines.some((line) => line.startsWith('training'))).toBe(false);
     });

@@ -7,6 +7,7 @@ import { BertModel } from '../../src/backbone/bert-model';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 import { hasShared, sharedPath } from '../shared-fixtures';
+import { tinyBert } from '../tiny-bert';
 
 const ROOT = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'af-forward-'));
@@ -108,8 +109,7 @@ describe('adapterfusion forward errors', () => {
   const output = join(work, 'never.json');
 
   beforeAll(async () => {
-    const config = { modelType: 'bert', vocabSize: 20, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16, hiddenAct: 'gelu', hiddenDropoutProb: 0, attentionProbsDropoutProb: 0, maxPositionEmbeddings: 6, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0 } as const;
-    const model = BertModel.random(config, 1);
+    const model = BertModel.random(tinyBert({ vocabSize: 20, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16, maxPositionEmbeddings: 6 }), 1);
     await model.save(modelDir);
     model.dispose();
   });

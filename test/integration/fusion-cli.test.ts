@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { DEMO_WORDS, FusionConfig, type FusionResult } from '../../fusion/index';
-import { BertModel, BottleneckAdapter, createContainer, RunDirectory, runProgram, stageRegistry, validateAdapterConfig, validateConfig } from '../../src/index';
+import { BottleneckAdapter, createContainer, RunDirectory, runProgram, stageRegistry, validateAdapterConfig, validateConfig } from '../../src/index';
+import { SPECIAL_TOKENS, writeTinyBackbone } from '../tiny-bert';
 
 const work = mkdtempSync(join(tmpdir(), 'af-fusion-cli-'));
 
@@ -28,17 +29,9 @@ describe('adapterfusion fuse and inspect', () => {
   const base = { target: 'demo-review', dataDir: '.', backbone, maxLength: 16, maxExamples: 24 };
 
   beforeAll(async () => {
-    const vocabulary = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'review', ...DEMO_WORDS];
-    const model = BertModel.random({
-      modelType: 'bert', vocabSize: vocabulary.length, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64,
-      hiddenAct: 'gelu', hiddenDropoutProb: 0, attentionProbsDropoutProb: 0, maxPositionEmbeddings: 32, typeVocabSize: 2,
-      layerNormEps: 1e-12, padTokenId: 0, initializerRange: 0.2,
-    }, 5);
-    await model.save(backbone);
-    writeFileSync(join(backbone, 'vocab.txt'), `${vocabulary.join('\n')}\n`);
+    const config = await writeTinyBackbone(backbone, [...SPECIAL_TOKENS, 'review', ...DEMO_WORDS], 5, { initializerRange: 0.2 });
     // Untrained adapters stand in for extracted ones: the commands, not the learning, are under test here.
-    for (const [i, name] of ['sentiment', 'topic'].entries()) await BottleneckAdapter.create(name, validateAdapterConfig({ preset: 'seq_bn' }), model, i).save(join(work, name));
-    model.dispose();
+    for (const [i, name] of ['sentiment', 'topic'].entries()) await BottleneckAdapter.create(name, validateAdapterConfig({ preset: 'seq_bn' }), { config }, i).save(join(work, name));
   });
 
   it('trains a fusion from a config file, then reports its attention as a table and files', async () => {

@@ -1,7 +1,7 @@
 // End to end on synthetic tasks: extract adapters (ST-A), fuse them for a low-resource target, inspect the attention.
 // The target asks the polarity question with 40 examples, too few to learn 24 sentiment words; the `polarity` source
 // adapter learned them from 384. The topic adapter never saw a sentiment word.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ import {
   type TaskPlugin,
 } from '../../src/index';
 import type { AttentionReport } from '../../fusion/attention-report';
+import { SPECIAL_TOKENS, writeTinyBackbone } from '../tiny-bert';
 
 const POSITIVE = ['good', 'great', 'happy', 'lovely', 'superb', 'nice', 'bright', 'pleasant', 'joyful', 'charming', 'fine', 'glad'];
 const NEGATIVE = ['bad', 'awful', 'sad', 'terrible', 'horrible', 'poor', 'nasty', 'gloomy', 'dreadful', 'ugly', 'grim', 'sour'];
@@ -82,15 +83,7 @@ const TASKS = [
 ];
 
 async function tinyBackbone(dir: string): Promise<void> {
-  const vocabulary = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...POSITIVE, ...NEGATIVE, ...ANIMALS, ...VEHICLES, ...FILLERS];
-  const model = BertModel.random({
-    modelType: 'bert', vocabSize: vocabulary.length, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64,
-    hiddenAct: 'gelu', hiddenDropoutProb: 0, attentionProbsDropoutProb: 0, maxPositionEmbeddings: 32, typeVocabSize: 2,
-    layerNormEps: 1e-12, padTokenId: 0, initializerRange: 0.2,
-  }, 7);
-  await model.save(dir);
-  model.dispose();
-  writeFileSync(join(dir, 'vocab.txt'), `${vocabulary.join('\n')}\n`);
+  await writeTinyBackbone(dir, [...SPECIAL_TOKENS, ...POSITIVE, ...NEGATIVE, ...ANIMALS, ...VEHICLES, ...FILLERS], 7, { initializerRange: 0.2 });
 }
 
 describe('extract → fuse → inspect on synthetic tasks', () => {

@@ -8,7 +8,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import * as api from '../../src/index';
 import { BottleneckAdapter } from '../../src/adapters/bottleneck-adapter';
-import type { BertConfig } from '../../src/backbone/bert-config';
 import { BertModel } from '../../src/backbone/bert-model';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
@@ -26,7 +25,7 @@ import { MultiTaskExtractionStage, planMtaEpoch } from '../../src/pipeline/mt-a-
 import type { Example, TaskDataOptions, TaskPlugin } from '../../src/task/task-plugin';
 import { loadTokenizer } from '../../src/tokenizer/load-tokenizer';
 import { SeededRandom } from '../../src/util/random';
-import { TINY_BERT as POLARITY_TINY_BERT } from './fixtures/polarity-task';
+import { SPECIAL_TOKENS, writeTinyBackbone } from '../tiny-bert';
 
 // Two tiny synthetic tasks over one vocabulary: the mood of a sentence and the kind of thing it is about.
 const POSITIVE = ['good', 'great', 'happy', 'nice', 'fine', 'lovely'];
@@ -34,10 +33,8 @@ const NEGATIVE = ['bad', 'awful', 'sad', 'poor', 'grim', 'ugly'];
 const ANIMALS = ['cat', 'dog', 'horse', 'bird', 'cow', 'fox'];
 const VEHICLES = ['car', 'bus', 'train', 'truck', 'boat', 'van'];
 const FILLERS = ['the', 'a', 'was', 'is', 'very', 'and', 'it', 'so'];
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...POSITIVE, ...NEGATIVE, ...ANIMALS, ...VEHICLES, ...FILLERS];
+const VOCAB = [...SPECIAL_TOKENS, ...POSITIVE, ...NEGATIVE, ...ANIMALS, ...VEHICLES, ...FILLERS];
 
-/** The polarity fixture's tiny BERT over this test's vocabulary, at BERT's own initialisation (MT-A tunes it). */
-const TINY_BERT: BertConfig = { ...POLARITY_TINY_BERT, vocabSize: VOCAB.length, initializerRange: 0.02 };
 
 /** A two-class task: one keyword of either class among fillers. */
 function keywordTask(id: string, labels: [string, string], words: [string[], string[]], trainSize: number): TaskPlugin {
@@ -76,12 +73,9 @@ const RAW_CONFIG = {
   seed: 5,
 };
 
-/** A random tiny backbone and its vocabulary as a Hugging Face model directory. */
+/** A random tiny backbone over this test's vocabulary, at BERT's own initialisation (MT-A tunes it). */
 async function writeBackbone(dir: string): Promise<void> {
-  const model = BertModel.random(TINY_BERT, 11);
-  await model.save(dir);
-  model.dispose();
-  writeFileSync(join(dir, 'vocab.txt'), `${VOCAB.join('\n')}\n`);
+  await writeTinyBackbone(dir, VOCAB, 11, { initializerRange: 0.02 });
 }
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');

@@ -1,14 +1,13 @@
 // The example third-party plugin of docs/writing-a-task-plugin.md, named by file path in a configuration, trains end
 // to end through `adapterfusion extract` without any change to src/.
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bertConfigFromJson } from '../../src/backbone/bert-config';
-import { BertModel } from '../../src/backbone/bert-model';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 import { hasShared, sharedPath } from '../shared-fixtures';
+import { writeTinyBackbone } from '../tiny-bert';
 
 const REPO = resolve(__dirname, '..', '..');
 
@@ -16,15 +15,7 @@ describe.skipIf(!hasShared('vocab', 'bert-base-uncased', 'vocab.txt'))('the exam
   it('is loaded from the path in the config and trains: the training loss falls and the adapter is saved', async () => {
     const root = mkdtempSync(join(tmpdir(), 'af-plugin-'));
     const vocab = sharedPath('vocab', 'bert-base-uncased', 'vocab.txt');
-    const size = readFileSync(vocab, 'utf8').trimEnd().split('\n').length;
-    const config = bertConfigFromJson(
-      { model_type: 'bert', vocab_size: size, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64, initializer_range: 0.15, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
-      'test',
-    );
-    const model = BertModel.random(config, 3);
-    await model.save(join(root, 'backbone'));
-    model.dispose();
-    copyFileSync(vocab, join(root, 'backbone', 'vocab.txt'));
+    await writeTinyBackbone(join(root, 'backbone'), vocab, 3, { numAttentionHeads: 2, maxPositionEmbeddings: 64, initializerRange: 0.15 });
     writeFileSync(
       join(root, 'extract.yaml'),
       [

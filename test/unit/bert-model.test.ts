@@ -8,22 +8,10 @@ import type { BertConfig } from '../../src/backbone/bert-config';
 import { BertModel, type BertInputs, type BertOutput } from '../../src/backbone/bert-model';
 import type { Sublayer } from '../../src/backbone/sublayer-hook';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';
+import { tinyBert } from '../tiny-bert';
 
-const TINY: BertConfig = {
-  modelType: 'bert',
-  vocabSize: 50,
-  hiddenSize: 32,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  intermediateSize: 64,
-  hiddenAct: 'gelu',
-  hiddenDropoutProb: 0.1,
-  attentionProbsDropoutProb: 0.1,
-  maxPositionEmbeddings: 16,
-  typeVocabSize: 2,
-  layerNormEps: 1e-12,
-  padTokenId: 0,
-};
+/** The shared tiny BERT, with dropout (some tests check where it applies) and 16 positions. */
+const TINY = tinyBert({ hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, maxPositionEmbeddings: 16 });
 
 const models: BertModel[] = [];
 function tiny(config: Partial<BertConfig> = {}, seed = 7): BertModel {

@@ -10,6 +10,7 @@ import { wasmIdentityKernel, wasmMatMulKernels, type WasmBackend } from '../../s
 import { compileSimdKernels } from '../../src/backend/kernels/wasm-simd';
 import { wasmSliceKernel } from '../../src/backend/kernels/wasm-slice';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
+import { lacking, offWasm } from '../requirements';
 import { productErrors, seeded } from './matmul-reference';
 
 async function checkAll(): Promise<void> {
@@ -52,19 +53,19 @@ describe('matmul kernels match a float64 reference', () => {
     wasm = tf.findBackend('wasm') as WasmBackend;
   });
 
-  it('on wasm through XNNPACK (no add-on)', async () => {
+  it.skipIf(offWasm())('on wasm through XNNPACK (no add-on)', async () => {
     await withKernels(wasmMatMulKernels(wasm, undefined), checkAll);
   });
 
-  it('on wasm through XNNPACK and the SIMD kernel (no add-on, as initBackend registers them)', async () => {
+  it.skipIf(offWasm())('on wasm through XNNPACK and the SIMD kernel (no add-on, as initBackend registers them)', async () => {
     await withKernels(wasmMatMulKernels(wasm, undefined, await heapWorkersOn(wasm)), checkAll);
   });
 
-  it.skipIf(!blas)('on wasm through the native BLAS add-on', async () => {
+  it.skipIf(offWasm() || lacking('the native add-on', blas))('on wasm through the native BLAS add-on', async () => {
     await withKernels(wasmMatMulKernels(wasm, blas), checkAll);
   });
 
-  describe.skipIf(!blas)('on cpu through the native BLAS add-on', () => {
+  describe.skipIf(lacking('the native add-on', blas))('on cpu through the native BLAS add-on', () => {
     beforeAll(async () => {
       await tf.setBackend('cpu');
     });
@@ -77,7 +78,7 @@ describe('matmul kernels match a float64 reference', () => {
   });
 });
 
-describe('wasm kernels', () => {
+describe.skipIf(offWasm())('wasm kernels', () => {
   it('leave the tensor count and the wasm heap unchanged, on every path', async () => {
     await initBackend();
     const wasm = tf.findBackend('wasm') as WasmBackend;
@@ -192,7 +193,7 @@ describe('gather kernels', () => {
     expect(() => tf.gather(x, tf.tensor1d([4], 'int32'))).toThrow('gather: expected indices in [0, 4), got 4');
   }
 
-  it('copy rows along axis 0 on wasm and leave other gathers to the stock kernel', async () => {
+  it.skipIf(offWasm())('copy rows along axis 0 on wasm and leave other gathers to the stock kernel', async () => {
     await withKernels([wasmGatherKernel()], checkGather);
   });
 

@@ -10,6 +10,7 @@ import { attention, ATTENTION_KERNEL } from '../../src/ops/attention';
 import { applyDropoutMask, dropout, DROPOUT_KERNEL } from '../../src/ops/dropout';
 import { gelu, GELU_KERNEL } from '../../src/ops/gelu';
 import { layerNorm, LAYER_NORM_KERNEL, layerNormRows, layerNormRowsGrad, RESIDUAL_LAYER_NORM_KERNEL } from '../../src/ops/layer-norm';
+import { lacking, offWasm } from '../requirements';
 import { normalCdf, normalDensity } from './erf-reference';
 import { linear } from '../../src/ops/linear';
 import { sumRows } from '../../src/ops/sum-rows';
@@ -128,7 +129,7 @@ describe('gelu', () => {
     tf.dispose([x, y, dx]);
   }
 
-  it.skipIf(!loadNativeBlas().blas)('matches float64 erf through the native kernels', async () => {
+  it.skipIf(lacking('the native add-on', loadNativeBlas().blas))('matches float64 erf through the native kernels', async () => {
     expect(tf.getKernel(GELU_KERNEL, 'wasm')).toBeDefined();
     await check();
   });
@@ -159,7 +160,7 @@ describe('dropout', () => {
     x.dispose();
   });
 
-  it('draws the same mask on wasm and cpu, and falls back to tf.dropout elsewhere', async () => {
+  it.skipIf(offWasm())('draws the same mask on wasm and cpu, and falls back to tf.dropout elsewhere', async () => {
     const onWasm = await dropout(tf.ones([1000]), 0.3, 5).data();
     await tf.setBackend('cpu');
     try {
@@ -273,7 +274,7 @@ describe('attention', () => {
 
   const difference = (a: number[][], b: number[][]) => Math.max(...a.map((values, i) => Math.max(...values.map((x, j) => Math.abs(x - (b[i]?.[j] ?? NaN))))));
 
-  it.skipIf(!loadNativeBlas().blas)('is one native kernel that matches the tfjs ops, gradients and dropout mask included', async () => {
+  it.skipIf(lacking('the native add-on', loadNativeBlas().blas))('is one native kernel that matches the tfjs ops, gradients and dropout mask included', async () => {
     expect(tf.getKernel(ATTENTION_KERNEL, 'wasm')).toBeDefined();
     for (const rate of [0, 0.3]) {
       const fused = run(rate, 7);
@@ -288,7 +289,7 @@ describe('attention', () => {
     expect(difference(run(0.3, 7), run(0.3, 8))).toBeGreaterThan(1e-2);
   });
 
-  it.skipIf(!loadNativeBlas().blas)('backpropagates without a gradient array for the probabilities it keeps', () => {
+  it.skipIf(lacking('the native add-on', loadNativeBlas().blas))('backpropagates without a gradient array for the probabilities it keeps', () => {
     // A registered gradient of a two-output kernel is handed zeros for the unused output, made in JavaScript and
     // written into the backend: (B, H, T, T) floats each step.
     const write = vi.spyOn(tf.backend(), 'write');
@@ -315,7 +316,7 @@ describe('attention', () => {
   });
 });
 
-describe.skipIf(!loadNativeBlas({}).blas)('the native add-on\'s element-wise kernels', () => {
+describe.skipIf(lacking('the native add-on', loadNativeBlas({}).blas))('the native add-on\'s element-wise kernels', () => {
   const blas = loadNativeBlas({}).blas;
   const random = (length: number, seed: number) => seeded([length], seed).dataSync() as Float32Array;
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
+import { lacking } from '../requirements';
 import { readSafetensors } from '../../src/io/safetensors';
 import { ADAMW_KERNEL, AdamW, isDecayed } from '../../src/training/adamw';
 import { clipByGlobalNorm } from '../../src/training/clip-by-global-norm';
@@ -53,7 +54,7 @@ describe('isDecayed', () => {
 });
 
 describe('AdamW', () => {
-  it.skipIf(!loadNativeBlas().blas)('gives bit for bit the tfjs ops\' result through its one-pass native kernel', async () => {
+  it.skipIf(lacking('the native add-on', loadNativeBlas().blas))('gives bit for bit the tfjs ops\' result through its one-pass native kernel', async () => {
     expect(tf.getKernel(ADAMW_KERNEL, tf.getBackend())).toBeDefined();
     /** Six steps on a decayed weight and an undecayed bias; the final values and moments. */
     const run = async (): Promise<number[][]> => {

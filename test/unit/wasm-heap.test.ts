@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/backend/backend';
 import { guardWasmAllocations, type WasmAllocator } from '../../src/backend/wasm-heap';
+import { offWasm } from '../requirements';
 
 describe('guarded wasm allocations', () => {
   it('pass addresses through and throw, saying what to change, where the allocator returns 0', () => {
@@ -20,9 +20,7 @@ describe('guarded wasm allocations', () => {
     expect(calls).toEqual([64, 0, 2 ** 21]);
   });
 
-  it('are in place on the wasm backend: a tensor that cannot fit throws instead of landing at address 0', async () => {
-    const info = await initBackend();
-    if (info.name !== 'wasm') return;
+  it.skipIf(offWasm())('are in place on the wasm backend: a tensor that cannot fit throws instead of landing at address 0', async () => {
     const { wasm } = tf.backend() as unknown as { wasm: WasmAllocator };
     expect(() => wasm._malloc(2 ** 32 - 2 ** 16)).toThrow(/^wasm heap full: could not allocate 4095\.9 MiB/);
     const tensors = tf.memory().numTensors;

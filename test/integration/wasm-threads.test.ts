@@ -43,7 +43,7 @@ describe('wasm threads', () => {
 
   // Its own process: the threaded build must start before anything else touches the wasm backend.
   it('runs every product case right on the threaded build, LayerNorm, dropout and GELU split over its heap, and the process ends by itself', async () => {
-    const stdout = await runThreaded('test/unit/fixtures/threaded-products.ts');
+    const stdout = await runThreaded('test/integration/fixtures/threaded-products.ts');
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
       threads: string; matMul: string; elementwise: string; sharedHeap: boolean; layerNormWorst: number; dropoutDiffering: number; geluWorst: number;
       products: { name: string; shape: number[]; expectedShape: number[]; worst: number }[];
