@@ -4,6 +4,13 @@ import { IsBoolean, IsIn, IsNumber, IsOptional, Max, Min, ValidateIf } from 'cla
 export type FusionPreset = 'dynamic' | 'static';
 export const FUSION_PRESETS: readonly FusionPreset[] = ['dynamic', 'static'];
 
+/**
+ * How a fusion with `temperature` on anneals it from 50 to 1: `linear` over the planned optimizer steps, or
+ * `adapterhub`, AdapterHub's 0.05 lower after every forward call (see `FusionTemperature`).
+ */
+export const TEMPERATURE_SCHEDULES = ['linear', 'adapterhub'] as const;
+export type TemperatureSchedule = (typeof TEMPERATURE_SCHEDULES)[number];
+
 /** Every switch of a fusion layer, resolved from a preset and its overrides. */
 export interface FusionSettings {
   /** Project the adapter outputs with a trained key matrix W_K (and bias). */
@@ -96,6 +103,10 @@ export class FusionOptions {
 
   @IsOptional() @IsBoolean()
   temperature?: boolean;
+
+  /** With `temperature`: `linear` over the planned training steps, or `adapterhub` (by forward call, as AdapterHub). */
+  @IsIn(TEMPERATURE_SCHEDULES)
+  temperatureSchedule: TemperatureSchedule = 'linear';
 
   /** A probability in [0, 1); null takes the backbone's `attentionProbsDropoutProb`. */
   @ValidateIf((options: FusionOptions) => options.dropoutProb !== null && options.dropoutProb !== undefined)

@@ -26,7 +26,7 @@ import {
 import { AdapterFusion } from './adapter-fusion';
 import type { FusionFileExtras } from './adapter-fusion-loader';
 import { FusionConfig, SMALLEST_STABLE_FUSION_BATCH } from './fusion-config';
-import { createFusionTrainer, evaluateBatches, INITIAL_TEMPERATURE, temperatureAt, type FusionModel } from './fusion-model';
+import { createFusionTrainer, evaluateBatches, FusionTemperature, type FusionModel, type TemperatureRecord } from './fusion-model';
 
 /** What the stage records in the manifest besides the common fields; the inspector reads it back. */
 export interface FusionStageRecord {
@@ -38,7 +38,7 @@ export interface FusionStageRecord {
   backbone: string;
   backboneHash?: string;
   /** The temperature schedule, and the temperature of the kept weights. */
-  temperature: { start: number; end: number; totalSteps: number; atBestStep: number } | 1;
+  temperature: TemperatureRecord;
 }
 
 /** What a finished fusion stage produced. */
@@ -161,12 +161,13 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
     );
 
     const loss = taskLoss(plugin, head);
+    const temperature = new FusionTemperature(settings, config.fusion.temperatureSchedule, totalSteps);
     const trainer = createFusionTrainer(model, {
       config: training,
       regularizationTiming: config.regularizationTiming,
-      totalSteps,
+      temperature,
       loss,
-      evaluate: async () => evaluateBatches(model, devBatches, plugin.metrics, { temperature: temperatureAt(trainer.steps, totalSteps, settings) }),
+      evaluate: async () => evaluateBatches(model, devBatches, plugin.metrics, { temperature: () => temperature.evaluation(trainer.steps) }),
       primaryMetric: plugin.metrics[0],
       checkpointDir: run.checkpointDir('fuse', target),
       metricsLog: run.metricsFile('fuse', target),
@@ -176,11 +177,10 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
     });
     try {
       const result = await trainer.fit((epoch) => makeBatches(train, { ...batching, shuffle: true, seed: seed + epoch }), checkpoint);
-      const atBestStep = temperatureAt(result.bestStep, totalSteps, settings);
       const fusionDir = run.fusionDir(target);
       const extras: FusionFileExtras = {
         adapter_dirs: config.adapters.map((dir) => relative(fusionDir, dir)),
-        ...(settings.temperature ? { inference_temperature: atBestStep } : {}),
+        ...(settings.temperature ? { inference_temperature: temperature.atStep(result.bestStep) } : {}),
       };
       await fusion.save(fusionDir, extras as Record<string, unknown>);
       await head.save(run.fusionHeadDir(target));
@@ -190,7 +190,7 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
         adapterDirs: config.adapters.map((dir) => relative(run.root, dir)),
         backbone: config.backbone as string,
         ...(backbone.checkpointHash === undefined ? {} : { backboneHash: backbone.checkpointHash }),
-        temperature: settings.temperature ? { start: INITIAL_TEMPERATURE, end: 1, totalSteps, atBestStep } : 1,
+        temperature: temperature.record(result.bestStep),
       };
       run.recordStage(fusionStageKey(target), {
         ...record,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { AdapterFusion } from '../../fusion/adapter-fusion';
 import type { RegularizationTiming } from '../../fusion/fusion-config';
-import { createFusionTrainer, fusionLogits, type FusionModel } from '../../fusion/fusion-model';
+import { createFusionTrainer, fusionLogits, FusionTemperature, type FusionModel } from '../../fusion/fusion-model';
 import { batchToTensors, BertModel, BottleneckAdapter, loadHead, readSafetensors, TrainingConfig, validateConfig, type Batch } from '../../src/index';
 import { describeOnBackends } from '../backends';
 import { hasShared, sharedPath } from '../shared-fixtures';
@@ -93,7 +93,7 @@ describeOnBackends('AdapterFusion training against the AdapterHub trajectory', !
       expect(await maxDifference(logitsOn(model, batches[0] as Batch), run.logits_before)).toBeLessThan(1e-4);
 
       const config = validateConfig(TrainingConfig, { learningRate: lr, schedule: 'constant', weightDecay: 0.01, maxGradNorm: 1, epochs: 1, maxSteps: 6 });
-      const trainer = createFusionTrainer(model, { config, regularizationTiming: timing, totalSteps: 6, loss: (logits, labels) => model.head.loss(logits, labels), log: () => undefined });
+      const trainer = createFusionTrainer(model, { config, regularizationTiming: timing, temperature: new FusionTemperature(model.fusion.settings, 'linear', 6), loss: (logits, labels) => model.head.loss(logits, labels), log: () => undefined });
       let tensorsAfterStep2 = 0;
       for (const [k, step] of run.steps.entries()) {
         const reg = model.fusion.regularizationLoss();

@@ -60,6 +60,21 @@ describe('adapterfusion fuse and inspect', () => {
     for (const site of report.all.sites) expect(site.mean[0] + site.mean[1]).toBeCloseTo(1, 5);
   });
 
+  it('anneals the temperature as AdapterHub does when asked: every training and every evaluation call lowers it', async () => {
+    const config = writeConfig('fuse-adapterhub.json', {
+      ...base, adapters: ['sentiment', 'topic'], fusion: { temperature: true, temperatureSchedule: 'adapterhub' }, training: { epochs: 2, batchSize: 8 },
+    });
+    const run = join(work, 'run-adapterhub');
+    expect((await cli('fuse', '--config', config, '--run', run)).code).toBe(0);
+    const stage = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).stages['fuse/demo-review'];
+    // 2 epochs of 3 training batches, each epoch followed by an evaluation of the 3 dev batches: 12 calls, 50 − 12 · 0.05.
+    expect(stage.temperature).toMatchObject({ schedule: 'adapterhub', start: 50, forwardCalls: 12, end: 49.400000000000034 });
+    // The kept weights' temperature: step 3 is the 3rd call; step 6 the 9th, after the first evaluation's 3 calls.
+    expect(stage.temperature.atBestStep).toBe({ 3: 49.900000000000006, 6: 49.60000000000002 }[stage.bestStep as number]);
+    const saved = JSON.parse(readFileSync(join(run, 'fusion', 'demo-review', 'adapter_fusion_config.json'), 'utf8'));
+    expect(saved.inference_temperature).toBe(stage.temperature.atBestStep);
+  });
+
   it('reports configuration mistakes with their dotted paths, and missing adapters and fusions by name', async () => {
     const bad = writeConfig('bad.json', { ...base, adapters: ['sentiment'], fusion: { preset: 'dynamik', temprature: true }, training: { learningRate: -1 } });
     const invalid = await cli('fuse', '--config', bad, '--run', join(work, 'bad-run'));
@@ -67,7 +82,7 @@ describe('adapterfusion fuse and inspect', () => {
     expect(invalid.err).toContain(`invalid configuration in ${bad}:`);
     expect(invalid.err).toContain('  adapters: needs at least 2 adapters, got ["sentiment"]');
     expect(invalid.err).toContain('  fusion.preset: must be one of the following values: dynamic, static, got "dynamik"');
-    expect(invalid.err).toMatch(/ {2}fusion\.temprature: unknown key \(expected one of: dropoutProb, key, preset, query, queryBeforeLn, regularization, residualBefore, temperature, value, valueBeforeSoftmax, valueInitialized\)/);
+    expect(invalid.err).toMatch(/ {2}fusion\.temprature: unknown key \(expected one of: dropoutProb, key, preset, query, queryBeforeLn, regularization, residualBefore, temperature, temperatureSchedule, value, valueBeforeSoftmax, valueInitialized\)/);
     expect(invalid.err).toContain('  training.learningRate: must not be less than 0, got -1');
 
     const missing = writeConfig('missing.json', { ...base, adapters: ['sentiment', 'nli'] });
@@ -126,7 +141,7 @@ describe('adapterfusion fuse and inspect', () => {
     const saved = JSON.parse(readFileSync(join(interrupted, 'fusion', 'demo-review', 'adapter_fusion_config.json'), 'utf8'));
     const manifest = JSON.parse(readFileSync(join(interrupted, 'manifest.json'), 'utf8'));
     // 24 examples in batches of 8: 3 steps per epoch, 6 planned; the schedule goes from 50 to 1 over them.
-    expect(manifest.stages['fuse/demo-review'].temperature).toEqual({ start: 50, end: 1, totalSteps: 6, atBestStep: saved.inference_temperature });
+    expect(manifest.stages['fuse/demo-review'].temperature).toEqual({ schedule: 'linear', start: 50, end: 1, totalSteps: 6, atBestStep: saved.inference_temperature });
     expect([50 - 49 * (3 - 1) / 5, 1]).toContain(saved.inference_temperature);
   });
 
