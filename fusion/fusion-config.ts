@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
-import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
-import { TrainingConfig } from '../src/index';
+import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
+import { IsTaskId, TrainingConfig } from '../src/index';
 import { FusionOptions } from './fusion-options';
 
 /**
@@ -26,7 +26,7 @@ export const SMALLEST_STABLE_FUSION_BATCH = 16;
  */
 export class FusionSetup {
   /** Id of the target task: a task plugin registered by the built-in tasks or by `modules`. */
-  @IsString() @Matches(/^[a-z0-9_-]+$/, { message: 'must be a task id (lower-case letters, digits, "_" or "-")' })
+  @IsString() @IsTaskId()
   target!: string;
 
   /**

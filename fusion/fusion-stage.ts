@@ -8,6 +8,7 @@ import {
   createHead,
   inject,
   injectable,
+  isTaskId,
   loadTaskData,
   loadTokenizer,
   makeBatches,
@@ -213,7 +214,7 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
     const direct = resolve(baseDir, entry);
     if (existsSync(join(direct, ADAPTER_CONFIG_FILE))) return direct;
     const extracted = run.adapterDir(entry);
-    if (/^[a-z0-9_-]+$/.test(entry) && existsSync(join(extracted, ADAPTER_CONFIG_FILE))) return extracted;
+    if (isTaskId(entry) && existsSync(join(extracted, ADAPTER_CONFIG_FILE))) return extracted;
     throw new Error(
       `${source}: adapters.${index} "${entry}": expected an adapter directory (with ${ADAPTER_CONFIG_FILE}) or the id of a task extracted in ${run.root}; ` +
         `found neither ${direct} nor ${extracted} (run "adapterfusion extract" for it first)`,

@@ -4,6 +4,7 @@ export * from './config/validate';
 export * from './di/container';
 export * from './task/task-plugin';
 export * from './task/task-registry';
+export * from './task/task-id';
 export * from './backbone/sublayer-hook';
 export * from './cli/program';
 export * from './cli/core-module';

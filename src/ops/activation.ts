@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { gelu } from '../ops/gelu';
+import { gelu } from './gelu';
 
 const SQRT_TWO_OVER_PI = Math.sqrt(2 / Math.PI);
 

@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
-import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { AdapterConfig, AdapterConfigProperty } from '../adapters/adapter-config';
+import { IsTaskId } from '../task/task-id';
 import { TrainingConfig } from '../training/training-config';
 import { SAMPLER_KINDS, type SamplerKind } from './task-sampler';
 
@@ -11,8 +12,7 @@ export type ExtractionMode = (typeof EXTRACTION_MODES)[number];
 /** One task to extract an adapter for. */
 export class ExtractionTaskConfig {
   /** Task id, as a registered task plugin names it. */
-  @IsString()
-  @Matches(/^[a-z0-9_-]+$/, { message: 'id must be lower-case letters, digits, "_" or "-"' })
+  @IsString() @IsTaskId()
   id!: string;
 
   /** Directory with the task's files (relative paths are relative to the configuration file). */

@@ -1,3 +1,4 @@
+import { isTaskId, TASK_ID_RULE } from './task-id';
 import { TaskPlugin } from './task-plugin';
 
 /** A task id was asked for that no plugin registered. */
@@ -22,6 +23,7 @@ export class TaskRegistry {
 
   constructor(plugins: readonly TaskPlugin[]) {
     for (const plugin of plugins) {
+      if (!isTaskId(plugin.id)) throw new Error(`task plugin ${plugin.constructor.name}: id ${JSON.stringify(plugin.id)} is not ${TASK_ID_RULE}`);
       const existing = this.byId.get(plugin.id);
       if (existing) throw new DuplicateTaskError(plugin.id, existing, plugin);
       this.byId.set(plugin.id, plugin);

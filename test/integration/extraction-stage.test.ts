@@ -52,7 +52,7 @@ describe('ExtractionStage (ST-A)', () => {
     const bad = { tasks: [{ id: 'RTE', dataDir: 'd' }], adapter: { preset: 'double_seq_bn', reductionFactor: 0 }, training: { batchSize: 0 } };
     expect(() => validateConfig(ExtractionConfig, bad, 'x.yaml')).toThrow(ConfigValidationError);
     expect(() => validateConfig(ExtractionConfig, bad, 'x.yaml')).toThrow(
-      /in x\.yaml:\n {2}backbone: must be a string, got nothing\n.*tasks\.0\.id: must be lower-case letters, digits, "_" or "-", got "RTE"\n.*adapter\.reductionFactor: .*got 0\n.*training\.batchSize: must not be less than 1, got 0/s,
+      /in x\.yaml:\n {2}backbone: must be a string, got nothing\n.*tasks\.0\.id: must be a task id \(lower-case letters, digits, "_" or "-"\), got "RTE"\n.*adapter\.reductionFactor: .*got 0\n.*training\.batchSize: must not be less than 1, got 0/s,
     );
   });
 

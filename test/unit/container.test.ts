@@ -10,6 +10,7 @@ import {
   featureModule,
   inject,
   injectable,
+  isTaskId,
   loadComposition,
   loadModules,
   runProgram,
@@ -28,7 +29,7 @@ import {
 
 @injectable()
 class ToyTask implements TaskPlugin {
-  readonly id = 'toy';
+  readonly id: string = 'toy';
   readonly description = 'a toy task';
   readonly head = { type: 'classification', labels: ['no', 'yes'] } as const;
   readonly metrics = ['accuracy'];
@@ -52,6 +53,16 @@ describe('task plugin container', () => {
   it('refuses duplicate ids naming both classes', () => {
     const container = createContainer([taskModule(ToyTask), taskModule(ToyTwin)]);
     expect(() => taskRegistry(container)).toThrow('task id "toy" is registered twice: by ToyTask and by ToyTwin');
+  });
+
+  it('refuses a plugin whose id is not a task id, the rule configurations check ids by', () => {
+    @injectable()
+    class ShoutingTask extends ToyTask {
+      override readonly id = 'Toy';
+    }
+    expect(() => taskRegistry(createContainer([taskModule(ShoutingTask)]))).toThrow('task plugin ShoutingTask: id "Toy" is not a task id (lower-case letters, digits, "_" or "-")');
+    expect(['toy', 'demo-review', 'sst_2', '3'].map(isTaskId)).toEqual([true, true, true, true]);
+    expect(['Toy', 'a b', 'a/b', ''].map(isTaskId)).toEqual([false, false, false, false]);
   });
 
   it('answers an unknown id with the registered ones', () => {

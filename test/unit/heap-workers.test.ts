@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HeapWorkers } from '../../src/backend/kernels/heap-workers';
-import { compileSimdKernels, instantiateSimdKernels, PACK_FLOATS, type SimdModule } from '../../src/backend/kernels/wasm-simd';
+import { compileSimdKernels, instantiateSimdKernels, PACK_FLOATS } from '../../src/backend/kernels/wasm-simd';
+import type { SimdModule } from '../../src/backend/kernels/wasm-types';
 import { applyDropoutMask } from '../../src/ops/dropout';
 import { layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
 

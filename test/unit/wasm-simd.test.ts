@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileSimdKernels, fusedMultiplyAdd, instantiateSimdKernels, PACK_FLOATS, WASM_FMA_ENV, type SimdExports } from '../../src/backend/kernels/wasm-simd';
+import { compileSimdKernels, fusedMultiplyAdd, instantiateSimdKernels, PACK_FLOATS, WASM_FMA_ENV } from '../../src/backend/kernels/wasm-simd';
+import type { SimdExports } from '../../src/backend/kernels/wasm-types';
 import { applyDropoutMask } from '../../src/ops/dropout';
 import { layerNormRows, layerNormRowsGrad } from '../../src/ops/layer-norm';
 import { normalCdf, normalDensity } from './erf-reference';

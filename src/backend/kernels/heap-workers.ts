@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { layerNormRows, layerNormRowsGrad } from '../../ops/layer-norm';
-import { instantiateSimdKernels, PACK_FLOATS, SIMD_LANES, type SimdExports, type SimdModule } from './wasm-simd';
+import { instantiateSimdKernels, PACK_FLOATS, SIMD_LANES } from './wasm-simd';
+import type { SimdExports, SimdModule, WasmMemory } from './wasm-types';
 
 /**
  * A part of a kernel: units `begin` … `end` − 1 (rows or elements) of `arrays`, which lie on the heap (the SIMD
@@ -76,11 +77,6 @@ const TASKS = {
     },
   },
 } satisfies Record<string, Task>;
-
-/** The wasm module's memory (a `WebAssembly.Memory`); shared in the threaded build. */
-export interface WasmMemory {
-  readonly buffer: ArrayBufferLike;
-}
 
 type HeapTaskName = keyof typeof TASKS;
 const TASK_NAMES = Object.keys(TASKS) as HeapTaskName[];

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BLAS_ACTIVATIONS, type NativeBlas } from '../native/native-blas';
-import type { HeapWorkers, WasmMemory } from './heap-workers';
+import type { HeapWorkers } from './heap-workers';
+import type { WasmMemory } from './wasm-types';
 import { PACK_FLOATS, SIMD_COLUMNS } from './wasm-simd';
 import { isRowBias, planMatMul, productOffsets, type MatMulPlan } from './matmul-plan';
 
