@@ -2,7 +2,7 @@
 // test would pass without checking anything, so it is skipped instead, and says why in the test output.
 
 /** The backend setup.ts starts: wasm, unless ADAPTERFUSION_BACKEND names another ("auto" is known only at start). */
-export const TEST_BACKEND = process.env.ADAPTERFUSION_BACKEND ?? 'wasm';
+const TEST_BACKEND = process.env.ADAPTERFUSION_BACKEND ?? 'wasm';
 
 /**
  * True, after printing what this run lacks, where `present` is falsy; for `it.skipIf(lacking('the native add-on',

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** `../shared` beside the project: conformance fixtures, real datasets and the BERT vocabulary. */
-export const SHARED_DIR = resolve(__dirname, '..', '..', 'shared');
+const SHARED_DIR = resolve(__dirname, '..', '..', 'shared');
 
 /** A path inside ../shared. */
 export function sharedPath(...parts: string[]): string {

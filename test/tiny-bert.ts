@@ -8,7 +8,7 @@ import { BertModel } from '../src/backbone/bert-model';
 export const SPECIAL_TOKENS: readonly string[] = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 
 /** A post-LN BERT with hidden size 32 and 2 layers of 4 heads, without dropout, at BERT's initialisation (std 0.02). */
-export const TINY_BERT: BertConfig = {
+const TINY_BERT: BertConfig = {
   modelType: 'bert',
   vocabSize: 50,
   hiddenSize: 32,

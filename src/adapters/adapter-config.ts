@@ -121,9 +121,6 @@ export const ADAPTER_PRESETS = {
 /** Legacy preset names (AdapterHub's earlier `pfeiffer` and `houlsby`). */
 const PRESET_ALIASES: Record<string, keyof typeof ADAPTER_PRESETS> = { pfeiffer: 'seq_bn', houlsby: 'double_seq_bn' };
 
-/** Every accepted preset name. */
-export const ADAPTER_PRESET_NAMES: readonly string[] = [...Object.keys(ADAPTER_PRESETS), ...Object.keys(PRESET_ALIASES)];
-
 /**
  * Replaces a raw config's `preset` key by the preset's options (options given explicitly win). Raw data without a
  * `preset` is returned as it is; an unknown preset is left for validation to report.

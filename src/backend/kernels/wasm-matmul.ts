@@ -53,7 +53,7 @@ function pairedByModulo({ products, batchA, batchB }: MatMulPlan): boolean {
 const NO_BIAS = new Float32Array(0);
 
 /** Multiply-adds below which a product is done by a direct loop rather than a tuned kernel (see `direct`). */
-export const SMALL_PRODUCT = 32 * 1024;
+const SMALL_PRODUCT = 32 * 1024;
 
 /**
  * Matrix-product kernels for the wasm backend. Every product (transposed, batched, broadcast, with bias and
