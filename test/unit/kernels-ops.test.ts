@@ -1,8 +1,5 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { floatKernel } from '../../src/backend/kernels/float-kernel';
 import { loadNativeBlas } from '../../src/backend/native/native-blas';
@@ -401,19 +398,5 @@ describe.skipIf(lacking('the native add-on', loadNativeBlas({}).blas))('the nati
       .toThrow('layerNormGrad: expected gamma of the row length, x, dy and out of whole rows, and residual empty or as long as x');
     expect(() => (blas?.layerNormGrad as unknown as (...args: unknown[]) => void)(new Float32Array(4), new Float32Array(4)))
       .toThrow('layerNormGrad: expected 6 arguments');
-  });
-});
-
-describe('docs/performance.md example', () => {
-  it('runs as written and prints the sublayer output shape', async () => {
-    const root = resolve(__dirname, '..', '..');
-    const example = /```ts\n([\s\S]*?)```/.exec(readFileSync(join(root, 'docs', 'performance.md'), 'utf8'))?.[1] ?? '';
-    expect(example).toContain("from 'adapterfusion'");
-    const file = join(mkdtempSync(join(tmpdir(), 'af-performance-')), 'example.ts');
-    writeFileSync(file, example.replace("from 'adapterfusion'", `from '${join(root, 'src', 'index')}'`));
-    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-    await import(file);
-    expect(log.mock.calls).toEqual([[[2, 8, 32]]]);
-    log.mockRestore();
   });
 });
