@@ -6,16 +6,14 @@ import {
   adapterHubFileFields,
   adapterInputs,
   adapterOutput,
-  checkWeights,
   makeDirectory,
   readJsonFile,
   readSafetensors,
-  stripPrefix,
+  WeightStore,
+  withoutPrefix,
   writeJsonAtomic,
-  writeSafetensors,
   type AdapterConfig,
   type BottleneckAdapter,
-  type SafetensorsTensor,
   type SublayerHook,
   type SublayerLocation,
 } from '../src/index';
@@ -93,8 +91,8 @@ export class AdapterFusion {
   readonly name: string;
   readonly adapterNames: readonly string[];
   readonly sites: readonly FusionSite[];
-  /** Trainable weights by AdapterHub name without the base-model prefix. */
-  readonly variables: ReadonlyMap<string, tf.Variable>;
+  /** Trainable weights by AdapterHub name without the base-model prefix: every site's fusion layer's, combined. */
+  readonly variables: WeightStore;
   private readonly layers = new Map<string, { index: number; fusion: FusionLayer; adapters: StackedAdapters }>();
   /** AdapterHub wires the fusion's input and output with the last adapter's configuration. */
   private readonly wiring: AdapterConfig;
@@ -121,7 +119,7 @@ export class AdapterFusion {
     }
     if (sites.length === 0) throw new Error(`AdapterFusion: adapters [${names.join(', ')}] share no insertion point (each has modules at: ${adapters.map((a) => `${a.name} ${a.locations.join('+')}`).join('; ')})`);
     this.sites = sites;
-    const variables = new Map<string, tf.Variable>();
+    const parts: [prefix: string, weights: WeightStore][] = [];
     const dropoutRate = settings.dropoutProb ?? backbone.attentionProbsDropoutProb;
     sites.forEach(({ layer, location }, i) => {
       const fusion = new FusionLayer({ hiddenSize: backbone.hiddenSize, settings, dropoutRate, seed: seed + 3 * i });
@@ -132,9 +130,9 @@ export class AdapterFusion {
         scaling: adapter.config.scaling,
       })));
       this.layers.set(siteKey(layer, location), { index: i, fusion, adapters: stacked });
-      for (const [suffix, weight] of fusion.weights) variables.set(`${fusionPrefix(this.name, layer, location)}.${suffix}`, weight);
+      parts.push([fusionPrefix(this.name, layer, location), fusion.weights]);
     });
-    this.variables = variables;
+    this.variables = WeightStore.combine(`fusion "${this.name}"`, parts);
   }
 
   /** A new fusion over `adapters` (in this order), initialised as AdapterHub does, from `seed`. */
@@ -162,15 +160,7 @@ export class AdapterFusion {
 
     const fusion = new AdapterFusion(adapters, settings, backbone.config, 0);
     try {
-      const { tensors } = readSafetensors(weightsFile);
-      const names = stripPrefix(tensors.keys(), [`${backbone.config.modelType}.`]);
-      const onDisk = new Map([...fusion.variables].map(([name, weight]) => [name, [...weight.shape].reverse()]));
-      checkWeights(weightsFile, onDisk, new Map([...names].map(([name, original]) => [name, tensors.get(original)?.shape ?? []])));
-      for (const [name, weight] of fusion.variables) {
-        const entry = tensors.get(names.get(name) ?? name);
-        if (!entry) throw new Error(`${weightsFile}: no tensor ${name}`);
-        weight.assign(tf.tidy(() => (entry.shape.length === 2 ? tf.transpose(tf.tensor(entry.values, entry.shape)) : tf.tensor(entry.values, entry.shape))));
-      }
+      fusion.variables.assign(weightsFile, withoutPrefix(readSafetensors(weightsFile).tensors, [`${backbone.config.modelType}.`]));
     } catch (error) {
       fusion.dispose();
       throw error;
@@ -212,7 +202,7 @@ export class AdapterFusion {
 
   /** Number of trainable values (3·d² + 2·d per site for the dynamic preset). */
   parameterCount(): number {
-    return [...this.layers.values()].reduce((total, site) => total + site.fusion.parameterCount(), 0);
+    return this.variables.parameterCount();
   }
 
   /**
@@ -221,13 +211,7 @@ export class AdapterFusion {
    */
   async save(dir: string, extra: Record<string, unknown> = {}): Promise<void> {
     makeDirectory(dir);
-    const tensors: Record<string, SafetensorsTensor> = {};
-    for (const [name, weight] of this.variables) {
-      const stored = weight.rank === 2 ? tf.transpose(weight) : weight;
-      tensors[`${this.backbone.modelType}.${name}`] = { shape: stored.shape, values: (await stored.data()) as Float32Array };
-      if (stored !== weight) stored.dispose();
-    }
-    writeSafetensors(join(dir, FUSION_WEIGHTS_FILE), tensors);
+    await this.variables.save(join(dir, FUSION_WEIGHTS_FILE), { prefix: `${this.backbone.modelType}.` });
     writeJsonAtomic(join(dir, FUSION_CONFIG_FILE), {
       config: fusionSettingsToAdapterHub(this.settings),
       adapter_names: this.adapterNames,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { dropout, linear } from '../src/index';
+import { dropout, linear, normalInit, WeightStore, zerosInit, type WeightDefinition } from '../src/index';
 import type { FusionSettings } from './fusion-options';
 
 /** Weight of the value regularization 0.01 · ‖I − W_V‖² (AdapterHub `get_fusion_regularization_loss`). */
@@ -55,7 +55,6 @@ export interface FusionOutput {
  * Q·K over D per adapter, without 1/sqrt(D) and without a padding mask, as in the reference.
  *
  * The layer is pure: temperature, training flag and adapter mask are arguments of `apply`, which returns plain tensors.
- * Kernels are stored `[in, out]` (x·W); AdapterHub files hold them `[out, in]`.
  *
  * @example
  * const layer = new FusionLayer({ hiddenSize: 32, settings: presetSettings('dynamic'), dropoutRate: 0.1, seed: 1 });
@@ -63,7 +62,7 @@ export interface FusionOutput {
  */
 export class FusionLayer {
   /** Trainable weights under AdapterHub's suffixes: `query.weight`, `query.bias`, `key.weight`, `key.bias`, `value.weight`. */
-  readonly weights: ReadonlyMap<string, tf.Variable>;
+  readonly weights: WeightStore;
   readonly settings: FusionSettings;
   private readonly dropoutRate: number;
 
@@ -71,23 +70,21 @@ export class FusionLayer {
     const { hiddenSize: d, settings, seed } = args;
     this.settings = settings;
     this.dropoutRate = args.dropoutRate;
-    const weights = new Map<string, tf.Variable>();
-    const normal = (offset: number): tf.Variable => tf.variable(tf.tidy(() => tf.randomNormal([d, d], 0, 0.02, 'float32', seed + offset)));
-    const zeros = (): tf.Variable => tf.variable(tf.zeros([d]));
-    if (settings.query) weights.set('query.weight', normal(0)).set('query.bias', zeros());
-    if (settings.key) weights.set('key.weight', normal(1)).set('key.bias', zeros());
+    const definitions = new Map<string, WeightDefinition>();
+    const kernel = (offset: number): WeightDefinition => ({ shape: [d, d], init: normalInit(0.02, seed + offset), kernel: true });
+    const bias: WeightDefinition = { shape: [d], init: zerosInit };
+    if (settings.query) definitions.set('query.weight', kernel(0)).set('query.bias', bias);
+    if (settings.key) definitions.set('key.weight', kernel(1)).set('key.bias', bias);
     if (settings.value) {
       // Identity with 1e-6 off the diagonal, as AdapterHub initialises it: fusion starts as a plain weighted average.
-      const initial = () => tf.add(tf.mul(tf.eye(d), 1 - 1e-6), 1e-6); // (D, D)
-      weights.set('value.weight', settings.valueInitialized ? tf.variable(tf.tidy(initial)) : normal(2));
+      const identity = () => tf.add(tf.mul(tf.eye(d), 1 - 1e-6), 1e-6); // (D, D)
+      definitions.set('value.weight', settings.valueInitialized ? { shape: [d, d], init: identity, kernel: true } : kernel(2));
     }
-    this.weights = weights;
+    this.weights = WeightStore.create('fusion layer', definitions);
   }
 
   private weight(name: string): tf.Variable {
-    const weight = this.weights.get(name);
-    if (!weight) throw new Error(`fusion layer has no ${name} (settings: query ${this.settings.query}, key ${this.settings.key}, value ${this.settings.value})`);
-    return weight;
+    return this.weights.variable(name);
   }
 
   /**
@@ -138,11 +135,11 @@ export class FusionLayer {
 
   /** Number of trainable values. */
   parameterCount(): number {
-    return [...this.weights.values()].reduce((total, weight) => total + weight.size, 0);
+    return this.weights.parameterCount();
   }
 
   dispose(): void {
-    for (const weight of this.weights.values()) weight.dispose();
+    this.weights.dispose();
   }
 }
 

@@ -16,6 +16,7 @@ export * from './io/run-directory';
 export * from './pipeline/task-sampler';
 export * from './io/safetensors';
 export * from './io/weights';
+export * from './io/weight-store';
 export * from './ops/linear';
 export * from './task/metrics';
 export * from './data/data-error';

@@ -2,12 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import type { Sublayer, SublayerHook, SublayerLocation } from '../backbone/sublayer-hook';
 import { makeDirectory, writeJsonAtomic } from '../io/atomic';
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
-import { checkWeights, stripPrefix } from '../io/weights';
+import { readSafetensors } from '../io/safetensors';
+import { normalInit, truncatedNormalInit, uniformInit, WeightStore, withoutPrefix, zerosInit, type Initializer, type WeightDefinition, type WeightDefinitions } from '../io/weight-store';
 import { linear } from '../ops/linear';
 import { SeededRandom } from '../util/random';
 import { activation } from '../ops/activation';
-import { AdapterConfig, adapterConfigFromAdapterHub, bottleneckSize, moduleParameterCount } from './adapter-config';
+import { AdapterConfig, adapterConfigFromAdapterHub, bottleneckSize } from './adapter-config';
 import { adapterInputs, adapterOutput } from './adapter-inputs';
 import { adapterHubFileFields, requireField } from './adapterhub-files';
 import { readJsonFile } from '../io/read-file';
@@ -82,48 +82,39 @@ function adapterLocations(config: AdapterConfig): SublayerLocation[] {
   return [...(config.mhAdapter ? ['mh_adapter' as const] : []), ...(config.outputAdapter ? ['output_adapter' as const] : [])];
 }
 
-/** Weight names and shapes of an adapter, kernels `[in, out]` as held in memory. */
-function weightShapes(name: string, config: AdapterConfig, backbone: AdapterBackboneShape): Map<string, number[]> {
+/**
+ * An adapter's weights under AdapterHub's names (without the base-model prefix), initialised as the configuration
+ * says (AdapterHub `Adapter.__init__`), each from the next seed `seed` draws.
+ */
+function weightDefinitions(name: string, config: AdapterConfig, backbone: AdapterBackboneShape, seed: number): WeightDefinitions {
   const d = backbone.hiddenSize;
-  const shapes = new Map<string, number[]>();
+  const random = new SeededRandom(seed);
+  const definitions = new Map<string, WeightDefinition>();
   for (const { layer, location } of moduleSites(config, backbone.numHiddenLayers)) {
     const m = bottleneckSize(config, d, layer);
     const prefix = adapterModulePrefix(name, layer, location);
-    shapes.set(`${prefix}.adapter_down.0.weight`, [d, m]);
-    shapes.set(`${prefix}.adapter_down.0.bias`, [m]);
-    shapes.set(`${prefix}.adapter_up.weight`, [m, d]);
-    shapes.set(`${prefix}.adapter_up.bias`, [d]);
+    const module: [suffix: string, shape: number[], init: (seed: number) => Initializer][] = [
+      ['adapter_down.0.weight', [d, m], (weightSeed) => kernelInit(config, 'down', weightSeed)],
+      ['adapter_down.0.bias', [m], () => zerosInit],
+      ['adapter_up.weight', [m, d], (weightSeed) => kernelInit(config, 'up', weightSeed)],
+      ['adapter_up.bias', [d], () => zerosInit],
+    ];
+    // Biases draw a seed too, so that every kernel's seed is the same whatever the initialisation.
+    for (const [suffix, shape, init] of module) definitions.set(`${prefix}.${suffix}`, { shape, init: init(random.int(2 ** 31)), kernel: shape.length === 2 });
   }
-  return shapes;
+  return definitions;
 }
 
-/** A variable owning `tensor`'s data (the temporary is released). */
-function variableOf(tensor: tf.Tensor): tf.Variable {
-  const variable = tf.variable(tensor);
-  tensor.dispose();
-  return variable;
-}
-
-/** PyTorch Linear weights are `[out, in]`; ours are `[in, out]`. Biases pass through. */
-function transposedIfMatrix(tensor: tf.Tensor): tf.Tensor {
-  return tensor.rank === 2 ? tf.tidy(() => tf.transpose(tensor)) : tensor;
-}
-
-/** Initial value of one adapter weight under the configured initialisation (AdapterHub `Adapter.__init__`). */
-function initialValue(config: AdapterConfig, role: 'down' | 'up' | 'bias', shape: number[], seed: number): tf.Tensor {
-  if (role === 'bias') return tf.zeros(shape);
+/** The initialiser of a down- or up-projection kernel under the configured initialisation. */
+function kernelInit(config: AdapterConfig, role: 'down' | 'up', seed: number): Initializer {
   switch (config.initWeights) {
     case 'bert':
-      return tf.randomNormal(shape, 0, 0.02, 'float32', seed);
+      return normalInit(0.02, seed);
     case 'houlsby':
-      // PyTorch trunc_normal_(std=1e-2, a=-2e-2, b=2e-2): tfjs truncates at two standard deviations too.
-      return tf.truncatedNormal(shape, 0, 0.01, 'float32', seed);
-    case 'mam_adapter': {
-      if (role === 'up') return tf.zeros(shape);
-      // kaiming_uniform_(a=√5) over fan_in = D: bound = sqrt(6 / ((1 + 5)·D)) = 1/√D.
-      const bound = 1 / Math.sqrt(shape[0] ?? 1);
-      return tf.randomUniform(shape, -bound, bound, 'float32', seed);
-    }
+      return truncatedNormalInit(0.01, seed);
+    case 'mam_adapter':
+      // Up starts at zero; down is kaiming_uniform_(a=√5) over fan_in = D: bound = sqrt(6 / ((1 + 5)·D)) = 1/√D.
+      return role === 'up' ? zerosInit : (shape) => uniformInit(1 / Math.sqrt(shape[0] ?? 1), seed)(shape);
   }
 }
 
@@ -149,18 +140,14 @@ export class BottleneckAdapter {
     readonly name: string,
     readonly config: AdapterConfig,
     private readonly backbone: AdapterBackboneShape,
-    /** Weights by AdapterHub name without the base-model prefix; kernels `[in, out]`. */
-    readonly variables: ReadonlyMap<string, tf.Variable>,
+    /** Weights by AdapterHub name without the base-model prefix. */
+    readonly variables: WeightStore,
   ) {
     this.locations = adapterLocations(config);
     this.nonLinearity = activation(config.nonLinearity);
     for (const { layer, location } of moduleSites(config, backbone.numHiddenLayers)) {
       const prefix = adapterModulePrefix(name, layer, location);
-      const get = (suffix: string): tf.Variable => {
-        const variable = variables.get(`${prefix}.${suffix}`);
-        if (!variable) throw new Error(`adapter "${name}": no weight ${prefix}.${suffix}`);
-        return variable;
-      };
+      const get = (suffix: string): tf.Variable => variables.variable(`${prefix}.${suffix}`);
       this.modules.set(`${layer}/${location}`, {
         down: get('adapter_down.0.weight'),
         downBias: get('adapter_down.0.bias'),
@@ -176,12 +163,7 @@ export class BottleneckAdapter {
    */
   static create(name: string, config: AdapterConfig, backbone: AdapterBackbone, seed: number): BottleneckAdapter {
     if (!NAME_PATTERN.test(name)) throw new Error(`adapter name "${name}": expected letters, digits, "_" or "-" only`);
-    const random = new SeededRandom(seed);
-    const variables = new Map<string, tf.Variable>();
-    for (const [weight, shape] of weightShapes(name, config, backbone.config)) {
-      const role = weight.endsWith('.bias') ? 'bias' : weight.includes('adapter_down') ? 'down' : 'up';
-      variables.set(weight, variableOf(initialValue(config, role, shape, random.int(2 ** 31))));
-    }
+    const variables = WeightStore.create(`adapter "${name}"`, weightDefinitions(name, config, backbone.config, seed));
     return new BottleneckAdapter(name, config, backbone.config, variables);
   }
 
@@ -208,11 +190,8 @@ export class BottleneckAdapter {
     const adapterName = name ?? savedName;
     if (!NAME_PATTERN.test(adapterName)) throw new Error(`adapter name "${adapterName}": expected letters, digits, "_" or "-" only`);
 
-    const { tensors } = readSafetensors(weightsFile);
-    const renamed = new Map<string, string>();
-    for (const [stripped, original] of stripPrefix(tensors.keys(), [`${target.modelType}.`])) {
-      renamed.set(stripped.replace(`.adapters.${savedName}.`, `.adapters.${adapterName}.`), original);
-    }
+    const stripped = withoutPrefix(readSafetensors(weightsFile).tensors, [`${target.modelType}.`]);
+    const renamed = new Map([...stripped].map(([weight, entry]) => [weight.replace(`.adapters.${savedName}.`, `.adapters.${adapterName}.`), entry]));
 
     const differences: string[] = [];
     if (modelType !== target.modelType) differences.push(`model type "${modelType}" (this backbone: "${target.modelType}")`);
@@ -223,18 +202,7 @@ export class BottleneckAdapter {
     if (fileLayers > 0 && fileLayers !== expectedLayers) differences.push(`${fileLayers} layers (this backbone: ${target.numHiddenLayers})`);
     if (differences.length > 0) throw new AdapterBackboneMismatchError(configFile, differences);
 
-    const expected = weightShapes(adapterName, config, target);
-    const onDisk = new Map([...expected].map(([weight, shape]) => [weight, [...shape].reverse()]));
-    checkWeights(weightsFile, onDisk, new Map([...renamed].map(([weight, original]) => [weight, tensors.get(original)?.shape ?? []])));
-    const variables = new Map<string, tf.Variable>();
-    for (const [weight, original] of renamed) {
-      const entry = tensors.get(original);
-      if (!entry) continue;
-      const stored = tf.tensor(entry.values, entry.shape);
-      const value = transposedIfMatrix(stored);
-      if (value !== stored) stored.dispose();
-      variables.set(weight, variableOf(value));
-    }
+    const variables = WeightStore.load(`adapter "${adapterName}"`, weightDefinitions(adapterName, config, target, 0), weightsFile, renamed);
     return new BottleneckAdapter(adapterName, config, target, variables);
   }
 
@@ -277,11 +245,7 @@ export class BottleneckAdapter {
 
   /** Number of trainable values: `2·m·d + d + m` per module. */
   parameterCount(): number {
-    let count = 0;
-    for (const { layer } of moduleSites(this.config, this.backbone.numHiddenLayers)) {
-      count += moduleParameterCount(this.backbone.hiddenSize, bottleneckSize(this.config, this.backbone.hiddenSize, layer));
-    }
-    return count;
+    return this.variables.parameterCount();
   }
 
   /**
@@ -290,13 +254,7 @@ export class BottleneckAdapter {
    */
   async save(dir: string): Promise<void> {
     makeDirectory(dir);
-    const tensors: Record<string, SafetensorsTensor> = {};
-    for (const [weight, variable] of this.variables) {
-      const stored = transposedIfMatrix(variable);
-      tensors[`${this.backbone.modelType}.${weight}`] = { shape: stored.shape, values: (await stored.data()) as Float32Array };
-      if (stored !== variable) stored.dispose();
-    }
-    writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors);
+    await this.variables.save(join(dir, ADAPTER_WEIGHTS_FILE), { prefix: `${this.backbone.modelType}.` });
     writeJsonAtomic(join(dir, ADAPTER_CONFIG_FILE), {
       config: this.config.toAdapterHub(),
       ...adapterHubFileFields(this.backbone.modelType, this.backbone.hiddenSize, this.name),
@@ -305,6 +263,6 @@ export class BottleneckAdapter {
 
   /** Releases the weights. */
   dispose(): void {
-    for (const variable of this.variables.values()) variable.dispose();
+    this.variables.dispose();
   }
 }

@@ -2,50 +2,64 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { FileError, MAX_BINARY_FILE_BYTES, readFileBounded, readJsonFile } from '../io/read-file';
+import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors, SafetensorsError, type SafetensorsEntry } from '../io/safetensors';
-import { checkWeights, stripPrefix } from '../io/weights';
+import { normalInit, onesInit, zerosInit, type Initializer, type WeightDefinition, type WeightDefinitions } from '../io/weight-store';
+import { stripPrefix } from '../io/weights';
+import { SeededRandom } from '../util/random';
 import type { BertConfig } from './bert-config';
 
 /** Names the pooler's weights have; some published checkpoints (roberta-base) lack them. */
 export const POOLER_WEIGHTS = ['pooler.dense.weight', 'pooler.dense.bias'] as const;
 
+/** Hugging Face's initialiser range for weights and embeddings when the configuration gives none. */
+export const INITIALIZER_RANGE = 0.02;
+
 /**
- * Every weight of the encoder with its shape as Hugging Face stores it (Linear weights `[out, in]`), in Hugging Face's
- * order, without the `bert.` / `roberta.` prefix.
+ * Every weight of the encoder, in Hugging Face's order and names (without the `bert.` / `roberta.` prefix), initialised
+ * as Hugging Face initialises them: weights and embeddings N(0, initializerRange), LayerNorm gain 1 and bias 0, other
+ * biases 0, the padding embedding 0. Each weight draws its seed from `seed` in turn, so its value does not depend on
+ * which others are created.
  */
-export function bertWeightShapes(config: BertConfig): Map<string, number[]> {
+export function bertWeightDefinitions(config: BertConfig, seed: number): WeightDefinitions {
   const d = config.hiddenSize;
-  const inner = config.intermediateSize;
-  const shapes = new Map<string, number[]>([
-    ['embeddings.word_embeddings.weight', [config.vocabSize, d]],
-    ['embeddings.position_embeddings.weight', [config.maxPositionEmbeddings, d]],
-    ['embeddings.token_type_embeddings.weight', [config.typeVocabSize, d]],
-    ['embeddings.LayerNorm.weight', [d]],
-    ['embeddings.LayerNorm.bias', [d]],
-  ]);
+  const std = config.initializerRange ?? INITIALIZER_RANGE;
+  const random = new SeededRandom(seed);
+  const definitions = new Map<string, WeightDefinition>();
+  const define = (name: string, shape: number[], init: (seed: number) => Initializer, kernel = false): void => {
+    definitions.set(name, { shape, init: init(random.int(2 ** 31)), kernel });
+  };
+  const normal = (weightSeed: number) => normalInit(std, weightSeed);
+  // The padding embedding starts at zero, as nn.Embedding(padding_idx=...) makes it.
+  const embedding = (padded: boolean) => (weightSeed: number): Initializer => (shape) => {
+    const values = normal(weightSeed)(shape);
+    if (!padded) return values;
+    const rows = shape[0] ?? 0;
+    const keep = tf.reshape(tf.notEqual(tf.range(0, rows, 1, 'int32'), config.padTokenId), [rows, 1]); // (V, 1)
+    return tf.mul(values, tf.cast(keep, 'float32'));
+  };
+  const layerNorm = (prefix: string): void => {
+    define(`${prefix}.weight`, [d], () => onesInit);
+    define(`${prefix}.bias`, [d], () => zerosInit);
+  };
+  const linear = (prefix: string, inputs: number, outputs: number): void => {
+    define(`${prefix}.weight`, [inputs, outputs], normal, true);
+    define(`${prefix}.bias`, [outputs], () => zerosInit);
+  };
+  define('embeddings.word_embeddings.weight', [config.vocabSize, d], embedding(true));
+  define('embeddings.position_embeddings.weight', [config.maxPositionEmbeddings, d], embedding(config.modelType === 'roberta'));
+  define('embeddings.token_type_embeddings.weight', [config.typeVocabSize, d], normal);
+  layerNorm('embeddings.LayerNorm');
   for (let layer = 0; layer < config.numHiddenLayers; layer++) {
     const prefix = `encoder.layer.${layer}`;
-    for (const projection of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) {
-      shapes.set(`${prefix}.${projection}.weight`, [d, d]);
-      shapes.set(`${prefix}.${projection}.bias`, [d]);
-    }
-    shapes.set(`${prefix}.attention.output.LayerNorm.weight`, [d]);
-    shapes.set(`${prefix}.attention.output.LayerNorm.bias`, [d]);
-    shapes.set(`${prefix}.intermediate.dense.weight`, [inner, d]);
-    shapes.set(`${prefix}.intermediate.dense.bias`, [inner]);
-    shapes.set(`${prefix}.output.dense.weight`, [d, inner]);
-    shapes.set(`${prefix}.output.dense.bias`, [d]);
-    shapes.set(`${prefix}.output.LayerNorm.weight`, [d]);
-    shapes.set(`${prefix}.output.LayerNorm.bias`, [d]);
+    for (const projection of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) linear(`${prefix}.${projection}`, d, d);
+    layerNorm(`${prefix}.attention.output.LayerNorm`);
+    linear(`${prefix}.intermediate.dense`, d, config.intermediateSize);
+    linear(`${prefix}.output.dense`, config.intermediateSize, d);
+    layerNorm(`${prefix}.output.LayerNorm`);
   }
-  shapes.set('pooler.dense.weight', [d, d]);
-  shapes.set('pooler.dense.bias', [d]);
-  return shapes;
-}
-
-/** True for a Linear layer's weight, stored `[out, in]` on disk and `[in, out]` in the model. */
-export function isLinearKernel(name: string): boolean {
-  return /\.(query|key|value|dense)\.weight$/.test(name);
+  linear('pooler.dense', d, d);
+  return definitions;
 }
 
 /** Weights a checkpoint may carry beyond the encoder's: a position-id buffer and pretraining heads. */
@@ -53,14 +67,14 @@ function isHarmlessExtra(name: string): boolean {
   return name === 'embeddings.position_ids' || name.startsWith('cls.') || name.startsWith('lm_head.');
 }
 
-/** The encoder weights of a checkpoint directory, checked against the configuration. */
+/** The encoder weights of a checkpoint directory. */
 export interface BertCheckpoint {
   /** Encoder weights by name without prefix, in file layout (Linear weights `[out, in]`). */
   tensors: Map<string, SafetensorsEntry>;
+  /** The file that lists the weights (the single file, or the shard index); errors name it. */
+  source: string;
   /** sha256 of the weight file bytes, shards in name order. */
   hash: string;
-  /** True when the checkpoint has no pooler, which the caller then initialises. */
-  poolerMissing: boolean;
 }
 
 /** Where a checkpoint's weights are: one file, or shards listed by an index. */
@@ -87,10 +101,9 @@ function weightFiles(dir: string): { source: string; files: string[] } {
 }
 
 /**
- * Reads and checks the weights of a Hugging Face BERT or RoBERTa checkpoint directory (single file or sharded).
- * Accepts the `bert.` / `roberta.` prefix; drops the position-id buffer and pretraining heads (reporting them through
- * `debug`); refuses missing, unexpected or mis-shaped weights with a `WeightMismatchError` listing them all.
- * A checkpoint without pooler weights is accepted, as Hugging Face does, with `poolerMissing` set.
+ * Reads the weights of a Hugging Face BERT or RoBERTa checkpoint directory (single file or sharded). Accepts the
+ * `bert.` / `roberta.` prefix; drops the position-id buffer and pretraining heads (reporting them through `debug`).
+ * `BertModel.fromPretrained` checks the rest against the configuration.
  */
 export function readBertCheckpoint(dir: string, config: BertConfig, debug: (line: string) => void = () => undefined): BertCheckpoint {
   const { source, files } = weightFiles(dir);
@@ -112,9 +125,5 @@ export function readBertCheckpoint(dir: string, config: BertConfig, debug: (line
     else if (entry) tensors.set(name, entry);
   }
   if (ignored.length > 0) debug(`${source}: ignored ${ignored.length} weights the encoder does not use: ${ignored.join(', ')}`);
-  const expected = bertWeightShapes(config);
-  const poolerMissing = POOLER_WEIGHTS.every((name) => !tensors.has(name));
-  if (poolerMissing) for (const name of POOLER_WEIGHTS) expected.delete(name);
-  checkWeights(source, expected, new Map([...tensors].map(([name, entry]) => [name, entry.shape])));
-  return { tensors, hash: hash.digest('hex'), poolerMissing };
+  return { tensors, source, hash: hash.digest('hex') };
 }

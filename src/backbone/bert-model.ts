@@ -3,14 +3,14 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { activation } from '../ops/activation';
-import { writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
+import { WeightStore } from '../io/weight-store';
 import { attention } from '../ops/attention';
 import { dropout as seededDropout } from '../ops/dropout';
 import { layerNorm } from '../ops/layer-norm';
 import { linear } from '../ops/linear';
 import { SeededRandom } from '../util/random';
 import { readBertConfig, writeBertConfig, type BertConfig } from './bert-config';
-import { bertWeightShapes, isLinearKernel, POOLER_WEIGHTS, readBertCheckpoint } from './bert-checkpoint';
+import { bertWeightDefinitions, INITIALIZER_RANGE, POOLER_WEIGHTS, readBertCheckpoint } from './bert-checkpoint';
 import type { SublayerHook, SublayerLocation } from './sublayer-hook';
 
 /** Model inputs for a batch of B sequences of T tokens. */
@@ -63,9 +63,6 @@ export interface BertLoadOptions {
 /** Added to the attention scores of padding keys, as BERT does: their softmax weight underflows to exactly 0. */
 const FLOAT32_MIN = -3.4028234663852886e38;
 
-/** Hugging Face's initialiser range for weights and embeddings when the configuration gives none. */
-const INITIALIZER_RANGE = 0.02;
-
 /**
  * An embedding lookup whose gradient is a scatter-add: tfjs differentiates `gather` through UnsortedSegmentSum, which
  * the wasm backend lacks, and MT-A trains the embeddings.
@@ -99,7 +96,8 @@ export class BertModel {
 
   private constructor(
     readonly config: BertConfig,
-    readonly weights: ReadonlyMap<string, tf.Variable>,
+    /** The encoder's weights in Hugging Face's order and names. */
+    readonly weights: WeightStore,
     hash?: string,
   ) {
     this.hash = hash;
@@ -120,25 +118,15 @@ export class BertModel {
    */
   static async fromPretrained(dir: string, options: BertLoadOptions = {}): Promise<BertModel> {
     const config = readBertConfig(dir);
-    const checkpoint = readBertCheckpoint(dir, config, options.debug);
-    const weights = new Map<string, tf.Variable>();
-    for (const [name, { shape, values }] of checkpoint.tensors) {
-      const initial = tf.tidy(() => {
-        const tensor = tf.tensor(values, shape, 'float32');
-        return isLinearKernel(name) ? tf.transpose(tensor) : tensor;
-      });
-      weights.set(name, tf.variable(initial));
-      initial.dispose();
-    }
-    if (checkpoint.poolerMissing) {
+    const { tensors, source, hash } = readBertCheckpoint(dir, config, options.debug);
+    // Hugging Face accepts a checkpoint without a pooler (roberta-base has none) and initialises it.
+    const poolerMissing = POOLER_WEIGHTS.every((name) => !tensors.has(name));
+    const weights = WeightStore.load('BertModel', bertWeightDefinitions(config, 0), source, tensors, { initializeMissing: poolerMissing ? POOLER_WEIGHTS : [] });
+    if (poolerMissing) {
       const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
       warn(`${dir}: the checkpoint has no pooler weights; initialised them randomly (pooledOutput is untrained until fine-tuned)`);
-      const fresh = initialWeights(config, 0, POOLER_WEIGHTS);
-      for (const [name, variable] of fresh) weights.set(name, variable);
     }
-    // Hugging Face order, so saving reproduces the layout of the file.
-    const ordered = new Map([...bertWeightShapes(config).keys()].map((name) => [name, weights.get(name) as tf.Variable]));
-    return new BertModel(config, ordered, checkpoint.hash);
+    return new BertModel(config, weights, hash);
   }
 
   /**
@@ -151,7 +139,7 @@ export class BertModel {
    */
   static random(config: BertConfig, seed: number): BertModel {
     const complete = { ...config, initializerRange: config.initializerRange ?? INITIALIZER_RANGE };
-    return new BertModel(complete, initialWeights(complete, seed));
+    return new BertModel(complete, WeightStore.create('BertModel', bertWeightDefinitions(complete, seed)));
   }
 
   /**
@@ -250,9 +238,7 @@ export class BertModel {
   }
 
   private weight(name: string): tf.Variable {
-    const variable = this.weights.get(name);
-    if (!variable) throw new Error(`BertModel has no weight "${name}"`);
-    return variable;
+    return this.weights.variable(name);
   }
 
   /**
@@ -264,29 +250,21 @@ export class BertModel {
    * await model.save('runs/demo/backbone');
    */
   async save(dir: string): Promise<void> {
-    const tensors: Record<string, SafetensorsTensor> = {};
-    for (const [name, variable] of this.weights) {
-      const stored = isLinearKernel(name) ? tf.transpose(variable) : variable;
-      tensors[name] = { shape: stored.shape, values: (await stored.data()) as Float32Array };
-      if (stored !== variable) stored.dispose();
-    }
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'model.safetensors');
-    writeSafetensors(file, tensors, { format: 'pt' });
+    await this.weights.save(file, { metadata: { format: 'pt' } });
     writeBertConfig(dir, this.config);
     this.hash = createHash('sha256').update(readFileSync(file)).digest('hex');
   }
 
   /** Number of scalar weights (110M for BERT-base). */
   parameterCount(): number {
-    let count = 0;
-    for (const variable of this.weights.values()) count += variable.size;
-    return count;
+    return this.weights.parameterCount();
   }
 
   /** Releases the weights; the model is unusable afterwards. */
   dispose(): void {
-    for (const variable of this.weights.values()) variable.dispose();
+    this.weights.dispose();
   }
 }
 
@@ -307,28 +285,4 @@ interface LayerRun {
 /** The first position along axis 1: (B, 1, ...). */
 function firstRow<R extends tf.Rank>(t: tf.Tensor<R>): tf.Tensor<R> {
   return tf.slice(t, 0, [-1, 1]);
-}
-
-/** Hugging Face initialisation of the named weights (all by default), in model layout, from one seed. */
-function initialWeights(config: BertConfig, seed: number, only?: readonly string[]): Map<string, tf.Variable> {
-  const random = new SeededRandom(seed);
-  const weights = new Map<string, tf.Variable>();
-  for (const [name, fileShape] of bertWeightShapes(config)) {
-    const weightSeed = random.int(2 ** 31); // drawn for every weight so a weight's values do not depend on `only`
-    if (only && !only.includes(name)) continue;
-    const shape = isLinearKernel(name) ? [...fileShape].reverse() : fileShape;
-    const initial = tf.tidy(() => {
-      if (name.includes('LayerNorm.weight')) return tf.ones(shape);
-      if (name.endsWith('.bias')) return tf.zeros(shape);
-      const values = tf.randomNormal(shape, 0, config.initializerRange ?? INITIALIZER_RANGE, 'float32', weightSeed);
-      const paddingRow = name === 'embeddings.word_embeddings.weight' || (config.modelType === 'roberta' && name === 'embeddings.position_embeddings.weight');
-      if (!paddingRow) return values;
-      // The padding embedding starts at zero, as nn.Embedding(padding_idx=...) makes it.
-      const keep = tf.reshape(tf.notEqual(tf.range(0, shape[0] ?? 0, 1, 'int32'), config.padTokenId), [shape[0] ?? 0, 1]); // (V, 1)
-      return tf.mul(values, tf.cast(keep, 'float32'));
-    });
-    weights.set(name, tf.variable(initial));
-    initial.dispose();
-  }
-  return weights;
 }

@@ -4,8 +4,8 @@ import { activation } from '../ops/activation';
 import { adapterHubFileFields, requireField } from '../adapters/adapterhub-files';
 import { makeDirectory, writeJsonAtomic } from '../io/atomic';
 import { readJsonFile } from '../io/read-file';
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
-import { checkWeights } from '../io/weights';
+import { readSafetensors } from '../io/safetensors';
+import { normalInit, WeightStore, zerosInit, type WeightDefinition, type WeightDefinitions } from '../io/weight-store';
 import { linear } from '../ops/linear';
 import type { HeadSpec } from '../task/task-plugin';
 import { SeededRandom } from '../util/random';
@@ -71,23 +71,21 @@ function linearIndices(options: HeadOptions): number[] {
   return indices;
 }
 
-/** Weight names and in-memory shapes (`[in, out]` kernels). */
-function weightShapes(name: string, spec: HeadSpec, hiddenSize: number, options: HeadOptions): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
+/**
+ * A head's weights under AdapterHub's names, initialised as BERT initialises linear layers: kernels N(0, 0.02), each
+ * from the next seed `seed` draws, biases 0.
+ */
+function weightDefinitions(name: string, spec: HeadSpec, hiddenSize: number, options: HeadOptions, seed: number): WeightDefinitions {
+  const random = new SeededRandom(seed);
+  const definitions = new Map<string, WeightDefinition>();
   const indices = linearIndices(options);
   indices.forEach((index, i) => {
     const last = i === indices.length - 1;
     const out = last ? outputSize(spec) : hiddenSize;
-    shapes.set(`heads.${name}.${index}.weight`, [hiddenSize, out]);
-    if (!last || options.bias) shapes.set(`heads.${name}.${index}.bias`, [out]);
+    definitions.set(`heads.${name}.${index}.weight`, { shape: [hiddenSize, out], init: normalInit(0.02, random.int(2 ** 31)), kernel: true });
+    if (!last || options.bias) definitions.set(`heads.${name}.${index}.bias`, { shape: [out], init: zerosInit });
   });
-  return shapes;
-}
-
-function variableOf(tensor: tf.Tensor): tf.Variable {
-  const variable = tf.variable(tensor);
-  tensor.dispose();
-  return variable;
+  return definitions;
 }
 
 /**
@@ -110,16 +108,15 @@ export class PredictionHead {
     readonly spec: HeadSpec,
     readonly hiddenSize: number,
     readonly options: HeadOptions,
-    /** Weights by AdapterHub name (`heads.{name}.{index}.weight`); kernels `[in, out]`. */
-    readonly variables: ReadonlyMap<string, tf.Variable>,
+    /** Weights by AdapterHub name (`heads.{name}.{index}.weight`). */
+    readonly variables: WeightStore,
     private readonly modelType: string,
     /** Dropout used when `options.dropoutProb` is null. */
     private readonly fallbackDropout: number,
   ) {
     this.activate = options.activationFunction ? activation(options.activationFunction) : undefined;
     this.layers = linearIndices(options).map((index) => {
-      const kernel = variables.get(`heads.${name}.${index}.weight`) as tf.Tensor2D | undefined;
-      if (!kernel) throw new Error(`head "${name}": no weight heads.${name}.${index}.weight`);
+      const kernel = variables.variable(`heads.${name}.${index}.weight`) as tf.Tensor2D;
       const bias = variables.get(`heads.${name}.${index}.bias`) as tf.Tensor1D | undefined;
       return bias ? { kernel, bias } : { kernel };
     });
@@ -193,7 +190,7 @@ export class PredictionHead {
 
   /** Number of trainable values. */
   parameterCount(): number {
-    return [...this.variables.values()].reduce((sum, variable) => sum + variable.size, 0);
+    return this.variables.parameterCount();
   }
 
   /** The AdapterHub `config` object of `head_config.json` for this head. */
@@ -219,19 +216,13 @@ export class PredictionHead {
   /** Writes `head_config.json` and `model_head.safetensors` (`[out, in]` kernels, F32), each atomically. */
   async save(dir: string): Promise<void> {
     makeDirectory(dir);
-    const tensors: Record<string, SafetensorsTensor> = {};
-    for (const [weight, variable] of this.variables) {
-      const stored = variable.rank === 2 ? tf.transpose(variable) : variable;
-      tensors[weight] = { shape: stored.shape, values: (await stored.data()) as Float32Array };
-      if (stored !== variable) stored.dispose();
-    }
-    writeSafetensors(join(dir, HEAD_WEIGHTS_FILE), tensors);
+    await this.variables.save(join(dir, HEAD_WEIGHTS_FILE));
     writeJsonAtomic(join(dir, HEAD_CONFIG_FILE), { config: this.toAdapterHub(), ...adapterHubFileFields(this.modelType, this.hiddenSize, this.name) });
   }
 
   /** Releases the weights. */
   dispose(): void {
-    for (const variable of this.variables.values()) variable.dispose();
+    this.variables.dispose();
   }
 }
 
@@ -259,11 +250,7 @@ export function createHead(name: string, spec: HeadSpec, hiddenSize: number, see
     bias: true,
     dropoutProb: options.dropoutProb ?? DEFAULT_DROPOUT,
   };
-  const random = new SeededRandom(seed);
-  const variables = new Map<string, tf.Variable>();
-  for (const [weight, shape] of weightShapes(name, spec, hiddenSize, headOptions)) {
-    variables.set(weight, variableOf(weight.endsWith('.bias') ? tf.zeros(shape) : tf.randomNormal(shape, 0, 0.02, 'float32', random.int(2 ** 31))));
-  }
+  const variables = WeightStore.create(`head "${name}"`, weightDefinitions(name, spec, hiddenSize, headOptions, seed));
   return new PredictionHead(name, spec, hiddenSize, headOptions, variables, options.modelType ?? 'bert', DEFAULT_DROPOUT);
 }
 
@@ -325,12 +312,6 @@ export async function loadHead(dir: string, options: { hiddenSize?: number; drop
     bias: config.bias !== false,
     dropoutProb: typeof config.dropout_prob === 'number' ? config.dropout_prob : null,
   };
-  const { tensors } = readSafetensors(weightsFile);
-  const expected = weightShapes(name, spec, hiddenSize, headOptions);
-  checkWeights(weightsFile, new Map([...expected].map(([weight, shape]) => [weight, [...shape].reverse()])), new Map([...tensors].map(([weight, entry]) => [weight, entry.shape])));
-  const variables = new Map<string, tf.Variable>();
-  for (const [weight, entry] of tensors) {
-    variables.set(weight, variableOf(tf.tidy(() => (entry.shape.length === 2 ? tf.transpose(tf.tensor(entry.values, entry.shape)) : tf.tensor(entry.values, entry.shape)))));
-  }
+  const variables = WeightStore.load(`head "${name}"`, weightDefinitions(name, spec, hiddenSize, headOptions, 0), weightsFile, readSafetensors(weightsFile).tensors);
   return new PredictionHead(name, spec, hiddenSize, headOptions, variables, modelType, options.dropoutProb ?? DEFAULT_DROPOUT);
 }
