@@ -19,7 +19,7 @@ import {
 } from '../src/index';
 import type { AttentionRecorder } from './attention-recorder';
 import { FUSION_REGULARIZATION_WEIGHT, FusionLayer } from './fusion-layer';
-import { fusionSettingsFromAdapterHub, fusionSettingsToAdapterHub, type FusionSettings } from './fusion-options';
+import { fusionSettingsFromAdapterHub, fusionSettingsToAdapterHub, type FusionOptions } from './fusion-options';
 import { StackedAdapters } from './stacked-adapters';
 
 /** File names of a fusion directory, as AdapterHub names them. */
@@ -82,7 +82,7 @@ export class FusionAdapterMismatchError extends Error {
  * `[in, out]` in memory, `[out, in]` on disk).
  *
  * @example
- * const fusion = AdapterFusion.create([sentiment, topic], presetSettings('dynamic'), backbone, 42);
+ * const fusion = AdapterFusion.create([sentiment, topic], FUSION_PRESETS.create('dynamic'), backbone, 42);
  * const output = backbone.forward(inputs, { hook: fusion.hook() });
  * await fusion.save('runs/demo/fusion/review');
  */
@@ -99,7 +99,7 @@ export class AdapterFusion {
 
   private constructor(
     adapters: readonly BottleneckAdapter[],
-    readonly settings: FusionSettings,
+    readonly settings: FusionOptions,
     private readonly backbone: FusionBackbone['config'],
     seed: number,
   ) {
@@ -136,7 +136,7 @@ export class AdapterFusion {
   }
 
   /** A new fusion over `adapters` (in this order), initialised as AdapterHub does, from `seed`. */
-  static create(adapters: readonly BottleneckAdapter[], settings: FusionSettings, backbone: FusionBackbone, seed: number): AdapterFusion {
+  static create(adapters: readonly BottleneckAdapter[], settings: FusionOptions, backbone: FusionBackbone, seed: number): AdapterFusion {
     return new AdapterFusion(adapters, settings, backbone.config, seed);
   }
 

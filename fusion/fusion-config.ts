@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
-import { IsTaskId, TrainingConfig } from '../src/index';
+import { ConfigProperty, IsTaskId, TrainingConfig } from '../src/index';
 import { FusionOptions } from './fusion-options';
 
 /**
@@ -37,7 +37,7 @@ export class FusionSetup {
   adapters!: string[];
 
   /** Fusion architecture: a preset (`dynamic`, `static`) and overrides of AdapterHub's fusion options. */
-  @ValidateNested() @Type(() => FusionOptions)
+  @ConfigProperty(() => FusionOptions)
   fusion: FusionOptions = new FusionOptions();
 
   /** When the regularization 0.01·Σ‖I − W_V‖² acts: `same-step` (default) or `adaptertrainer`. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dropout, linear, normalInit, WeightStore, zerosInit, type WeightDefinition } from '../src/index';
-import type { FusionSettings } from './fusion-options';
+import type { FusionOptions } from './fusion-options';
 
 /** Weight of the value regularization 0.01 · ‖I − W_V‖² (AdapterHub `get_fusion_regularization_loss`). */
 export const FUSION_REGULARIZATION_WEIGHT = 0.01;
@@ -9,7 +9,7 @@ export const FUSION_REGULARIZATION_WEIGHT = 0.01;
 export interface FusionLayerArgs {
   /** Hidden size D of the backbone. */
   hiddenSize: number;
-  settings: FusionSettings;
+  settings: FusionOptions;
   /** Dropout on the attention scores while training: `settings.dropoutProb`, or the backbone's attention dropout. */
   dropoutRate: number;
   /** Seeds the N(0, 0.02) initialisation of W_Q, W_K (and W_V when it does not start at the identity). */
@@ -57,13 +57,13 @@ export interface FusionOutput {
  * The layer is pure: temperature, training flag and adapter mask are arguments of `apply`, which returns plain tensors.
  *
  * @example
- * const layer = new FusionLayer({ hiddenSize: 32, settings: presetSettings('dynamic'), dropoutRate: 0.1, seed: 1 });
+ * const layer = new FusionLayer({ hiddenSize: 32, settings: new FusionOptions(), dropoutRate: 0.1, seed: 1 });
  * const { context, probabilities } = layer.apply({ query, adapterOutputs, residual }, { temperature: 1, training: false });
  */
 export class FusionLayer {
   /** Trainable weights under AdapterHub's suffixes: `query.weight`, `query.bias`, `key.weight`, `key.bias`, `value.weight`. */
   readonly weights: WeightStore;
-  readonly settings: FusionSettings;
+  readonly settings: FusionOptions;
   private readonly dropoutRate: number;
 
   constructor(args: FusionLayerArgs) {

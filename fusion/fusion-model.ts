@@ -15,7 +15,7 @@ import {
 import type { AdapterFusion } from './adapter-fusion';
 import type { AttentionRecorder } from './attention-recorder';
 import type { RegularizationTiming } from './fusion-config';
-import type { FusionSettings, TemperatureSchedule } from './fusion-options';
+import type { FusionOptions, TemperatureSchedule } from './fusion-options';
 
 /** Everything a fusion computes with: the frozen backbone and adapters, the trained fusion and target head. */
 export interface FusionModel {
@@ -43,7 +43,7 @@ export const INITIAL_TEMPERATURE = 50;
  * The `linear` schedule's temperature at a training step (1-based): 1, or with `temperature` on, annealed linearly from
  * 50 at the first step to 1 at the last planned step.
  */
-export function temperatureAt(step: number, totalSteps: number, settings: FusionSettings): number {
+export function temperatureAt(step: number, totalSteps: number, settings: FusionOptions): number {
   if (!settings.temperature || totalSteps <= 1) return 1;
   const progress = Math.min(1, Math.max(0, (step - 1) / (totalSteps - 1)));
   return INITIAL_TEMPERATURE + (1 - INITIAL_TEMPERATURE) * progress;
@@ -80,7 +80,7 @@ export class FusionTemperature {
   private readonly ofSteps = new Map<number, number>();
 
   constructor(
-    private readonly settings: FusionSettings,
+    private readonly settings: FusionOptions,
     private readonly schedule: TemperatureSchedule,
     private readonly totalSteps: number,
   ) {}

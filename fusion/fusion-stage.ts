@@ -147,7 +147,7 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
     const stepsPerEpoch = Math.ceil(Math.ceil(train.length / training.batchSize) / training.gradientAccumulationSteps);
     const totalSteps = training.maxSteps ?? stepsPerEpoch * training.epochs;
 
-    const settings = config.fusion.settings();
+    const settings = config.fusion;
     const fusion = AdapterFusion.create(adapters, settings, backbone, seed);
     const head = createHead(target, plugin.head, backbone.config.hiddenSize, seed + 1, { dropoutProb: backbone.config.hiddenDropoutProb, modelType: backbone.config.modelType });
     const model: FusionModel = { backbone, adapters, fusion, head };

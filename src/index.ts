@@ -1,6 +1,7 @@
 // The public API: the only import path for bin/, tasks/, fusion/ and users.
 export * from './backend/backend';
 export * from './config/validate';
+export * from './config/presets';
 export * from './di/container';
 export * from './task/task-plugin';
 export * from './task/task-registry';

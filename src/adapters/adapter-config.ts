@@ -1,5 +1,5 @@
-import { plainToInstance, Transform, Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsIn, IsInt, IsNumber, Max, Min, ValidateBy, ValidateNested } from 'class-validator';
+import { IsArray, IsBoolean, IsIn, IsInt, IsNumber, Max, Min, ValidateBy } from 'class-validator';
+import { IsPreset, Presets } from '../config/presets';
 import { validateConfig } from '../config/validate';
 import { ACTIVATION_NAMES } from '../ops/activation';
 
@@ -25,15 +25,19 @@ function isReductionFactor(value: unknown): boolean {
 /**
  * A bottleneck adapter's architecture: where modules sit, their size, non-linearity and how they connect to the
  * sublayer's residual stream and pretrained LayerNorm. Field names are AdapterHub's `BnConfig` options in camelCase;
- * the defaults are the `seq_bn` (Pfeiffer) preset. Configuration files may name a `preset` (`seq_bn`, `pfeiffer`,
- * `double_seq_bn`, `houlsby`) that fills every option they leave out: read them with `validateAdapterConfig`, or nest
- * them with `@AdapterConfigProperty()`.
+ * the defaults are the `seq_bn` (Pfeiffer) preset. Configuration files may name a `preset` (`ADAPTER_PRESETS`) that
+ * fills every option they leave out: read them with `validateConfig` (or `validateAdapterConfig`), or nest them with
+ * `@ConfigProperty(() => AdapterConfig)`.
  *
  * @example
  * const houlsby = validateAdapterConfig({ preset: 'double_seq_bn', reductionFactor: 8 });
  * houlsby.mhAdapter; // true
  */
 export class AdapterConfig {
+  /** `seq_bn` (alias `pfeiffer`) or `double_seq_bn` (alias `houlsby`): fills every option not given; input only. */
+  @IsPreset()
+  preset?: string;
+
   /** A module after the self-attention output projection of each layer (Houlsby adds one there). */
   @IsBoolean()
   mhAdapter = false;
@@ -110,60 +114,29 @@ export class AdapterConfig {
 }
 
 /** The options of an adapter configuration (its data fields). */
-export type AdapterOption = Exclude<keyof AdapterConfig, 'toAdapterHub'>;
-
-/** Named adapter architectures; every option they do not name keeps the `AdapterConfig` default. */
-export const ADAPTER_PRESETS = {
-  seq_bn: {},
-  double_seq_bn: { mhAdapter: true, outputAdapter: true, originalLnBefore: false, nonLinearity: 'swish' },
-} as const satisfies Record<string, Partial<Pick<AdapterConfig, AdapterOption>>>;
-
-/** Legacy preset names (AdapterHub's earlier `pfeiffer` and `houlsby`). */
-const PRESET_ALIASES: Record<string, keyof typeof ADAPTER_PRESETS> = { pfeiffer: 'seq_bn', houlsby: 'double_seq_bn' };
+export type AdapterOption = Exclude<keyof AdapterConfig, 'toAdapterHub' | 'preset'>;
 
 /**
- * Replaces a raw config's `preset` key by the preset's options (options given explicitly win). Raw data without a
- * `preset` is returned as it is; an unknown preset is left for validation to report.
+ * Named adapter architectures (AdapterHub's `SeqBnConfig` and `DoubleSeqBnConfig`, also known by their earlier names
+ * `pfeiffer` and `houlsby`); every option they do not name keeps the `AdapterConfig` default.
  */
-export function expandAdapterPreset(raw: unknown): unknown {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !('preset' in raw)) return raw;
-  const { preset, ...options } = raw as { preset: unknown } & Record<string, unknown>;
-  const name = typeof preset === 'string' ? (PRESET_ALIASES[preset] ?? preset) : undefined;
-  const values = name !== undefined && Object.hasOwn(ADAPTER_PRESETS, name) ? ADAPTER_PRESETS[name as keyof typeof ADAPTER_PRESETS] : undefined;
-  return values ? { ...values, ...options } : raw;
-}
+export const ADAPTER_PRESETS = Presets.define(
+  AdapterConfig,
+  {
+    seq_bn: {},
+    double_seq_bn: { mhAdapter: true, outputAdapter: true, originalLnBefore: false, nonLinearity: 'swish' },
+  },
+  { pfeiffer: 'seq_bn', houlsby: 'double_seq_bn' },
+);
 
 /**
- * Validates a raw adapter configuration (parsed JSON or YAML), expanding its `preset` first.
+ * Validates a raw adapter configuration (parsed JSON or YAML), its `preset` expanded: `validateConfig(AdapterConfig, raw, source)`.
  *
  * @example
  * const config = validateAdapterConfig({ preset: 'pfeiffer', reductionFactor: { '0': 8, default: 16 } }, 'experiment.yaml');
  */
 export function validateAdapterConfig(raw: unknown, source?: string): AdapterConfig {
-  return validateConfig(AdapterConfig, expandAdapterPreset(raw), source);
-}
-
-/**
- * Declares a config field holding an `AdapterConfig`: validated as a nested object, with its `preset` expanded.
- *
- * @example
- * class MyStageConfig {
- *   @AdapterConfigProperty()
- *   adapter = new AdapterConfig();
- * }
- */
-export function AdapterConfigProperty(): PropertyDecorator {
-  return (target, key) => {
-    ValidateNested()(target, key);
-    Type(() => AdapterConfig)(target, key);
-    // Transforms run after class-transformer built the nested instance; rebuilding it from the raw value is the one
-    // place where the preset is known.
-    Transform(
-      ({ obj, value }: { obj: Record<string | symbol, unknown>; value: unknown }) =>
-        obj[key] === undefined ? value : plainToInstance(AdapterConfig, expandAdapterPreset(obj[key]), { exposeDefaultValues: true }),
-      { toClassOnly: true },
-    )(target, key);
-  };
+  return validateConfig(AdapterConfig, raw, source);
 }
 
 /**

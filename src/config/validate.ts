@@ -3,6 +3,7 @@ import { getMetadataStorage, validateSync, type ValidationError } from 'class-va
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FileError, readTextFile } from '../io/read-file';
+import { expandPreset } from './presets';
 
 /** One problem in a configuration: where, and what was expected. */
 export interface ConfigProblem {
@@ -56,17 +57,17 @@ function collect(errors: ValidationError[], prefix: string, out: ConfigProblem[]
 }
 
 /**
- * Turns raw data (parsed JSON or YAML) into a validated configuration object, applying the defaults the class declares.
- * Unknown keys are errors. All problems are reported at once.
+ * Turns raw data (parsed JSON or YAML) into a validated configuration object, applying the class's named preset (see
+ * `Presets`) and then the defaults it declares. Unknown keys are errors. All problems are reported at once.
  *
  * @example
- * const adapter = validateConfig(AdapterConfig, { reductionFactor: 16 });
+ * const adapter = validateConfig(AdapterConfig, { preset: 'double_seq_bn', reductionFactor: 16 });
  */
 export function validateConfig<T extends object>(type: Class<T>, raw: unknown, source?: string): T {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigValidationError([{ path: '(root)', message: `expected an object, got ${show(raw)}` }], source);
   }
-  const instance = plainToInstance(type, raw, { exposeDefaultValues: true });
+  const instance = plainToInstance(type, expandPreset(type, raw), { exposeDefaultValues: true });
   const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
   if (errors.length > 0) {
     const problems: ConfigProblem[] = [];

@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
-import { AdapterConfig, AdapterConfigProperty } from '../adapters/adapter-config';
+import { AdapterConfig } from '../adapters/adapter-config';
+import { ConfigProperty } from '../config/presets';
 import { IsTaskId } from '../task/task-id';
 import { TrainingConfig } from '../training/training-config';
 import { SAMPLER_KINDS, type SamplerKind } from './task-sampler';
@@ -74,7 +75,7 @@ export class ExtractionConfig {
   tasks: ExtractionTaskConfig[] = [];
 
   /** The adapter architecture every task gets (a `preset` fills the options left out). */
-  @AdapterConfigProperty()
+  @ConfigProperty(() => AdapterConfig)
   adapter = new AdapterConfig();
 
   /** Optimizer, schedule, batching, early stopping and checkpoints. */

@@ -12,7 +12,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AdapterFusion } from '../../fusion/adapter-fusion';
-import { presetSettings } from '../../fusion/fusion-options';
+import { FUSION_PRESETS } from '../../fusion/fusion-options';
 import { planMatMul } from '../../src/backend/kernels/matmul-plan';
 import { DROPOUT_KERNEL } from '../../src/ops/dropout';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from '../../src/ops/gelu';
@@ -120,7 +120,7 @@ function buildCase(spec: Spec): { step: () => Promise<void>; dispose: () => void
   const head = createHead('bench', { type: 'classification', labels: ['a', 'b'] }, hidden, 2);
   const adapterCount = Number(/^fusion-(\d+)/.exec(spec.case)?.[1] ?? 1);
   const adapters = Array.from({ length: adapterCount }, (_, i) => BottleneckAdapter.create(`task${i}`, validateAdapterConfig({ preset: 'seq_bn' }), backbone, 10 + i));
-  const fusion = adapterCount > 1 ? AdapterFusion.create(adapters, presetSettings('dynamic'), backbone, 3) : undefined;
+  const fusion = adapterCount > 1 ? AdapterFusion.create(adapters, FUSION_PRESETS.create('dynamic'), backbone, 3) : undefined;
   const hook = fusion ? fusion.hook() : spec.case === 'full' ? undefined : adapters[0]?.hook();
   const microBatches = Array.from({ length: batch / spec.microBatch }, (_, i) => randomInputs(spec.microBatch, 100 + 2 * i));
   const dispose = () => {

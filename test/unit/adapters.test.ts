@@ -77,7 +77,7 @@ describe('AdapterConfig', () => {
   });
 
   it('refuses bad options with the path, the rule and the value', () => {
-    expect(() => validateAdapterConfig({ preset: 'lora' })).toThrow(/preset: unknown key/);
+    expect(() => validateAdapterConfig({ preset: 'lora' })).toThrow('preset: must be one of the following values: seq_bn, double_seq_bn, pfeiffer, houlsby, got "lora"');
     expect(() => validateAdapterConfig({ reductionFactor: { '1': 8, last: 4 } })).toThrow(/reductionFactor: must be a number from 1\/64 to 1000000, or a record .* got \{"1":8,"last":4\}/);
     expect(() => validateAdapterConfig({ nonLinearity: 'relu7' })).toThrow(/nonLinearity: must be one of the following values: .*gelu.*got "relu7"/);
     expect(() => validateAdapterConfig({ outputAdapter: false })).toThrow(/outputAdapter: must be true when mhAdapter is false/);

@@ -22,7 +22,7 @@ describe('ExperimentConfig fusion recipes', () => {
     expect(plain?.training).toBeInstanceOf(FusionTrainingConfig);
     expect(plain?.fusion).toBeInstanceOf(FusionOptions);
     expect([plain?.training.seed, plain?.training.learningRate, plain?.training.epochs, plain?.regularizationTiming]).toEqual([7, 5e-5, 10, 'same-step']);
-    expect([tuned?.training.seed, tuned?.training.epochs, tuned?.regularizationTiming, tuned?.fusion.settings().value]).toEqual([7, 2, 'adaptertrainer', false]);
+    expect([tuned?.training.seed, tuned?.training.epochs, tuned?.regularizationTiming, tuned?.fusion.value]).toEqual([7, 2, 'adaptertrainer', false]);
     expect(seeded?.training.seed).toBe(3);
     expect(validateConfig(ExperimentConfig, { ...BASE, fusions: [{ target: 'rte', adapters: ['sst2', 'rte'] }] }).fusions[0]?.training.seed).toBe(42);
   });

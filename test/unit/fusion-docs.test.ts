@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { FusionConfig } from '../../fusion/fusion-config';
 import { FusionLayer } from '../../fusion/fusion-layer';
-import { FusionOptions, presetSettings, type FusionSettings } from '../../fusion/fusion-options';
+import { FUSION_PRESETS, FusionOptions } from '../../fusion/fusion-options';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { buildProgram, validateConfig } from '../../src/index';
 
@@ -26,7 +26,7 @@ describe('docs/fusion.md', () => {
     const example = parse(/```yaml\n([\s\S]*?)```/.exec(fusionDoc)?.[1] ?? '');
     const config = validateConfig(FusionConfig, example, 'docs/fusion.md');
     expect(config).toMatchObject({ target: 'rte', adapters: ['sst2', 'mrpc', 'rte'], regularizationTiming: 'same-step', maxLength: 128, trainSplit: 'train', evalSplit: 'dev', modules: [] });
-    expect(config.fusion.settings()).toEqual(presetSettings('dynamic'));
+    expect({ ...config.fusion }).toEqual({ ...FUSION_PRESETS.create('dynamic') });
     const defaults = validateConfig(FusionConfig, { target: 'rte', dataDir: 'd', adapters: ['a', 'b'] }).training;
     expect(defaults).toMatchObject({ learningRate: 5e-5, epochs: 10, batchSize: 32, earlyStoppingPatience: 3, schedule: 'linear' });
   });
@@ -38,8 +38,8 @@ describe('docs/fusion.md', () => {
     const rows = [...fusionDoc.matchAll(/^\| `(\w+)` \| (true|false|null) \| (true|false|null) \|/gm)];
     expect(rows).toHaveLength(10);
     for (const [, field, dynamic, fixed] of rows) {
-      expect(String(presetSettings('dynamic')[field as keyof FusionSettings]), `dynamic ${field}`).toBe(dynamic);
-      expect(String(presetSettings('static')[field as keyof FusionSettings]), `static ${field}`).toBe(fixed);
+      expect(String(FUSION_PRESETS.create('dynamic')[field as keyof FusionOptions]), `dynamic ${field}`).toBe(dynamic);
+      expect(String(FUSION_PRESETS.create('static')[field as keyof FusionOptions]), `static ${field}`).toBe(fixed);
     }
   });
 
@@ -48,7 +48,7 @@ describe('docs/fusion.md', () => {
     expect(rows).toHaveLength(2);
     const perLayer: Record<string, number> = {};
     for (const [, preset, layer, total, share] of rows) {
-      const fusion = new FusionLayer({ hiddenSize: BERT_BASE.hiddenSize, settings: presetSettings(preset as 'dynamic' | 'static'), dropoutRate: 0, seed: 1 });
+      const fusion = new FusionLayer({ hiddenSize: BERT_BASE.hiddenSize, settings: FUSION_PRESETS.create(preset as string), dropoutRate: 0, seed: 1 });
       perLayer[preset as string] = fusion.parameterCount();
       fusion.dispose();
       expect(number(layer)).toBe(perLayer[preset as string]);

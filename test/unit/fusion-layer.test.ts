@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { FusionLayer } from '../../fusion/fusion-layer';
-import { presetSettings, type FusionSettings } from '../../fusion/fusion-options';
+import { FUSION_PRESETS, type FusionOptions } from '../../fusion/fusion-options';
 import { StackedAdapters, type BottleneckModule } from '../../fusion/stacked-adapters';
 import { countMatMulFlops } from '../count-matmul-flops';
 
@@ -17,7 +17,7 @@ const affine = (x: readonly number[], w: Matrix, b?: readonly number[]): number[
 
 /** The fusion equations of SPEC.md written out per token and per adapter, in float64. */
 function referenceFusion(layer: FusionLayer, query: number[][][], z: number[][][][], residual: number[][][], temperature: number) {
-  const s: FusionSettings = layer.settings;
+  const s: FusionOptions = layer.settings;
   const w = (name: string) => rows(layer.weights.get(name) as tf.Variable);
   const b = (name: string) => vector(layer.weights.get(name) as tf.Variable);
   const context: number[][][] = [];
@@ -53,8 +53,8 @@ function maxDifference(a: unknown, b: unknown): number {
 }
 
 /** A layer whose W_V is random (not the identity), so the value path is visible in the numbers. */
-function layerWith(settings: Partial<FusionSettings>, seed = 3): FusionLayer {
-  return new FusionLayer({ hiddenSize: D, settings: { ...presetSettings('dynamic'), valueInitialized: false, ...settings }, dropoutRate: 0.1, seed });
+function layerWith(settings: Partial<FusionOptions>, seed = 3): FusionLayer {
+  return new FusionLayer({ hiddenSize: D, settings: { ...FUSION_PRESETS.create('dynamic'), valueInitialized: false, ...settings }, dropoutRate: 0.1, seed });
 }
 
 function inputs(seed = 11) {
@@ -66,9 +66,9 @@ function inputs(seed = 11) {
 }
 
 describe('FusionLayer', () => {
-  const variants: [string, Partial<FusionSettings>][] = [
+  const variants: [string, Partial<FusionOptions>][] = [
     ['dynamic', {}],
-    ['static', presetSettings('static')],
+    ['static', FUSION_PRESETS.create('static')],
     ['residual before', { residualBefore: true }],
     ['value after softmax', { valueBeforeSoftmax: false }],
     ['no query, key or value projection', { query: false, key: false, value: false }],
@@ -92,7 +92,7 @@ describe('FusionLayer', () => {
   }
 
   it('creates only the weights its settings ask for, initialised as AdapterHub does', () => {
-    const dynamic = new FusionLayer({ hiddenSize: D, settings: presetSettings('dynamic'), dropoutRate: 0, seed: 1 });
+    const dynamic = new FusionLayer({ hiddenSize: D, settings: FUSION_PRESETS.create('dynamic'), dropoutRate: 0, seed: 1 });
     expect([...dynamic.weights.keys()]).toEqual(['query.weight', 'query.bias', 'key.weight', 'key.bias', 'value.weight']);
     const value = rows(dynamic.weights.get('value.weight') as tf.Variable);
     expect(value[0]?.[0]).toBe(1);
@@ -104,7 +104,7 @@ describe('FusionLayer', () => {
     // Identity start: the regularization is D·(D − 1)·(1e-6)², i.e. essentially zero.
     expect(dynamic.regularizationLoss().dataSync()[0]).toBeCloseTo(D * (D - 1) * 1e-12, 15);
     expect(dynamic.parameterCount()).toBe(3 * D * D + 2 * D);
-    const fixed = new FusionLayer({ hiddenSize: D, settings: presetSettings('static'), dropoutRate: 0, seed: 1 });
+    const fixed = new FusionLayer({ hiddenSize: D, settings: FUSION_PRESETS.create('static'), dropoutRate: 0, seed: 1 });
     expect([...fixed.weights.keys()]).toEqual(['query.weight', 'query.bias', 'key.weight', 'key.bias']);
     expect(fixed.regularizationLoss().dataSync()[0]).toBe(0);
     dynamic.dispose();
@@ -134,7 +134,7 @@ describe('FusionLayer', () => {
   });
 
   it('applies score dropout only in training', () => {
-    const layer = new FusionLayer({ hiddenSize: D, settings: presetSettings('dynamic'), dropoutRate: 0.5, seed: 3 });
+    const layer = new FusionLayer({ hiddenSize: D, settings: FUSION_PRESETS.create('dynamic'), dropoutRate: 0.5, seed: 3 });
     const x = inputs();
     const evaluation = [1, 2].map(() => vector(layer.apply(x, { temperature: 1, training: false }).probabilities));
     expect(evaluation[0]).toEqual(evaluation[1]);
@@ -175,7 +175,7 @@ describe('FusionLayer', () => {
   it('costs three D×D products per token whatever the number of adapters, plus 2·N·D multiply-adds for scores and mixing', async () => {
     const d = 16;
     const flops = async (n: number) => {
-      const layer = new FusionLayer({ hiddenSize: d, settings: presetSettings('dynamic'), dropoutRate: 0, seed: 1 });
+      const layer = new FusionLayer({ hiddenSize: d, settings: FUSION_PRESETS.create('dynamic'), dropoutRate: 0, seed: 1 });
       const [query, residual] = [tf.ones<tf.Rank.R3>([B, T, d]), tf.ones<tf.Rank.R3>([B, T, d])];
       const adapterOutputs = tf.ones<tf.Rank.R4>([B, T, n, d]);
       const counted = await countMatMulFlops(() => {

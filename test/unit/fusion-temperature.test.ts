@@ -2,10 +2,10 @@
 // AdapterHub's 0.05 lower after every forward call, evaluation calls included.
 import { describe, expect, it } from 'vitest';
 import { adapterHubTemperature, FusionTemperature, temperatureAt } from '../../fusion/fusion-model';
-import { FusionOptions, presetSettings } from '../../fusion/fusion-options';
+import { FUSION_PRESETS, FusionOptions } from '../../fusion/fusion-options';
 import { validateConfig } from '../../src/index';
 
-const on = { ...presetSettings('dynamic'), temperature: true };
+const on = { ...FUSION_PRESETS.create('dynamic'), temperature: true };
 
 describe('AdapterHub temperature', () => {
   it('starts at 50 and loses 0.05 per forward call in float64 steps, down to 1 and no lower', () => {
@@ -44,7 +44,7 @@ describe('linear temperature', () => {
 
   it('is 1 throughout, in either schedule, without temperature', () => {
     for (const schedule of ['linear', 'adapterhub'] as const) {
-      const off = new FusionTemperature(presetSettings('dynamic'), schedule, 5);
+      const off = new FusionTemperature(FUSION_PRESETS.create('dynamic'), schedule, 5);
       expect([off.training(1), off.evaluation(1), off.training(2), off.atStep(2)]).toEqual([1, 1, 1, 1]);
       expect(off.record(2)).toBe(1);
     }

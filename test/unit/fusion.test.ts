@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AdapterFusion, FUSION_CONFIG_FILE, FusionAdapterMismatchError } from '../../fusion/adapter-fusion';
 import { AttentionRecorder } from '../../fusion/attention-recorder';
-import { presetSettings } from '../../fusion/fusion-options';
+import { FUSION_PRESETS } from '../../fusion/fusion-options';
 import { adapterInputs, adapterOutput, BottleneckAdapter, readSafetensors, validateAdapterConfig, type Sublayer, type SublayerLocation } from '../../src/index';
 
 const backbone = { config: { modelType: 'bert', hiddenSize: 32, numHiddenLayers: 2, attentionProbsDropoutProb: 0.1 } };
@@ -44,7 +44,7 @@ function maxDifference(a: tf.Tensor, b: tf.Tensor): number {
 describe('AdapterFusion', () => {
   it('fuses at every insertion point all adapters share, with AdapterHub weight names', () => {
     const houlsby = [adapter('a', 'double_seq_bn', 8, 1), adapter('b', 'double_seq_bn', 4, 2)];
-    const both = AdapterFusion.create(houlsby, presetSettings('dynamic'), backbone, 7);
+    const both = AdapterFusion.create(houlsby, FUSION_PRESETS.create('dynamic'), backbone, 7);
     expect(both.name).toBe('a,b');
     expect(both.sites).toEqual([
       { layer: 0, location: 'mh_adapter' }, { layer: 0, location: 'output_adapter' },
@@ -58,16 +58,16 @@ describe('AdapterFusion', () => {
       'encoder.layer.0.attention.output.adapter_fusion_layer.a,b.value.weight',
     ]);
     expect(both.parameterCount()).toBe(4 * (3 * D * D + 2 * D));
-    const mixed = AdapterFusion.create([houlsby[0] as BottleneckAdapter, adapter('c', 'seq_bn', 16, 3)], presetSettings('static'), backbone, 7);
+    const mixed = AdapterFusion.create([houlsby[0] as BottleneckAdapter, adapter('c', 'seq_bn', 16, 3)], FUSION_PRESETS.create('static'), backbone, 7);
     expect(mixed.sites).toEqual([{ layer: 0, location: 'output_adapter' }, { layer: 1, location: 'output_adapter' }]);
     expect(mixed.variables.size).toBe(2 * 4);
-    expect(() => AdapterFusion.create([houlsby[0] as BottleneckAdapter], presetSettings('dynamic'), backbone, 1)).toThrow('needs at least 2 adapters, got 1');
-    expect(() => AdapterFusion.create([houlsby[0] as BottleneckAdapter, houlsby[0] as BottleneckAdapter], presetSettings('dynamic'), backbone, 1)).toThrow('repeated: a');
+    expect(() => AdapterFusion.create([houlsby[0] as BottleneckAdapter], FUSION_PRESETS.create('dynamic'), backbone, 1)).toThrow('needs at least 2 adapters, got 1');
+    expect(() => AdapterFusion.create([houlsby[0] as BottleneckAdapter, houlsby[0] as BottleneckAdapter], FUSION_PRESETS.create('dynamic'), backbone, 1)).toThrow('repeated: a');
   });
 
   it('runs the adapters batched exactly as one by one, and the hook equals the written-out fusion', async () => {
     const adapters = [adapter('a', 'seq_bn', 4, 1), adapter('b', 'seq_bn', 8, 2), adapter('c', 'seq_bn', 16, 3)];
-    const fusion = AdapterFusion.create(adapters, { ...presetSettings('dynamic'), valueInitialized: false }, backbone, 5);
+    const fusion = AdapterFusion.create(adapters, { ...FUSION_PRESETS.create('dynamic'), valueInitialized: false }, backbone, 5);
     const site = sublayer(1, 'output_adapter');
     const recorder = new AttentionRecorder({ perToken: true });
     const fused = fusion.hook({ recorder })(site) as tf.Tensor3D;
@@ -98,7 +98,7 @@ describe('AdapterFusion', () => {
 
   it('forces one adapter: the output equals that adapter alone through the value matrix', () => {
     const adapters = [adapter('a', 'seq_bn', 4, 1), adapter('b', 'seq_bn', 4, 2)];
-    const fusion = AdapterFusion.create(adapters, presetSettings('static'), backbone, 5);
+    const fusion = AdapterFusion.create(adapters, FUSION_PRESETS.create('static'), backbone, 5);
     const site = sublayer(0, 'output_adapter');
     const forced = fusion.hook({ adapterMask: [0, 1] })(site) as tf.Tensor3D;
     const alone = adapters[1]?.apply(site) as tf.Tensor3D; // static fusion has no value matrix: exactly Stack(b)
@@ -106,7 +106,7 @@ describe('AdapterFusion', () => {
   });
 
   it('computes the regularization as 0.01 · Σ ‖I − W_V‖²', () => {
-    const fusion = AdapterFusion.create([adapter('a', 'seq_bn', 4, 1), adapter('b', 'seq_bn', 4, 2)], presetSettings('dynamic'), backbone, 5);
+    const fusion = AdapterFusion.create([adapter('a', 'seq_bn', 4, 1), adapter('b', 'seq_bn', 4, 2)], FUSION_PRESETS.create('dynamic'), backbone, 5);
     const values = [...fusion.variables].filter(([name]) => name.endsWith('value.weight')).map(([, v]) => v);
     values.forEach((v, i) => v.assign(tf.add(tf.eye(D), tf.fill([D, D], 0.1 * (i + 1)))));
     // Σ over 2 layers of D² entries of (0.1·(i+1))²: 0.01·D²·(0.01 + 0.04)
@@ -115,7 +115,7 @@ describe('AdapterFusion', () => {
 
   it('saves in AdapterHub layout and loads back; refuses other adapters, another order and wrong weights', async () => {
     const adapters = [adapter('a', 'seq_bn', 4, 1), adapter('b', 'seq_bn', 4, 2), adapter('c', 'seq_bn', 4, 3)];
-    const fusion = AdapterFusion.create(adapters, { ...presetSettings('dynamic'), temperature: true }, backbone, 5);
+    const fusion = AdapterFusion.create(adapters, { ...FUSION_PRESETS.create('dynamic'), temperature: true }, backbone, 5);
     for (const variable of fusion.variables.values()) variable.assign(tf.randomNormal(variable.shape, 0, 0.5, 'float32', 3));
     const dir = mkdtempSync(join(tmpdir(), 'af-fusion-'));
     await fusion.save(dir);
@@ -149,7 +149,7 @@ describe('AdapterFusion', () => {
   });
 
   it('keeps the tensor count stable across forward passes, the recorder\'s included once taken', async () => {
-    const fusion = AdapterFusion.create([adapter('a', 'seq_bn', 4, 1), adapter('b', 'seq_bn', 4, 2)], presetSettings('dynamic'), backbone, 5);
+    const fusion = AdapterFusion.create([adapter('a', 'seq_bn', 4, 1), adapter('b', 'seq_bn', 4, 2)], FUSION_PRESETS.create('dynamic'), backbone, 5);
     const site = sublayer(0, 'output_adapter');
     const recorder = new AttentionRecorder();
     tf.dispose(fusion.hook({ recorder })(site));
