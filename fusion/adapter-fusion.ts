@@ -108,6 +108,7 @@ export class AdapterFusion {
     const names = adapters.map((adapter) => adapter.name);
     const repeated = names.filter((name, i) => names.indexOf(name) !== i);
     if (repeated.length > 0) throw new Error(`AdapterFusion: every adapter must appear once, got [${names.join(', ')}] (repeated: ${repeated.join(', ')})`);
+    const scalings = adapters.map(plainScaling);
     this.adapterNames = names;
     this.name = names.join(',');
     this.wiring = last.config;
@@ -123,11 +124,11 @@ export class AdapterFusion {
     const dropoutRate = settings.dropoutProb ?? backbone.attentionProbsDropoutProb;
     sites.forEach(({ layer, location }, i) => {
       const fusion = new FusionLayer({ hiddenSize: backbone.hiddenSize, settings, dropoutRate, seed: seed + 3 * i });
-      const stacked = new StackedAdapters(adapters.map((adapter) => ({
+      const stacked = new StackedAdapters(adapters.map((adapter, n) => ({
         ...adapter.moduleWeights(layer, location),
         nonLinearity: adapter.config.nonLinearity,
         activate: activation(adapter.config.nonLinearity),
-        scaling: adapter.config.scaling,
+        scaling: scalings[n] ?? 1,
       })));
       this.layers.set(siteKey(layer, location), { index: i, fusion, adapters: stacked });
       parts.push([fusionPrefix(this.name, layer, location), fusion.weights]);
@@ -227,6 +228,18 @@ export class AdapterFusion {
       site.adapters.dispose();
     }
   }
+}
+
+/**
+ * The constant scaling of a plain bottleneck adapter, the kind the stacked computation runs; an adapter with its own
+ * LayerNorms, a gate, a learned scaling or parallel wiring is refused by name.
+ */
+function plainScaling(adapter: BottleneckAdapter): number {
+  const { lnBefore, lnAfter, useGating, isParallel, scaling } = adapter.config;
+  const options = { lnBefore, lnAfter, useGating, isParallel, 'scaling: learned': scaling === 'learned' };
+  const used = Object.entries(options).filter(([, on]) => on).map(([option]) => option);
+  if (used.length > 0 || typeof scaling !== 'number') throw new Error(`AdapterFusion: adapter "${adapter.name}" uses ${used.join(', ')}; fusion runs over plain bottleneck adapters only so far`);
+  return scaling;
 }
 
 function siteKey(layer: number, location: SublayerLocation): string {

@@ -34,7 +34,7 @@ function isReductionFactor(value: unknown): boolean {
  * houlsby.mhAdapter; // true
  */
 export class AdapterConfig {
-  /** `seq_bn` (alias `pfeiffer`) or `double_seq_bn` (alias `houlsby`): fills every option not given; input only. */
+  /** `seq_bn` (alias `pfeiffer`), `double_seq_bn` (alias `houlsby`) or `par_bn`: fills every option not given; input only. */
   @IsPreset()
   preset?: string;
 
@@ -79,11 +79,38 @@ export class AdapterConfig {
   @IsIn([true, false, 'post_add'])
   residualBeforeLn: ResidualBeforeLn = true;
 
-  /** Constant factor on the bottleneck output (He et al. 2021). */
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(-1000)
-  @Max(1000)
-  scaling = 1.0;
+  /** Factor on the bottleneck output (He et al. 2021): a constant, or `learned` (one trained scalar, starting at 1). */
+  @ValidateBy({
+    name: 'scaling',
+    validator: {
+      // Beyond ±1000 a constant factor is a typo, not a scaling.
+      validate: (value) => value === 'learned' || (typeof value === 'number' && value >= -1000 && value <= 1000),
+      defaultMessage: () => 'scaling must be a number from -1000 to 1000, or "learned"',
+    },
+  })
+  scaling: number | 'learned' = 1.0;
+
+  /** A LayerNorm of the adapter's own (eps 1e-5) on its input, before the down-projection. */
+  @IsBoolean()
+  lnBefore = false;
+
+  /** A LayerNorm of the adapter's own (eps 1e-5) on its output, before the residual. */
+  @IsBoolean()
+  lnAfter = false;
+
+  /**
+   * Multiply the output by a learned gate: the sigmoid of a linear map of the adapter input, averaged over every
+   * position of the sequence (padding included, as AdapterHub does), one value per sequence.
+   */
+  @IsBoolean()
+  useGating = false;
+
+  /**
+   * A parallel adapter (He et al. 2022): it reads the sublayer's input `x` instead of its output, and its output is
+   * added to the sublayer output `h` before the pretrained `LN(· + x)`.
+   */
+  @IsBoolean()
+  isParallel = false;
 
   /** `bert`: N(0, 0.02) weights, zero biases; `mam_adapter`: Kaiming-uniform down, zero up; `houlsby`: truncated N(0, 0.01). */
   @IsIn(INIT_WEIGHTS)
@@ -117,14 +144,16 @@ export class AdapterConfig {
 export type AdapterOption = Exclude<keyof AdapterConfig, 'toAdapterHub' | 'preset'>;
 
 /**
- * Named adapter architectures (AdapterHub's `SeqBnConfig` and `DoubleSeqBnConfig`, also known by their earlier names
- * `pfeiffer` and `houlsby`); every option they do not name keeps the `AdapterConfig` default.
+ * Named adapter architectures (AdapterHub's `SeqBnConfig`, `DoubleSeqBnConfig` and `ParBnConfig`, the first two also
+ * known by their earlier names `pfeiffer` and `houlsby`); every option they do not name keeps the `AdapterConfig`
+ * default.
  */
 export const ADAPTER_PRESETS = Presets.define(
   AdapterConfig,
   {
     seq_bn: {},
     double_seq_bn: { mhAdapter: true, outputAdapter: true, originalLnBefore: false, nonLinearity: 'swish' },
+    par_bn: { reductionFactor: 2, originalLnBefore: false, isParallel: true, scaling: 4.0, initWeights: 'mam_adapter' },
   },
   { pfeiffer: 'seq_bn', houlsby: 'double_seq_bn' },
 );
@@ -169,10 +198,7 @@ const UNSUPPORTED_DEFAULTS: Record<string, unknown> = {
   hypercomplex_nonlinearity: 'glorot-uniform',
   inv_adapter: null,
   inv_adapter_reduction_factor: null,
-  is_parallel: false,
   learn_phm: true,
-  ln_after: false,
-  ln_before: false,
   phm_bias: true,
   phm_c_init: 'normal',
   phm_dim: 4,
@@ -181,7 +207,6 @@ const UNSUPPORTED_DEFAULTS: Record<string, unknown> = {
   phm_rank: 1,
   shared_W_phm: false,
   shared_phm_rule: true,
-  use_gating: false,
 };
 
 /** Options that newer AdapterHub versions write; accepted at their "off" value, never written. */
@@ -200,12 +225,16 @@ const ADAPTERHUB_KEYS: Record<AdapterOption, string> = {
   initWeights: 'init_weights',
   leaveOut: 'leave_out',
   dropout: 'dropout',
+  lnBefore: 'ln_before',
+  lnAfter: 'ln_after',
+  useGating: 'use_gating',
+  isParallel: 'is_parallel',
 };
 
 /**
  * Reads the `config` object of an AdapterHub `adapter_config.json`. Options this project does not implement
- * (PHM layers, gating, parallel adapters, adapter-own LayerNorms, ...) must have their "off" value; unknown keys are
- * refused. Errors name `file`.
+ * (PHM layers, invertible adapters, cross adapters, a residual before the adapter's own LayerNorm, ...) must have
+ * their "off" value; unknown keys are refused. Errors name `file`.
  */
 export function adapterConfigFromAdapterHub(json: unknown, file: string): AdapterConfig {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
@@ -224,7 +253,7 @@ export function adapterConfigFromAdapterHub(json: unknown, file: string): Adapte
       if (JSON.stringify(value) !== JSON.stringify(off)) problems.push(`${key} is ${JSON.stringify(value)}, but only ${JSON.stringify(off)} is supported`);
     } else problems.push(`unknown option ${key}`);
   }
-  if (typeof camel.scaling === 'string') problems.push(`scaling "${camel.scaling}" (learned scaling) is not supported; expected a number`);
+  if (typeof camel.scaling === 'string' && camel.scaling !== 'learned') problems.push(`scaling "${camel.scaling}" is not supported; expected a number or "learned"`);
   if (problems.length > 0) throw new Error(`${file}: unsupported AdapterHub adapter configuration: ${problems.join('; ')}`);
   return validateConfig(AdapterConfig, camel, file);
 }

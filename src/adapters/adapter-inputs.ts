@@ -16,6 +16,7 @@ export interface AdapterInputs {
  * AdapterHub's `pre_forward`: from the sublayer output `h` and its input `x`, the bottleneck input, the residual and
  * the fusion query, as the adapter configuration wires them. With `originalLnBefore` the input is `LN(h + x)`
  * (else `h`); the residual is `h` (`residualBeforeLn: true`), `h + x` (`post_add`) or the input itself (`false`).
+ * A parallel adapter (`isParallel`) reads `x` and has the residual `h`.
  * Call inside `tf.tidy`.
  *
  * @example
@@ -24,6 +25,8 @@ export interface AdapterInputs {
  */
 export function adapterInputs(config: AdapterConfig, sublayer: Sublayer, options: { queryBeforeLn?: boolean } = {}): AdapterInputs {
   const { h, x } = sublayer;
+  // A parallel adapter reads the sublayer's input; its output joins the sublayer output (AdapterHub `ParallelAdapter`).
+  if (config.isParallel) return { input: x, residual: h, query: x };
   let input = h; // (B, T, D)
   let residual = h; // (B, T, D)
   if (config.originalLnBefore && config.residualBeforeLn === 'post_add') {

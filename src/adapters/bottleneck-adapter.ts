@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Sublayer, SublayerHook, SublayerLocation } from '../backbone/sublayer-hook';
 import { makeDirectory, writeJsonAtomic } from '../io/atomic';
 import { readSafetensors } from '../io/safetensors';
-import { normalInit, truncatedNormalInit, uniformInit, WeightStore, withoutPrefix, zerosInit, type Initializer, type WeightDefinition, type WeightDefinitions } from '../io/weight-store';
+import { normalInit, onesInit, truncatedNormalInit, uniformInit, WeightStore, withoutPrefix, zerosInit, type Initializer, type WeightDefinition, type WeightDefinitions } from '../io/weight-store';
+import { layerNorm } from '../ops/layer-norm';
 import { linear } from '../ops/linear';
 import { SeededRandom } from '../util/random';
 import { activation } from '../ops/activation';
@@ -33,7 +34,18 @@ export interface AdapterModuleWeights {
   up: tf.Variable;
   /** (D) */
   upBias: tf.Variable;
+  /** With `lnBefore`: the adapter's own LayerNorm of its input. (D) each */
+  normBefore?: { weight: tf.Variable; bias: tf.Variable };
+  /** With `lnAfter`: the adapter's own LayerNorm of its output. (D) each */
+  normAfter?: { weight: tf.Variable; bias: tf.Variable };
+  /** With `useGating`: the gate's kernel (D, 1) and bias (1). */
+  gate?: { weight: tf.Variable; bias: tf.Variable };
+  /** With `scaling: learned`: the trained scale. (1) */
+  scaling?: tf.Variable;
 }
+
+/** PyTorch's default LayerNorm epsilon, which AdapterHub's own adapter LayerNorms keep (not the backbone's). */
+const ADAPTER_LAYER_NORM_EPS = 1e-5;
 
 /** An adapter file was made for a backbone of another shape; the message lists every difference. */
 export class AdapterBackboneMismatchError extends Error {
@@ -93,14 +105,29 @@ function weightDefinitions(name: string, config: AdapterConfig, backbone: Adapte
   for (const { layer, location } of moduleSites(config, backbone.numHiddenLayers)) {
     const m = bottleneckSize(config, d, layer);
     const prefix = adapterModulePrefix(name, layer, location);
+    const define = (suffix: string, definition: WeightDefinition) => definitions.set(`${prefix}.${suffix}`, definition);
+    const layerNorm = (suffix: string, aliases: string[] = []) => {
+      define(`${suffix}.weight`, { shape: [d], init: onesInit, aliases: aliases.map((alias) => `${prefix}.${alias}.weight`) });
+      define(`${suffix}.bias`, { shape: [d], init: zerosInit, aliases: aliases.map((alias) => `${prefix}.${alias}.bias`) });
+    };
+    // With ln_before the LayerNorm is the first module of AdapterHub's `adapter_down` Sequential, which PyTorch saves
+    // under both of its names, and the down Linear moves to index 1.
+    if (config.lnBefore) layerNorm('adapter_norm_before', ['adapter_down.0']);
+    const down = config.lnBefore ? 'adapter_down.1' : 'adapter_down.0';
     const module: [suffix: string, shape: number[], init: (seed: number) => Initializer][] = [
-      ['adapter_down.0.weight', [d, m], (weightSeed) => kernelInit(config, 'down', weightSeed)],
-      ['adapter_down.0.bias', [m], () => zerosInit],
+      [`${down}.weight`, [d, m], (weightSeed) => kernelInit(config, 'down', weightSeed)],
+      [`${down}.bias`, [m], () => zerosInit],
       ['adapter_up.weight', [m, d], (weightSeed) => kernelInit(config, 'up', weightSeed)],
       ['adapter_up.bias', [d], () => zerosInit],
     ];
     // Biases draw a seed too, so that every kernel's seed is the same whatever the initialisation.
-    for (const [suffix, shape, init] of module) definitions.set(`${prefix}.${suffix}`, { shape, init: init(random.int(2 ** 31)), kernel: shape.length === 2 });
+    for (const [suffix, shape, init] of module) define(suffix, { shape, init: init(random.int(2 ** 31)), kernel: shape.length === 2 });
+    if (config.lnAfter) layerNorm('adapter_norm_after');
+    if (config.useGating) {
+      define('gate.weight', { shape: [d, 1], init: normalInit(0.02, random.int(2 ** 31)), kernel: true });
+      define('gate.bias', { shape: [1], init: zerosInit });
+    }
+    if (config.scaling === 'learned') define('scaling', { shape: [1], init: onesInit });
   }
   return definitions;
 }
@@ -148,11 +175,17 @@ export class BottleneckAdapter {
     for (const { layer, location } of moduleSites(config, backbone.numHiddenLayers)) {
       const prefix = adapterModulePrefix(name, layer, location);
       const get = (suffix: string): tf.Variable => variables.variable(`${prefix}.${suffix}`);
+      const pair = (module: string) => ({ weight: get(`${module}.weight`), bias: get(`${module}.bias`) });
+      const down = config.lnBefore ? 'adapter_down.1' : 'adapter_down.0';
       this.modules.set(`${layer}/${location}`, {
-        down: get('adapter_down.0.weight'),
-        downBias: get('adapter_down.0.bias'),
+        down: get(`${down}.weight`),
+        downBias: get(`${down}.bias`),
         up: get('adapter_up.weight'),
         upBias: get('adapter_up.bias'),
+        ...(config.lnBefore ? { normBefore: pair('adapter_norm_before') } : {}),
+        ...(config.lnAfter ? { normAfter: pair('adapter_norm_after') } : {}),
+        ...(config.useGating ? { gate: pair('gate') } : {}),
+        ...(config.scaling === 'learned' ? { scaling: get('scaling') } : {}),
       });
     }
   }
@@ -218,29 +251,48 @@ export class BottleneckAdapter {
     return module;
   }
 
-  /** The bottleneck output `z = scaling·(f(input·W_down + b_down)·W_up + b_up)` of one module, without residual. */
+  /**
+   * The bottleneck output `z = scaling·(f(LN_before(input)·W_down + b_down)·W_up + b_up)` of one module, without
+   * gate, `LN_after` or residual: what AdapterHub's fusion attends over. `LN_before` only with `lnBefore`.
+   */
   project(layer: number, location: SublayerLocation, input: tf.Tensor3D): tf.Tensor3D {
-    const { down, downBias, up, upBias } = this.moduleWeights(layer, location);
+    const { down, downBias, up, upBias, normBefore, scaling } = this.moduleWeights(layer, location);
     return tf.tidy(() => {
-      const hidden = this.nonLinearity(linear(input, down as tf.Tensor2D, downBias as tf.Tensor1D)); // (B, T, m)
+      const normalized = normBefore ? layerNorm(input, normBefore.weight, normBefore.bias, ADAPTER_LAYER_NORM_EPS) : input; // (B, T, D)
+      const hidden = this.nonLinearity(linear(normalized, down as tf.Tensor2D, downBias as tf.Tensor1D)); // (B, T, m)
       const z = linear(hidden, up as tf.Tensor2D, upBias as tf.Tensor1D) as tf.Tensor3D; // (B, T, D)
-      return this.config.scaling === 1 ? z : tf.mul<tf.Tensor3D>(z, this.config.scaling); // (B, T, D)
+      const factor = scaling ?? this.config.scaling;
+      return factor === 1 ? z : tf.mul<tf.Tensor3D>(z, factor); // (B, T, D)
     });
   }
 
-  /** The sublayer output with this adapter applied (AdapterHub `Stack(name)` at one insertion point). */
+  /**
+   * The sublayer output with this adapter applied (AdapterHub `Stack(name)` at one insertion point): the bottleneck
+   * output, dropped out while training, gated (`useGating`), normalised (`lnAfter`), then joined to the residual.
+   */
   apply(sublayer: Sublayer): tf.Tensor3D {
     return tf.tidy(() => {
       const { input, residual } = adapterInputs(this.config, sublayer);
+      const { gate, normAfter } = this.moduleWeights(sublayer.layer, sublayer.location);
       let z = this.project(sublayer.layer, sublayer.location, input); // (B, T, D)
       if (sublayer.training && this.config.dropout > 0) z = dropout(z, this.config.dropout, sublayer.nextDropoutSeed());
+      if (gate) {
+        // One gate per sequence: the mean over every position (padding included, as AdapterHub computes it).
+        const perPosition = tf.sigmoid(linear(input, gate.weight as tf.Tensor2D, gate.bias as tf.Tensor1D)); // (B, T, 1)
+        z = tf.mul(z, tf.mean(perPosition, 1, true)); // (B, T, D)
+      }
+      if (normAfter) z = layerNorm(z, normAfter.weight, normAfter.bias, ADAPTER_LAYER_NORM_EPS); // (B, T, D)
       return adapterOutput(this.config, sublayer, z, residual); // (B, T, D)
     });
   }
 
-  /** A backbone hook running this adapter alone at every insertion point it has a module at. */
+  /**
+   * A backbone hook running this adapter alone at every insertion point it has a module at. A gated adapter's hook
+   * needs every position (its gate averages over them), so the backbone then ignores `firstTokenOnly`.
+   */
   hook(): SublayerHook {
-    return (sublayer) => (this.hasModule(sublayer.layer, sublayer.location) ? this.apply(sublayer) : undefined);
+    const hook = (sublayer: Sublayer) => (this.hasModule(sublayer.layer, sublayer.location) ? this.apply(sublayer) : undefined);
+    return this.config.useGating ? Object.assign(hook, { needsEveryPosition: true }) : hook;
   }
 
   /** Number of trainable values: `2·m·d + d + m` per module. */

@@ -37,7 +37,8 @@ export interface BertForwardOptions {
    * Compute the last layer past its attention for the first token only (its attention still reads every token):
    * `lastHiddenState` (and the last of `hiddenStates`) is then (B, 1, D). For heads that read only the first token,
    * whose results it leaves unchanged; a quarter of BERT's products per layer are in attention's projections, so this
-   * saves three quarters of the last layer.
+   * saves three quarters of the last layer. Ignored when the hook `needsEveryPosition` (`lastHiddenState` is then
+   * (B, T, D), and a head reading the first token gives the same result).
    */
   firstTokenOnly?: boolean;
 }
@@ -163,7 +164,7 @@ export class BertModel {
       const hiddenStates = [hidden];
       const layers = this.config.numHiddenLayers;
       for (let layer = 0; layer < layers; layer++) {
-        const firstOnly = firstTokenOnly && layer === layers - 1;
+        const firstOnly = firstTokenOnly && !hook?.needsEveryPosition && layer === layers - 1;
         const run = { layer, mask: firstOnly ? firstRow(mask) : mask, firstTokenOnly: firstOnly, training, hook, dropout, nextSeed };
         hidden = this.feedForward(run, this.selfAttention(run, hidden, keyBias)); // (B, T, D), or (B, 1, D) with firstOnly
         hiddenStates.push(hidden);

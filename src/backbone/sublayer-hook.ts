@@ -33,4 +33,7 @@ export interface Sublayer {
  * Computes a sublayer's final output in place of the default `layerNorm(h + x)`; returning undefined keeps the default.
  * Hooks are pure functions of their inputs and weights.
  */
-export type SublayerHook = (sublayer: Sublayer) => tf.Tensor3D | undefined;
+export type SublayerHook = ((sublayer: Sublayer) => tf.Tensor3D | undefined) & {
+  /** True when the hook reads every position of a sublayer (an adapter gate averages over them): no `firstTokenOnly`. */
+  readonly needsEveryPosition?: boolean;
+};

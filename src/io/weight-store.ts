@@ -39,6 +39,11 @@ export interface WeightDefinition {
   kernel?: boolean;
   /** Whether gradients can reach it (tfjs `Variable.trainable`); default true. */
   trainable?: boolean;
+  /**
+   * Other names files hold this same tensor under (PyTorch saves a module registered twice under each of its names):
+   * saving writes every name, loading expects every name and reads the weight's own.
+   */
+  aliases?: readonly string[];
 }
 
 /** A model part's weights by name, in the order its files list them. */
@@ -50,6 +55,11 @@ export type StoredTensor = Pick<SafetensorsEntry, 'shape' | 'values'>;
 interface Entry {
   variable: tf.Variable;
   kernel: boolean;
+  aliases: readonly string[];
+}
+
+function entryOf(variable: tf.Variable, definition: WeightDefinition): Entry {
+  return { variable, kernel: definition.kernel ?? false, aliases: definition.aliases ?? [] };
 }
 
 /** The shape a weight has in files: a kernel's transposed. */
@@ -96,7 +106,7 @@ export class WeightStore implements ReadonlyMap<string, tf.Variable> {
   /** Every defined weight at its initial value. */
   static create(owner: string, definitions: WeightDefinitions): WeightStore {
     const entries = new Map<string, Entry>();
-    for (const [name, definition] of definitions) entries.set(name, { variable: initialVariable(owner, name, definition), kernel: definition.kernel ?? false });
+    for (const [name, definition] of definitions) entries.set(name, entryOf(initialVariable(owner, name, definition), definition));
     return new WeightStore(owner, entries);
   }
 
@@ -107,18 +117,20 @@ export class WeightStore implements ReadonlyMap<string, tf.Variable> {
    */
   static load(owner: string, definitions: WeightDefinitions, source: string, tensors: ReadonlyMap<string, StoredTensor>, options: { initializeMissing?: readonly string[] } = {}): WeightStore {
     const optional = new Set((options.initializeMissing ?? []).filter((name) => !tensors.has(name)));
-    const expected = new Map([...definitions].filter(([name]) => !optional.has(name)).map(([name, { shape, kernel = false }]) => [name, fileShape(shape, kernel)]));
+    const expected = new Map<string, number[]>();
+    for (const [name, { shape, kernel = false, aliases = [] }] of definitions) {
+      if (!optional.has(name)) for (const fileName of [name, ...aliases]) expected.set(fileName, fileShape(shape, kernel));
+    }
     checkWeights(source, expected, new Map([...tensors].map(([name, stored]) => [name, stored.shape])));
     const entries = new Map<string, Entry>();
     for (const [name, definition] of definitions) {
-      const kernel = definition.kernel ?? false;
       const stored = tensors.get(name);
       if (!stored) {
-        entries.set(name, { variable: initialVariable(owner, name, definition), kernel });
+        entries.set(name, entryOf(initialVariable(owner, name, definition), definition));
         continue;
       }
-      const value = fromFile(stored, kernel);
-      entries.set(name, { variable: tf.variable(value, definition.trainable ?? true), kernel });
+      const value = fromFile(stored, definition.kernel ?? false);
+      entries.set(name, entryOf(tf.variable(value, definition.trainable ?? true), definition));
       value.dispose();
     }
     return new WeightStore(owner, entries);
@@ -130,7 +142,9 @@ export class WeightStore implements ReadonlyMap<string, tf.Variable> {
    */
   static combine(owner: string, parts: Iterable<readonly [prefix: string, store: WeightStore]>): WeightStore {
     const entries = new Map<string, Entry>();
-    for (const [prefix, store] of parts) for (const [name, entry] of store.byName) entries.set(`${prefix}.${name}`, entry);
+    for (const [prefix, store] of parts) {
+      for (const [name, entry] of store.byName) entries.set(`${prefix}.${name}`, { ...entry, aliases: entry.aliases.map((alias) => `${prefix}.${alias}`) });
+    }
     return new WeightStore(owner, entries);
   }
 
@@ -147,9 +161,11 @@ export class WeightStore implements ReadonlyMap<string, tf.Variable> {
     }
   }
 
-  /** Every weight's shape as files hold it (kernels `[out, in]`). */
+  /** Every name files hold, with its shape there (kernels `[out, in]`). */
   fileShapes(): Map<string, number[]> {
-    return new Map([...this.byName].map(([name, { variable, kernel }]) => [name, fileShape(variable.shape, kernel)]));
+    const shapes = new Map<string, number[]>();
+    for (const [name, { variable, kernel, aliases }] of this.byName) for (const fileName of [name, ...aliases]) shapes.set(fileName, fileShape(variable.shape, kernel));
+    return shapes;
   }
 
   /** The named variable; an error naming the owner when there is none. */
@@ -172,9 +188,10 @@ export class WeightStore implements ReadonlyMap<string, tf.Variable> {
    */
   async save(file: string, options: { prefix?: string; metadata?: Record<string, string> } = {}): Promise<void> {
     const tensors: Record<string, SafetensorsTensor> = {};
-    for (const [name, { variable, kernel }] of this.byName) {
+    for (const [name, { variable, kernel, aliases }] of this.byName) {
       const stored = kernel ? tf.transpose(variable) : variable;
-      tensors[`${options.prefix ?? ''}${name}`] = { shape: stored.shape, values: (await stored.data()) as Float32Array };
+      const tensor = { shape: stored.shape, values: (await stored.data()) as Float32Array };
+      for (const fileName of [name, ...aliases]) tensors[`${options.prefix ?? ''}${fileName}`] = tensor;
       if (stored !== variable) stored.dispose();
     }
     writeSafetensors(file, tensors, options.metadata);

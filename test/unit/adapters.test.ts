@@ -11,6 +11,7 @@ import {
 } from '../../src/adapters/adapter-config';
 import { activation } from '../../src/ops/activation';
 import { AdapterBackboneMismatchError, BottleneckAdapter } from '../../src/adapters/bottleneck-adapter';
+import { BertModel } from '../../src/backbone/bert-model';
 import type { Sublayer, SublayerLocation } from '../../src/backbone/sublayer-hook';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';
 import { hasShared, sharedPath } from '../shared-fixtures';
@@ -42,21 +43,43 @@ function sublayer(h: tf.Tensor3D, x: tf.Tensor3D, location: SublayerLocation = '
   };
 }
 
-/** One token's adapter output computed with plain loops from the adapter's weights, independently of tfjs ops. */
+/** A LayerNorm with gain and bias over one row. */
+function layerNormWith(v: number[], gain: number[], bias: number[], eps: number): number[] {
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length;
+  return v.map((x, i) => ((x - mean) / Math.sqrt(variance + eps)) * (gain[i] ?? NaN) + (bias[i] ?? NaN));
+}
+
+/**
+ * One token's adapter output computed with plain loops from the adapter's weights, independently of tfjs ops (a
+ * sequence of one token, so the gate's mean over positions is that token's gate).
+ */
 function reference(adapter: BottleneckAdapter, site: Sublayer, hRow: number[], xRow: number[], act: (v: number) => number): number[] {
-  const { down, downBias, up, upBias } = adapter.moduleWeights(site.layer, site.location);
+  const weights = adapter.moduleWeights(site.layer, site.location);
+  const { down, downBias, up, upBias } = weights;
   const [W1, b1, W2, b2] = [down, downBias, up, upBias].map((v) => v.arraySync()) as [number[][], number[], number[][], number[]];
+  const values = (v: tf.Variable | undefined) => (v ? Array.from(v.dataSync()) : []);
   const c = adapter.config;
   const sum = hRow.map((v, i) => v + (xRow[i] ?? 0));
   let input = hRow;
   let residual = hRow;
-  if (c.originalLnBefore) {
-    if (c.residualBeforeLn === 'post_add') residual = sum;
-    input = layerNormRows(sum);
+  if (c.isParallel) {
+    input = xRow;
+  } else {
+    if (c.originalLnBefore && c.residualBeforeLn === 'post_add') residual = sum;
+    if (c.originalLnBefore) input = layerNormRows(sum);
+    if (c.residualBeforeLn === false) residual = input;
   }
-  if (c.residualBeforeLn === false) residual = input;
-  const hidden = b1.map((b, j) => act(input.reduce((acc, v, i) => acc + v * (W1[i]?.[j] ?? 0), b)));
-  const z = b2.map((b, k) => c.scaling * hidden.reduce((acc, v, j) => acc + v * (W2[j]?.[k] ?? 0), b));
+  const normalized = weights.normBefore ? layerNormWith(input, values(weights.normBefore.weight), values(weights.normBefore.bias), 1e-5) : input;
+  const hidden = b1.map((b, j) => act(normalized.reduce((acc, v, i) => acc + v * (W1[i]?.[j] ?? 0), b)));
+  const scaling = weights.scaling ? (values(weights.scaling)[0] ?? NaN) : (c.scaling as number);
+  let z = b2.map((b, k) => scaling * hidden.reduce((acc, v, j) => acc + v * (W2[j]?.[k] ?? 0), b));
+  if (weights.gate) {
+    const w = values(weights.gate.weight);
+    const gate = 1 / (1 + Math.exp(-input.reduce((acc, v, i) => acc + v * (w[i] ?? NaN), values(weights.gate.bias)[0] ?? NaN)));
+    z = z.map((v) => v * gate);
+  }
+  if (weights.normAfter) z = layerNormWith(z, values(weights.normAfter.weight), values(weights.normAfter.bias), 1e-5);
   const out = z.map((v, k) => v + (residual[k] ?? 0));
   return c.originalLnAfter ? layerNormRows(out.map((v, k) => v + (xRow[k] ?? 0))) : out;
 }
@@ -77,7 +100,8 @@ describe('AdapterConfig', () => {
   });
 
   it('refuses bad options with the path, the rule and the value', () => {
-    expect(() => validateAdapterConfig({ preset: 'lora' })).toThrow('preset: must be one of the following values: seq_bn, double_seq_bn, pfeiffer, houlsby, got "lora"');
+    expect(() => validateAdapterConfig({ preset: 'lora' })).toThrow('preset: must be one of the following values: seq_bn, double_seq_bn, par_bn, pfeiffer, houlsby, got "lora"');
+    expect(() => validateAdapterConfig({ scaling: 'channel' })).toThrow('scaling: must be a number from -1000 to 1000, or "learned", got "channel"');
     expect(() => validateAdapterConfig({ reductionFactor: { '1': 8, last: 4 } })).toThrow(/reductionFactor: must be a number from 1\/64 to 1000000, or a record .* got \{"1":8,"last":4\}/);
     expect(() => validateAdapterConfig({ nonLinearity: 'relu7' })).toThrow(/nonLinearity: must be one of the following values: .*gelu.*got "relu7"/);
     expect(() => validateAdapterConfig({ outputAdapter: false })).toThrow(/outputAdapter: must be true when mhAdapter is false/);
@@ -105,11 +129,15 @@ describe('AdapterConfig', () => {
 
   it('refuses AdapterHub options it does not implement, naming the file and the option', () => {
     const base = new AdapterConfig().toAdapterHub();
-    expect(() => adapterConfigFromAdapterHub({ ...base, ln_before: true }, 'a/adapter_config.json')).toThrow(
-      'a/adapter_config.json: unsupported AdapterHub adapter configuration: ln_before is true, but only false is supported',
+    expect(() => adapterConfigFromAdapterHub({ ...base, adapter_residual_before_ln: true }, 'a/adapter_config.json')).toThrow(
+      'a/adapter_config.json: unsupported AdapterHub adapter configuration: adapter_residual_before_ln is true, but only false is supported',
     );
-    expect(() => adapterConfigFromAdapterHub({ ...base, phm_layer: true, use_gating: true }, 'f')).toThrow(/phm_layer is true.*; use_gating is true/);
-    expect(() => adapterConfigFromAdapterHub({ ...base, scaling: 'learned' }, 'f')).toThrow('scaling "learned" (learned scaling) is not supported');
+    expect(() => adapterConfigFromAdapterHub({ ...base, phm_layer: true, cross_adapter: true }, 'f')).toThrow(/cross_adapter is true.*; phm_layer is true/);
+    expect(() => adapterConfigFromAdapterHub({ ...base, scaling: 'channel' }, 'f')).toThrow('scaling "channel" is not supported; expected a number or "learned"');
+    const options = { ...base, ln_before: true, ln_after: true, use_gating: true, is_parallel: true, scaling: 'learned' };
+    const config = adapterConfigFromAdapterHub(options, 'f');
+    expect(config).toMatchObject({ lnBefore: true, lnAfter: true, useGating: true, isParallel: true, scaling: 'learned' });
+    expect(config.toAdapterHub()).toEqual(options);
     expect(() => adapterConfigFromAdapterHub({ ...base, colour: 'red' }, 'f')).toThrow('unknown option colour');
     expect(() => adapterConfigFromAdapterHub({ architecture: 'lora', r: 8 }, 'f')).toThrow('architecture "lora" is not a bottleneck adapter');
     expect(() => adapterConfigFromAdapterHub({ ...base, reduction_factor: -2 }, 'f')).toThrow(/invalid configuration in f:\n {2}reductionFactor/);
@@ -149,6 +177,8 @@ describe('BottleneckAdapter', () => {
     ['residual after LN, scaling 0.5', { residualBeforeLn: false, scaling: 0.5, nonLinearity: 'tanh' }, Math.tanh],
     ['post_add residual', { residualBeforeLn: 'post_add' }, (v) => Math.max(0, v)],
     ['no LN after', { originalLnAfter: false, originalLnBefore: false }, (v) => Math.max(0, v)],
+    ['par_bn', { preset: 'par_bn' }, (v) => Math.max(0, v)],
+    ['ln_before, ln_after, gating and learned scaling', { lnBefore: true, lnAfter: true, useGating: true, scaling: 'learned', reductionFactor: 2 }, (v) => Math.max(0, v)],
   ];
   for (const [title, raw, act] of cases) {
     it(`computes ${title} as AdapterHub's pre_forward / forward / post_forward`, () => {
@@ -238,6 +268,51 @@ describe('BottleneckAdapter', () => {
     for (const grad of Object.values(grads)) expect(tf.max(tf.abs(grad)).dataSync()[0]).toBeGreaterThan(0);
     tf.dispose(grads);
     adapter.dispose();
+  });
+
+  it('creates the weights of ln_before, ln_after, gating and learned scaling under AdapterHub\'s names, and trains them all', () => {
+    const adapter = BottleneckAdapter.create('t', validateAdapterConfig({ lnBefore: true, lnAfter: true, useGating: true, scaling: 'learned', reductionFactor: 2 }), tiny, 4);
+    const prefix = 'encoder.layer.0.output.adapters.t.';
+    const own = [...adapter.variables.keys()].filter((name) => name.startsWith(prefix)).map((name) => name.slice(prefix.length));
+    expect(own).toEqual(['adapter_norm_before.weight', 'adapter_norm_before.bias', 'adapter_down.1.weight', 'adapter_down.1.bias', 'adapter_up.weight', 'adapter_up.bias', 'adapter_norm_after.weight', 'adapter_norm_after.bias', 'gate.weight', 'gate.bias', 'scaling']);
+    // PyTorch saves the input LayerNorm under its second name too (the first module of adapter_down).
+    const fileShapes = adapter.variables.fileShapes();
+    expect(fileShapes.get(`${prefix}adapter_down.0.weight`)).toEqual([8]);
+    expect(fileShapes.get(`${prefix}gate.weight`)).toEqual([1, 8]);
+    expect(Array.from(adapter.variables.variable(`${prefix}scaling`).dataSync())).toEqual([1]);
+    expect(Array.from(adapter.variables.variable(`${prefix}adapter_norm_after.weight`).dataSync())).toEqual(new Array(8).fill(1));
+    // The bottleneck's own weights start where a plain adapter's do.
+    const plain = BottleneckAdapter.create('t', validateAdapterConfig({ reductionFactor: 2 }), tiny, 4);
+    expect(adapter.variables.variable(`${prefix}adapter_down.1.weight`).arraySync()).toEqual(plain.variables.variable(`${prefix}adapter_down.0.weight`).arraySync());
+    plain.dispose();
+
+    bigWeights(adapter);
+    const { grads } = tf.variableGrads(() => {
+      const outputs = [0, 1].map((layer) => adapter.hook()(sublayer(h, x, 'output_adapter', layer)) as tf.Tensor3D);
+      return tf.addN(outputs.map((o) => tf.sum(tf.square(tf.sub(o, 0.3))))) as tf.Scalar;
+    }, [...adapter.variables.values()]);
+    expect(Object.keys(grads)).toHaveLength(22);
+    for (const grad of Object.values(grads)) expect(tf.max(tf.abs(grad)).dataSync()[0]).toBeGreaterThan(0);
+    tf.dispose(grads);
+    adapter.dispose();
+  });
+
+  it('gates over every position of a sequence, so a backbone asked for firstTokenOnly computes them all', () => {
+    const backbone = BertModel.random({ modelType: 'bert', vocabSize: 20, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16, hiddenAct: 'gelu', hiddenDropoutProb: 0, attentionProbsDropoutProb: 0, maxPositionEmbeddings: 8, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0 }, 3);
+    const gated = BottleneckAdapter.create('g', validateAdapterConfig({ useGating: true, reductionFactor: 2 }), backbone, 5);
+    bigWeights(gated);
+    expect(gated.hook().needsEveryPosition).toBe(true);
+    const plain = BottleneckAdapter.create('p', validateAdapterConfig({}), backbone, 5);
+    expect(plain.hook().needsEveryPosition).toBeUndefined();
+    plain.dispose();
+    const inputs = { inputIds: tf.tensor2d([[2, 5, 7, 3, 0]], undefined, 'int32'), attentionMask: tf.tensor2d([[1, 1, 1, 1, 0]], undefined, 'int32') };
+    const all = backbone.forward(inputs, { hook: gated.hook() });
+    const first = backbone.forward(inputs, { hook: gated.hook(), firstTokenOnly: true });
+    expect(first.lastHiddenState.shape).toEqual([1, 5, 8]);
+    expect(first.pooledOutput.arraySync()).toEqual(all.pooledOutput.arraySync());
+    tf.dispose([all.lastHiddenState, all.pooledOutput, first.lastHiddenState, first.pooledOutput, ...Object.values(inputs)]);
+    gated.dispose();
+    backbone.dispose();
   });
 
   it('round-trips through AdapterHub files: bert. prefix, [out, in] kernels, another name on load', async () => {

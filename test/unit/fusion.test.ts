@@ -63,6 +63,11 @@ describe('AdapterFusion', () => {
     expect(mixed.variables.size).toBe(2 * 4);
     expect(() => AdapterFusion.create([houlsby[0] as BottleneckAdapter], FUSION_PRESETS.create('dynamic'), backbone, 1)).toThrow('needs at least 2 adapters, got 1');
     expect(() => AdapterFusion.create([houlsby[0] as BottleneckAdapter, houlsby[0] as BottleneckAdapter], FUSION_PRESETS.create('dynamic'), backbone, 1)).toThrow('repeated: a');
+    const gated = BottleneckAdapter.create('g', validateAdapterConfig({ useGating: true, lnAfter: true }), backbone, 4);
+    expect(() => AdapterFusion.create([houlsby[0] as BottleneckAdapter, gated], FUSION_PRESETS.create('dynamic'), backbone, 1)).toThrow(
+      'AdapterFusion: adapter "g" uses lnAfter, useGating; fusion runs over plain bottleneck adapters only so far',
+    );
+    gated.dispose();
   });
 
   it('runs the adapters batched exactly as one by one, and the hook equals the written-out fusion', async () => {

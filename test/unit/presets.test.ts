@@ -66,7 +66,7 @@ describe('Presets', () => {
   it('gives the error docs/adapters.md shows for an unknown adapter preset', () => {
     const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'adapters.md'), 'utf8').replace(/\s+/g, ' ');
     const raw = { backbone: 'b', tasks: [{ id: 'rte', dataDir: 'd' }], adapter: { preset: 'lora' } };
-    expect(() => validateConfig(ExtractionConfig, raw)).toThrow('adapter.preset: must be one of the following values: seq_bn, double_seq_bn, pfeiffer, houlsby, got "lora"');
-    expect(doc).toContain('`adapter.preset: must be one of the following values: seq_bn, double_seq_bn, pfeiffer, houlsby, got "lora"`');
+    expect(() => validateConfig(ExtractionConfig, raw)).toThrow('adapter.preset: must be one of the following values: seq_bn, double_seq_bn, par_bn, pfeiffer, houlsby, got "lora"');
+    expect(doc).toContain('`adapter.preset: must be one of the following values: seq_bn, double_seq_bn, par_bn, pfeiffer, houlsby, got "lora"`');
   });
 });

@@ -114,6 +114,23 @@ describe('WeightStore', () => {
     combined.dispose();
   });
 
+  it('writes a weight under its aliases too, expects them all in a file and reads its own name', async () => {
+    const aliased = new Map<string, WeightDefinition>([['norm.weight', { shape: [2], init: onesInit, aliases: ['seq.0.weight'] }]]);
+    const store = WeightStore.create('layer', aliased);
+    expect(store.fileShapes()).toEqual(new Map([['norm.weight', [2]], ['seq.0.weight', [2]]]));
+    const file = join(mkdtempSync(join(tmpdir(), 'weight-store-')), 'w.safetensors');
+    await store.save(file);
+    expect([...readSafetensors(file).tensors].map(([name, entry]) => [name, Array.from(entry.values)])).toEqual([['norm.weight', [1, 1]], ['seq.0.weight', [1, 1]]]);
+    expect(() => WeightStore.load('layer', aliased, 'w', new Map([['norm.weight', tensor([2], [3, 4])]]))).toThrow('missing: seq.0.weight [2]');
+    const loaded = WeightStore.load('layer', aliased, 'w', new Map([['norm.weight', tensor([2], [3, 4])], ['seq.0.weight', tensor([2], [3, 4])]]));
+    expect(loaded.size).toBe(1);
+    expect(Array.from(loaded.variable('norm.weight').dataSync())).toEqual([3, 4]);
+    const combined = WeightStore.combine('both', [['site', loaded]]);
+    expect([...combined.fileShapes().keys()]).toEqual(['site.norm.weight', 'site.seq.0.weight']);
+    store.dispose();
+    loaded.dispose();
+  });
+
   it('reads as a map of its variables and leaks no tensors', () => {
     const before = tf.memory().numTensors;
     const store = WeightStore.create('layer', definitions());
