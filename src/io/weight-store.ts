@@ -83,11 +83,12 @@ function fromFile(stored: StoredTensor, kernel: boolean): tf.Tensor {
  * order.
  *
  * @example
- * const weights = WeightStore.create('my layer', new Map([
+ * const definitions = new Map<string, WeightDefinition>([
  *   ['dense.weight', { shape: [768, 2], init: normalInit(0.02, 42), kernel: true }],
  *   ['dense.bias', { shape: [2], init: zerosInit }],
- * ]));
- * await weights.save('layer.safetensors');
+ * ]);
+ * const weights = WeightStore.create('my layer', definitions);
+ * await weights.save('layer.safetensors'); // dense.weight is [2, 768] in the file
  * const again = WeightStore.load('my layer', definitions, 'layer.safetensors', readSafetensors('layer.safetensors').tensors);
  */
 export class WeightStore implements ReadonlyMap<string, tf.Variable> {
