@@ -12,6 +12,7 @@ export * from './cli/core-module';
 export * from './util/random';
 export * from './io/atomic';
 export * from './io/read-file';
+export * from './io/file-lock';
 export * from './tokenizer/tokenizer';
 export * from './io/run-directory';
 export * from './pipeline/task-sampler';

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { writeJsonAtomic } from './atomic';
+import { withFileLockSync } from './file-lock';
 import { FileError, fileError, MAX_BINARY_FILE_BYTES, readFileBounded, readJsonFile } from './read-file';
 
 /** Manifest key of a task's ST-A extraction. */
@@ -118,9 +119,7 @@ export class RunDirectory {
 
   /** Merges fields into the manifest and writes it atomically. */
   updateManifest(patch: Partial<Omit<RunManifest, 'stages'>>): RunManifest {
-    const manifest = { ...this.readManifest(), ...patch };
-    writeJsonAtomic(this.manifestPath, manifest);
-    return manifest;
+    return this.changeManifest((manifest) => Object.assign(manifest, patch));
   }
 
   /**
@@ -130,9 +129,19 @@ export class RunDirectory {
   recordStage(key: string, record: { config: unknown } & Partial<StageRecord>): void {
     const outputs: Record<string, string> = {};
     for (const path of stringsIn(record.files)) for (const file of this.filesUnder(path)) outputs[file] = this.hashOf(file);
-    const manifest = this.readManifest();
-    manifest.stages[key] = { ...record, outputs, finishedAt: new Date().toISOString() };
-    writeJsonAtomic(this.manifestPath, manifest);
+    this.changeManifest((manifest) => {
+      manifest.stages[key] = { ...record, outputs, finishedAt: new Date().toISOString() };
+      return manifest;
+    });
+  }
+
+  /** Read-modify-write under the manifest's lock file: stages running in parallel processes never lose each other's records. */
+  private changeManifest(change: (manifest: RunManifest) => RunManifest): RunManifest {
+    return withFileLockSync(`${this.manifestPath}.lock`, 'manifest', () => {
+      const manifest = change(this.readManifest());
+      writeJsonAtomic(this.manifestPath, manifest);
+      return manifest;
+    });
   }
 
   /** True when the manifest records the stage (its files unchecked; `completedStage` checks them). */
