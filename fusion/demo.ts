@@ -56,6 +56,33 @@ async function taskVocabulary(container: Container, tasks: readonly { id: string
 }
 
 /**
+ * Writes the demo's backbone into `dir` unless it is there: random weights (seeded by `seed`), uniform attention as the
+ * recipe asks, and a word-level vocabulary of `tasks`' words. Returns whether it built one.
+ *
+ * @example
+ * await buildDemoBackbone(container, 'runs/demo/base-model', [{ id: 'demo-topic', dataDir: '.' }], 7);
+ */
+export async function buildDemoBackbone(container: Container, dir: string, tasks: readonly { id: string; dataDir: string }[], seed: number, log?: (line: string) => void): Promise<boolean> {
+  if (existsSync(join(dir, 'model.safetensors'))) return false;
+  const recipe = DEMO_RECIPE;
+  const vocabulary = [...SPECIAL_TOKENS, ...(await taskVocabulary(container, tasks))];
+  const backboneConfig = bertConfigFromJson({ model_type: 'bert', ...recipe.backbone, vocab_size: vocabulary.length }, 'the built-in demo backbone');
+  const model = BertModel.random(backboneConfig, seed);
+  try {
+    if (recipe.uniformAttention) {
+      for (const [name, weight] of model.weights) if (/attention\.self\.(query|key)\./.test(name)) weight.assign(tf.zerosLike(weight));
+    }
+    writeFileAtomic(join(dir, 'vocab.txt'), `${vocabulary.join('\n')}\n`);
+    writeJsonAtomic(join(dir, 'tokenizer_config.json'), { do_lower_case: true });
+    await model.save(dir);
+  } finally {
+    model.dispose();
+  }
+  log?.(`demo: built a ${backboneConfig.numHiddenLayers}-layer backbone (hidden ${backboneConfig.hiddenSize}, ${vocabulary.length} words) with random weights in ${dir}`);
+  return true;
+}
+
+/**
  * Builds the demo's backbone (random weights, a word-level vocabulary of the demo tasks) in `<run>/base-model` unless
  * it is there, then runs the demo experiment (`DEMO_RECIPE`): ST-A adapters for every task, a fusion for the low-resource target, and
  * the attention report. Running it again skips what is done and continues an interrupted stage from its checkpoint.
@@ -68,25 +95,8 @@ export async function runDemo(
   container: Container,
   options: { runDir: string; backend?: BackendInfo; log?: (line: string) => void; seed?: number },
 ): Promise<ExperimentResult> {
-  const recipe = DEMO_RECIPE;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const config = validateConfig(ExperimentConfig, { ...recipe.experiment, backbone: join(options.runDir, 'base-model'), run: options.runDir }, 'the built-in demo');
-  const baseModel = config.backbone;
-  if (!existsSync(join(baseModel, 'model.safetensors'))) {
-    const vocabulary = [...SPECIAL_TOKENS, ...(await taskVocabulary(container, config.tasks))];
-    const backboneConfig = bertConfigFromJson({ model_type: 'bert', ...recipe.backbone, vocab_size: vocabulary.length }, 'the built-in demo backbone');
-    const model = BertModel.random(backboneConfig, options.seed ?? config.seed);
-    try {
-      if (recipe.uniformAttention) {
-        for (const [name, weight] of model.weights) if (/attention\.self\.(query|key)\./.test(name)) weight.assign(tf.zerosLike(weight));
-      }
-      writeFileAtomic(join(baseModel, 'vocab.txt'), `${vocabulary.join('\n')}\n`);
-      writeJsonAtomic(join(baseModel, 'tokenizer_config.json'), { do_lower_case: true });
-      await model.save(baseModel);
-    } finally {
-      model.dispose();
-    }
-    log(`demo: built a ${backboneConfig.numHiddenLayers}-layer backbone (hidden ${backboneConfig.hiddenSize}, ${vocabulary.length} words) with random weights in ${baseModel}`);
-  }
+  const config = validateConfig(ExperimentConfig, { ...DEMO_RECIPE.experiment, backbone: join(options.runDir, 'base-model'), run: options.runDir }, 'the built-in demo');
+  await buildDemoBackbone(container, config.backbone, config.tasks, options.seed ?? config.seed, log);
   return runExperiment(container, config, { baseDir: process.cwd(), source: 'the built-in demo', runDir: options.runDir, resume: true, log, ...(options.backend ? { backend: options.backend } : {}) });
 }

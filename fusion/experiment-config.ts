@@ -1,5 +1,6 @@
 import { Transform, Type } from 'class-transformer';
-import { ArrayUnique, IsArray, IsBoolean, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { join } from 'node:path';
+import { ArrayNotEmpty, ArrayUnique, IsArray, IsBoolean, IsInt, IsOptional, IsString, ValidateNested } from 'class-validator';
 import { ExtractionConfig } from '../src/index';
 import { FusionSetup } from './fusion-config';
 
@@ -28,6 +29,9 @@ export class InspectRecipe {
   ablate = false;
 }
 
+/** Recipes whose training seed is the experiment's (their `training` names none): with `seeds`, it follows each seed. */
+const followsExperimentSeed = new WeakSet<FusionRecipe>();
+
 /** A recipe's training seed is the experiment's unless the recipe's `training` sets one. */
 function withExperimentSeed(recipes: unknown, raw: Record<string, unknown>): unknown {
   if (!Array.isArray(recipes)) return recipes;
@@ -36,7 +40,10 @@ function withExperimentSeed(recipes: unknown, raw: Record<string, unknown>): unk
   recipes.forEach((recipe: unknown, i) => {
     const training = (rawRecipes[i] as { training?: unknown } | undefined)?.training;
     const seeded = training !== null && typeof training === 'object' && 'seed' in training;
-    if (recipe instanceof FusionRecipe && recipe.training instanceof Object && !seeded) recipe.training.seed = seed;
+    if (recipe instanceof FusionRecipe && recipe.training instanceof Object && !seeded) {
+      recipe.training.seed = seed;
+      followsExperimentSeed.add(recipe);
+    }
   });
   return recipes;
 }
@@ -56,6 +63,14 @@ function withExperimentSeed(recipes: unknown, raw: Record<string, unknown>): unk
  * const config = loadConfigFile(ExperimentConfig, 'experiment.yaml');
  */
 export class ExperimentConfig extends ExtractionConfig {
+  /**
+   * Run the whole experiment once per seed (each in `<run>/seed-<n>/`, a run directory of its own) and report each
+   * seed's dev metrics with their mean and standard deviation; default: `seed` alone, in `<run>` itself. A fusion
+   * uses the adapters of its own seed, and trains with that seed unless its `training` names one.
+   */
+  @IsOptional() @IsArray() @ArrayNotEmpty() @ArrayUnique() @IsInt({ each: true })
+  seeds?: number[];
+
   /** Run directory (relative to the configuration file); the `--run` option overrides it. */
   @IsString()
   run = 'runs/experiment';
@@ -68,4 +83,25 @@ export class ExperimentConfig extends ExtractionConfig {
   /** Attention report settings; the report is written for every fused target. */
   @ValidateNested() @Type(() => InspectRecipe)
   inspect: InspectRecipe = new InspectRecipe();
+}
+
+/** The seeds an experiment runs with: its `seeds`, else its `seed`. */
+export function experimentSeeds(config: ExperimentConfig): number[] {
+  return config.seeds ?? [config.seed];
+}
+
+/**
+ * The run directory of one seed: `<run>` itself when the experiment has one seed (the layout of a run without
+ * `seeds`), `<run>/seed-<n>` when it has several.
+ */
+export function seedRunDir(config: ExperimentConfig, runDir: string, seed: number): string {
+  return experimentSeeds(config).length > 1 ? join(runDir, `seed-${seed}`) : runDir;
+}
+
+/** The experiment as it runs for one seed: `seed` set, and every recipe that follows the experiment's seed on it. */
+export function experimentForSeed(config: ExperimentConfig, seed: number): ExperimentConfig {
+  const fusions = config.fusions.map((recipe) =>
+    followsExperimentSeed.has(recipe) ? Object.assign(new FusionRecipe(), recipe, { training: Object.assign(Object.create(Object.getPrototypeOf(recipe.training) as object) as object, recipe.training, { seed }) }) : recipe,
+  );
+  return Object.assign(new ExperimentConfig(), config, { seed, fusions });
 }
