@@ -16,6 +16,7 @@ export * from './attention-report';
 export * from './demo';
 export * from './demo-tasks';
 export * from './experiment-config';
+export * from './experiment-queue';
 export * from './experiment-runner';
 export * from './fusion-config';
 export * from './fusion-layer';

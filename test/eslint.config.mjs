@@ -1,4 +1,4 @@
-// Type-checked lint rules; the one-way layer rules keep src/ independent of tasks/, fusion/ and bin/, and no folder
+// Type-checked lint rules; the one-way layer rules keep src/ independent of tasks/, fusion/, queue/ and bin/, and no folder
 // imports a folder that imports it back (docs/ARCHITECTURE.md).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -29,17 +29,17 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/tasks/**', '**/fusion/**', '**/bin/**', '../tasks', '../fusion', '../bin'], message: 'src/ never imports tasks/, fusion/ or bin/ (docs/ARCHITECTURE.md).' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/tasks/**', '**/fusion/**', '**/queue/**', '**/bin/**', '../tasks', '../fusion', '../queue', '../bin'], message: 'src/ never imports tasks/, fusion/, queue/ or bin/ (docs/ARCHITECTURE.md).' }] }],
     },
   },
   {
     files: ['bin/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./(src|tasks|fusion)/(?!index$).+', message: 'bin/ composes src/index.ts, tasks/index.ts and fusion/index.ts only.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./(src|tasks|fusion|queue)/(?!index$).+', message: 'bin/ composes src/index.ts, tasks/index.ts, fusion/index.ts and queue/index.ts only.' }] }],
     },
   },
   {
-    files: ['src/**/*.ts', 'tasks/**/*.ts', 'fusion/**/*.ts', 'bin/**/*.ts'],
+    files: ['src/**/*.ts', 'tasks/**/*.ts', 'fusion/**/*.ts', 'queue/**/*.ts', 'bin/**/*.ts'],
     plugins: { local: { rules: { 'no-folder-cycle': noFolderCycle } } },
     rules: { 'local/no-folder-cycle': 'error' },
   },
@@ -48,7 +48,16 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         { regex: '^\\.\\./(\\.\\./)*src/(?!index$).+', message: 'tasks/ and fusion/ import only src/index.ts.' },
-        { regex: '^(\\.\\./)+(tasks|fusion|bin)(/|$)', message: 'tasks/ and fusion/ never import each other or bin/.' },
+        { regex: '^(\\.\\./)+(tasks|fusion|queue|bin)(/|$)', message: 'tasks/ and fusion/ never import each other, queue/ or bin/.' },
+      ] }],
+    },
+  },
+  {
+    files: ['queue/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { regex: '^\\.\\./(\\.\\./)*(src|fusion)/(?!index$).+', message: 'queue/ imports only src/index.ts and fusion/index.ts.' },
+        { regex: '^(\\.\\./)+(tasks|bin)(/|$)', message: 'queue/ never imports tasks/ or bin/.' },
       ] }],
     },
   },
