@@ -19,9 +19,8 @@ export interface WorkerOptions {
   log: (line: string) => void;
 }
 
-/** What the job process sends back. */
+/** What the job process sends back over IPC (its log lines come on stderr). */
 export type JobMessage =
-  | { type: 'line'; line: string }
   | { type: 'result'; result: JobResult }
   | { type: 'error'; name: string; message: string; permanent: boolean };
 
@@ -84,16 +83,15 @@ function runInProcess(job: Job, options: WorkerOptions, control: Queue): Promise
     void control.getJob(id).then((current) => {
       if ((current?.data as JobPayload | undefined)?.cancelled === true && !cancelled) {
         cancelled = true;
-        child.kill('SIGTERM');
+        // SIGKILL: training is synchronous between evaluations, so a gentler signal would wait for the next one. Every
+        // file is written atomically, and the job lock of a dead process on this machine is taken over at once.
+        child.kill('SIGKILL');
       }
     }).catch(() => undefined);
   }, 1000);
   return new Promise<JobResult>((resolve, reject) => {
     let outcome: JobMessage | undefined;
-    child.on('message', (message: JobMessage) => {
-      if (message.type === 'line') onLine(message.line);
-      else outcome = message;
-    });
+    child.on('message', (message: JobMessage) => (outcome = message));
     child.on('exit', (code, signal) => {
       clearInterval(poll);
       if (cancelled) reject(new UnrecoverableError('cancelled by `adapterfusion queue cancel`'));

@@ -13,7 +13,22 @@ export interface LockHolder {
 /** How old (by its modification time) a lock file must be before it counts as left behind by a dead holder. */
 export const STALE_LOCK_MS = 30_000;
 
-/** Creates the lock file if nobody holds it; a lock older than `staleMs` is taken over (its holder is gone). */
+/** True when the holder ran on this host and its process is gone. */
+function holderDied(path: string): boolean {
+  const holder = lockHolder(path);
+  if (holder?.host !== hostname()) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Creates the lock file if nobody holds it; a lock whose holder died on this host, or older than `staleMs` (a holder
+ * on another machine stopped refreshing it), is taken over.
+ */
 function tryCreate(path: string, purpose: string, staleMs: number): boolean {
   mkdirSync(dirname(path), { recursive: true });
   try {
@@ -25,7 +40,7 @@ function tryCreate(path: string, purpose: string, staleMs: number): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   try {
-    if (Date.now() - statSync(path).mtimeMs > staleMs) rmSync(path, { force: true });
+    if (Date.now() - statSync(path).mtimeMs > staleMs || holderDied(path)) rmSync(path, { force: true });
   } catch {
     // released meanwhile: the next try creates it
   }
@@ -76,15 +91,18 @@ export class FileLock {
   private readonly heartbeat: NodeJS.Timeout;
 
   private constructor(readonly path: string, staleMs: number) {
-    this.heartbeat = setInterval(() => {
-      const now = new Date();
-      try {
-        utimesSync(path, now, now);
-      } catch {
-        // taken over after a pause longer than staleMs; nothing to refresh
-      }
-    }, Math.max(10, staleMs / 5));
+    this.heartbeat = setInterval(() => this.refresh(), Math.max(10, staleMs / 5));
     this.heartbeat.unref();
+  }
+
+  /** Marks the lock as alive; call it from long synchronous work too, during which the timer cannot run. */
+  refresh(): void {
+    const now = new Date();
+    try {
+      utimesSync(this.path, now, now);
+    } catch {
+      // taken over after a pause longer than staleMs; nothing to refresh
+    }
   }
 
   /** Waits (polling every `pollMs`) until the lock is free or stale, then holds it; `onWait` hears once whom it waits for. */
