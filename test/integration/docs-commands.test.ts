@@ -2,7 +2,7 @@
 // command or option fails here. The examples that compute something also run for real in their own tests.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { buildProgram } from '../../src/cli/program';
@@ -56,7 +56,8 @@ describe('commands in the documentation', () => {
   it.each(cases.map((c) => [`${c.file}: adapterfusion ${c.argv.join(' ')}`, c.argv] as const))('%s parses', async (_name, argv) => {
     const errors: string[] = [];
     const program = buildProgram(BUILTIN_MODULES, { out: () => undefined, err: (text) => errors.push(text) });
-    for (const command of program.commands) command.action(() => undefined);
+    const stub = (commands: readonly Command[]): void => commands.forEach((command) => stub(command.action(() => undefined).commands));
+    stub(program.commands);
     const parsed = program.parseAsync([...argv], { from: 'user' }).catch((error: unknown) => {
       if (!(error instanceof CommanderError && error.code === 'commander.helpDisplayed')) throw error;
     });
