@@ -3,7 +3,7 @@
 // 127.0.0.1 (port ADAPTERFUSION_TEST_REDIS_PORT, default 6391: .ci/run starts one) and a built dist/.
 import { Queue } from 'bullmq';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,4 +129,20 @@ describe.skipIf(!redisAnswers())('adapterfusion run --queue with workers', () =>
     expect(status.output()).toMatch(/\.s7\.fuse\.0-demo-filler +completed +\[#{20}\] 100%/);
     expect(status.output()).toContain('dev metrics over seeds 7, 8');
   }, 400_000);
+
+  it('fails a job with bad data once, with its named error, and runs the unrelated ones', async () => {
+    mkdirSync(join(dir, 'rte-bad'));
+    for (const split of ['train', 'dev']) writeFileSync(join(dir, 'rte-bad', `${split}.tsv`), 'index\tsentence1\tsentence2\tlabel\n0\tgood words\tfiller words\tmaybe\n');
+    writeFileSync(join(dir, 'bad.yaml'), `backbone: base-model\nrun: bad\ntasks: [{ id: rte, dataDir: rte-bad }, { id: demo-topic, dataDir: ., maxExamples: 16 }]\nmaxLength: 16\ntraining: { epochs: 1, batchSize: 8 }\n`);
+    const submit = cli(['run', 'bad.yaml', '--queue', URL], dir);
+    expect(await submit.exit, submit.output()).toBe(0);
+    const jobs = async () => (await queue.getJobs(['completed', 'failed'])).filter((job) => (job.data as { runDir: string }).runDir === join(dir, 'bad'));
+    await until(async () => (await jobs()).length === 2, 'both jobs to settle', 120);
+    const [rte, topic] = ['rte', 'demo-topic'].map(async (task) => (await jobs()).find((job) => job.name === 'extract' && (job.data as { tasks: string[] }).tasks[0] === task));
+    const failed = await rte;
+    expect(await failed?.getState()).toBe('failed');
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toMatch(/^DataError: .*rte-bad\/train\.tsv.*label.*expected one of "entailment", "not_entailment", got "maybe"/);
+    expect(await (await topic)?.getState()).toBe('completed');
+  }, 200_000);
 });
