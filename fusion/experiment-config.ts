@@ -1,6 +1,6 @@
 import { Transform, Type } from 'class-transformer';
 import { join } from 'node:path';
-import { ArrayNotEmpty, ArrayUnique, IsArray, IsBoolean, IsInt, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { ArrayNotEmpty, ArrayUnique, IsArray, IsBoolean, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { ExtractionConfig } from '../src/index';
 import { FusionSetup } from './fusion-config';
 
@@ -68,7 +68,7 @@ export class ExperimentConfig extends ExtractionConfig {
    * seed's dev metrics with their mean and standard deviation; default: `seed` alone, in `<run>` itself. A fusion
    * uses the adapters of its own seed, and trains with that seed unless its `training` names one.
    */
-  @IsOptional() @IsArray() @ArrayNotEmpty() @ArrayUnique() @IsInt({ each: true })
+  @IsOptional() @IsArray() @ArrayNotEmpty() @ArrayUnique() @IsInt({ each: true }) @Min(0, { each: true }) @Max(4_294_967_295, { each: true })
   seeds?: number[];
 
   /** Run directory (relative to the configuration file); the `--run` option overrides it. */

@@ -1,6 +1,8 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { makeDirectory } from './atomic';
+import { fileError } from './read-file';
 
 /** Who holds a lock file: written into it so that a waiting process can say whom it waits for. */
 export interface LockHolder {
@@ -30,14 +32,14 @@ function holderDied(path: string): boolean {
  * on another machine stopped refreshing it), is taken over.
  */
 function tryCreate(path: string, purpose: string, staleMs: number): boolean {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirectory(dirname(path));
   try {
     const fd = openSync(path, 'wx');
     writeSync(fd, JSON.stringify({ host: hostname(), pid: process.pid, purpose } satisfies LockHolder));
     closeSync(fd);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(error, path, 'write');
   }
   try {
     if (Date.now() - statSync(path).mtimeMs > staleMs || holderDied(path)) rmSync(path, { force: true });
