@@ -7,7 +7,7 @@ import { startWorker } from './worker';
 
 /**
  * `adapterfusion worker --queue <url> [--concurrency <n>] [--stalled-after <seconds>]` takes jobs until stopped (SIGINT
- * or SIGTERM: it takes no new job and exits when its running ones have finished); `adapterfusion queue status|cancel`
+ * or SIGTERM: it takes no new job and exits when its running ones have finished; a second one stops it at once); `adapterfusion queue status|cancel`
  * watches and stops jobs; the hidden `queue job` is the process a worker starts for each job.
  */
 export const queueCommands: CliCommand = {

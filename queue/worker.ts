@@ -65,7 +65,8 @@ export function startWorker(url: string, options: WorkerOptions): Worker {
 function runInProcess(job: Job, options: WorkerOptions, control: Queue): Promise<JobResult> {
   const id = job.id as string;
   const [script, ...args] = options.jobCommand;
-  const child = fork(script as string, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  // A process group of its own: Ctrl-C on the worker's terminal stops the worker (after its jobs), not the jobs.
+  const child = fork(script as string, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   child.send({ id, name: job.name as JobName, data: job.data as unknown });
   let progress: JobProgress | undefined;
   const onLine = (line: string) => {
