@@ -47,6 +47,8 @@ export * from './training/learning-rate-at';
 export * from './training/trainer';
 export * from './pipeline/composition-loader';
 export * from './tokenizer/word-piece-tokenizer';
+export * from './tokenizer/encoding';
+export * from './tokenizer/pipeline-tokenizer';
 export * from './tokenizer/load-tokenizer';
 export * from './tokenizer/tokenizer-error';
 export * from './pipeline/stage';

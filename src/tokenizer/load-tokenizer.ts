@@ -1,21 +1,23 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile } from '../io/read-file';
-import { readTokenizerJson } from './read-tokenizer-json';
-import { TokenizerError } from './tokenizer-error';
+import { readTextFile } from '../io/read-file';
+import type { AddedToken } from './added-tokens';
+import { BpeModel } from './bpe-model';
+import { JsonFields, type Json } from './json-fields';
+import { PipelineTokenizer } from './pipeline-tokenizer';
+import { configToken, padTokenId, pipelineFromJson } from './pipeline-from-json';
+import { NO_SPECIAL_TOKENS, robertaProcessing } from './post-processor';
+import { readPreTokenizer } from './pre-tokenizers';
+import { wordPieceFromJson } from './read-tokenizer-json';
 import type { Tokenizer } from './tokenizer';
+import { TokenizerError } from './tokenizer-error';
 import { WordPieceTokenizer, type WordPieceTokenizerOptions } from './word-piece-tokenizer';
 
 /**
- * The options a Hugging Face `tokenizer_config.json` sets (`do_lower_case`, `strip_accents`,
+ * The options a Hugging Face `tokenizer_config.json` sets for WordPiece (`do_lower_case`, `strip_accents`,
  * `tokenize_chinese_chars`); other keys are ignored.
  */
-function readTokenizerConfig(path: string): WordPieceTokenizerOptions {
-  const config = readJsonFile(path, 'a Hugging Face tokenizer_config.json');
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-    throw new TokenizerError(path, `expected a JSON object, got ${JSON.stringify(config)}`);
-  }
-  const fields = config as Record<string, unknown>;
+function wordPieceOptions(config: Json, fields: JsonFields): WordPieceTokenizerOptions {
   const options: WordPieceTokenizerOptions = {};
   const keys = [
     ['do_lower_case', 'doLowerCase'],
@@ -23,14 +25,58 @@ function readTokenizerConfig(path: string): WordPieceTokenizerOptions {
     ['tokenize_chinese_chars', 'tokenizeChineseChars'],
   ] as const;
   for (const [key, option] of keys) {
-    const value = fields[key];
+    const value = config[key];
     // null means "not set" (strip_accents: null follows do_lower_case).
     if (value === undefined || value === null) continue;
-    if (typeof value !== 'boolean')
-      throw new TokenizerError(path, `${key}: expected true or false, got ${JSON.stringify(value)}`);
-    options[option] = value;
+    options[option] = fields.flag(value, key);
   }
   return options;
+}
+
+/**
+ * A legacy byte-level BPE tokenizer (`vocab.json` + `merges.txt`, as RoBERTa and GPT-2 checkpoints ship them): GPT-2
+ * pre-tokenization with `add_prefix_space` from `tokenizer_config.json` (default false), RoBERTa's `<s> a </s></s>
+ * b </s>` when the vocabulary holds the `bos_token`/`eos_token` (default `<s>`, `</s>`), the special tokens cut out
+ * of the text and `<mask>` taking the space before it.
+ */
+function byteLevelBpe(dir: string, config: Json, configFields: JsonFields): PipelineTokenizer {
+  const vocabPath = join(dir, 'vocab.json');
+  const vocabFields = new JsonFields(vocabPath);
+  const vocabulary = new Map<string, number>();
+  for (const [token, id] of Object.entries(vocabFields.object(JsonFields.parse(vocabPath, 'a byte-level BPE vocab.json'), '(root)'))) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) vocabFields.fail(`["${token}"]`, 'a token id', id);
+    vocabulary.set(token, id as number);
+  }
+  const mergesPath = join(dir, 'merges.txt');
+  const lines = readTextFile(mergesPath).split(/\r?\n/);
+  const merges = lines.flatMap((line, index): Array<[string, string]> => {
+    if ((index === 0 && line.startsWith('#version')) || line.length === 0) return [];
+    const pair = line.split(' ');
+    if (pair.length !== 2) throw new TokenizerError(mergesPath, `line ${index + 1}: expected two tokens separated by a space, got ${JSON.stringify(line)}`);
+    return [pair as [string, string]];
+  });
+  const special = (key: string, fallback: string): string => configToken(config, key) ?? fallback;
+  const unk = special('unk_token', '<unk>');
+  const model = new BpeModel(vocabulary, merges, mergesPath, { unkToken: vocabulary.has(unk) ? unk : null });
+  const tokens: string[] = [];
+  for (const [token, id] of vocabulary) tokens[id] = token;
+  const mask = special('mask_token', '<mask>');
+  const addedTokens: AddedToken[] = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'cls_token', 'pad_token', 'mask_token'].flatMap((key) => {
+    const content = configToken(config, key) ?? { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', sep_token: '</s>', cls_token: '<s>', pad_token: '<pad>', mask_token: mask }[key] ?? '';
+    const id = vocabulary.get(content);
+    return id === undefined ? [] : [{ id, content, singleWord: false, lstrip: content === mask, rstrip: false, normalized: false }];
+  });
+  const [cls, sep] = [vocabulary.get(special('cls_token', '<s>')), vocabulary.get(special('sep_token', '</s>'))];
+  const addPrefixSpace = configFields.flag(config.add_prefix_space, 'add_prefix_space', false);
+  return new PipelineTokenizer({
+    normalize: (text) => text,
+    preTokenize: readPreTokenizer({ type: 'ByteLevel', add_prefix_space: addPrefixSpace }, 'pre_tokenizer', vocabFields),
+    model,
+    postProcessor: cls !== undefined && sep !== undefined ? robertaProcessing(cls, sep) : NO_SPECIAL_TOKENS,
+    addedTokens,
+    tokens,
+    padTokenId: padTokenId(vocabulary, config, null, configFields),
+  });
 }
 
 /**
@@ -51,24 +97,35 @@ export function checkTokenizerFitsModel(tokenizer: Pick<Tokenizer, 'vocabSize'>,
 }
 
 /**
- * Loads the tokenizer of a Hugging Face model directory: `vocab.txt` when present, else `tokenizer.json` (a BERT
- * WordPiece fast tokenizer, read into the same implementation). `tokenizer_config.json`, when present, overrides
- * `do_lower_case`, `strip_accents` and `tokenize_chinese_chars`; without it a `vocab.txt` is lowercased unless it is
- * cased, and a `tokenizer.json` follows its normalizer.
+ * Loads the tokenizer of a Hugging Face model directory, trying in turn:
+ *
+ * - `vocab.txt`: BERT WordPiece, exactly as the Python `BertTokenizer`;
+ * - `tokenizer.json`: WordPiece (BERT's normalizer and pre-tokenizer), byte-level BPE (RoBERTa, GPT-2) or
+ *   SentencePiece unigram (XLM-R, ALBERT, T5), run as Hugging Face's `tokenizers` runs the file;
+ * - `vocab.json` + `merges.txt`: byte-level BPE as RoBERTa ships it.
+ *
+ * `tokenizer_config.json`, when present, overrides WordPiece's `do_lower_case`, `strip_accents` and
+ * `tokenize_chinese_chars` and names the padding token (and, for `vocab.json`, the special tokens and
+ * `add_prefix_space`).
  *
  * @example
  * const tokenizer = await loadTokenizer('models/bert-base-uncased');
  * const encoding = tokenizer.encode('Adapters are small.', null, { maxLength: 128 });
  */
-export async function loadTokenizer(dir: string): Promise<WordPieceTokenizer> {
+export async function loadTokenizer(dir: string): Promise<WordPieceTokenizer | PipelineTokenizer> {
   const configPath = join(dir, 'tokenizer_config.json');
-  const config = existsSync(configPath) ? readTokenizerConfig(configPath) : {};
+  const configFields = new JsonFields(configPath);
+  const config = existsSync(configPath) ? configFields.object(JsonFields.parse(configPath, 'a Hugging Face tokenizer_config.json'), '(root)') : {};
   const vocabPath = join(dir, 'vocab.txt');
-  if (existsSync(vocabPath)) return WordPieceTokenizer.fromVocabFile(vocabPath, config);
+  if (existsSync(vocabPath)) return WordPieceTokenizer.fromVocabFile(vocabPath, wordPieceOptions(config, configFields));
   const jsonPath = join(dir, 'tokenizer.json');
   if (existsSync(jsonPath)) {
-    const { tokens, options } = readTokenizerJson(jsonPath);
-    return WordPieceTokenizer.fromVocab(tokens, { ...options, ...config });
+    const fields = new JsonFields(jsonPath);
+    const json = fields.object(JsonFields.parse(jsonPath, 'a Hugging Face tokenizer.json'), '(root)');
+    if ((json.model as { type?: unknown } | null)?.type !== 'WordPiece') return pipelineFromJson(json, fields, config);
+    const { tokens, options } = wordPieceFromJson(json, fields);
+    return WordPieceTokenizer.fromVocab(tokens, { ...options, ...wordPieceOptions(config, configFields) });
   }
-  throw new TokenizerError(dir, 'no tokenizer found: expected vocab.txt or tokenizer.json in this directory');
+  if (existsSync(join(dir, 'vocab.json')) && existsSync(join(dir, 'merges.txt'))) return byteLevelBpe(dir, config, configFields);
+  throw new TokenizerError(dir, 'no tokenizer found: expected vocab.txt, tokenizer.json, or vocab.json and merges.txt in this directory');
 }

@@ -1,4 +1,4 @@
-import { readJsonFile } from '../io/read-file';
+import { JsonFields, show, type Json } from './json-fields';
 import { TokenizerError } from './tokenizer-error';
 import { BERT_SPECIAL_TOKENS, type WordPieceTokenizerOptions } from './word-piece-tokenizer';
 
@@ -10,13 +10,7 @@ export interface TokenizerJson {
   options: WordPieceTokenizerOptions;
 }
 
-type Json = Record<string, unknown>;
-
 const BERT_TEMPLATES = { single: '[CLS]:0 $A:0 [SEP]:0', pair: '[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1' };
-
-function show(value: unknown): string {
-  return value === undefined ? 'nothing' : JSON.stringify(value);
-}
 
 /**
  * Reads a Hugging Face fast-tokenizer file holding a BERT WordPiece tokenizer (WordPiece model, BertNormalizer,
@@ -28,16 +22,16 @@ function show(value: unknown): string {
  * const tokenizer = WordPieceTokenizer.fromVocab(tokens, options);
  */
 export function readTokenizerJson(path: string): TokenizerJson {
+  return wordPieceFromJson(JsonFields.parse(path, 'a Hugging Face tokenizer.json'), new JsonFields(path));
+}
+
+/** `readTokenizerJson` on a parsed file; `fields` names the file in errors. */
+export function wordPieceFromJson(root: unknown, fields: JsonFields): TokenizerJson {
   const fail = (field: string, expected: string, got: string): never => {
-    throw new TokenizerError(path, `${field}: expected ${expected}, got ${got}`);
+    throw new TokenizerError(fields.source, `${field}: expected ${expected}, got ${got}`);
   };
-  const root = readJsonFile(path, 'a Hugging Face tokenizer.json');
-  const object = (value: unknown, field: string): Json =>
-    value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Json)
-      : fail(field, 'an object', show(value));
-  const flag = (value: unknown, field: string): boolean =>
-    typeof value === 'boolean' ? value : fail(field, 'true or false', show(value));
+  const object = (value: unknown, field: string): Json => fields.object(value, field);
+  const flag = (value: unknown, field: string): boolean => fields.flag(value, field);
 
   const json = object(root, '(root)');
   const model = object(json.model, 'model');

@@ -1,5 +1,6 @@
 import { readTextFile } from '../io/read-file';
 import { BasicTokenizer } from './basic-tokenizer';
+import { encodeBatchWith, finishEncoding, truncateForSpecialTokens, type TextInput } from './encoding';
 import type { EncodeOptions, Encoding, Tokenizer } from './tokenizer';
 import { TokenizerError } from './tokenizer-error';
 
@@ -21,9 +22,6 @@ export interface WordPieceTokenizerOptions {
   /** Prefix of the vocabulary entries that continue a word. Default `##`. */
   continuingSubwordPrefix?: string;
 }
-
-/** One text, or a text and its pair (`null` for none), as `encodeBatch` takes them. */
-export type TextInput = string | readonly [text: string, textPair: string | null];
 
 /** The special tokens every BERT WordPiece vocabulary holds; they are cut out of text wherever they occur. */
 export const BERT_SPECIAL_TOKENS = { pad: '[PAD]', unk: '[UNK]', cls: '[CLS]', sep: '[SEP]', mask: '[MASK]' } as const;
@@ -170,9 +168,14 @@ export class WordPieceTokenizer implements Tokenizer {
    */
   encode(text: string, textPair?: string | null, options: EncodeOptions = {}): Encoding {
     const pair = textPair === null || textPair === undefined ? null : this.textIds(textPair);
-    const encoding = this.assemble(this.textIds(text), pair, options.maxLength);
-    if (options.padding === 'max_length') this.pad(encoding, this.requireMaxLength(options));
-    return encoding;
+    const [a, b] = truncateForSpecialTokens(this.textIds(text), pair, pair === null ? 2 : 3, options.maxLength);
+    const inputIds = [this.clsTokenId, ...a, this.sepTokenId];
+    const tokenTypeIds = new Array<number>(inputIds.length).fill(0);
+    if (b !== null) {
+      inputIds.push(...b, this.sepTokenId);
+      for (let index = 0; index <= b.length; index++) tokenTypeIds.push(1);
+    }
+    return finishEncoding({ inputIds, tokenTypeIds }, options, this.padTokenId);
   }
 
   /**
@@ -183,20 +186,7 @@ export class WordPieceTokenizer implements Tokenizer {
    * const batch = tokenizer.encodeBatch(['a short one', ['a premise', 'and its hypothesis']], { maxLength: 128 });
    */
   encodeBatch(inputs: readonly TextInput[], options: EncodeOptions = {}): Encoding[] {
-    const maxLength = options.maxLength;
-    const encodings = inputs.map((input) =>
-      typeof input === 'string'
-        ? this.encode(input, null, { maxLength })
-        : this.encode(input[0], input[1], { maxLength }),
-    );
-    const padding = options.padding ?? 'longest';
-    if (padding === false) return encodings;
-    const length =
-      padding === 'max_length'
-        ? this.requireMaxLength(options)
-        : encodings.reduce((longest, encoding) => Math.max(longest, encoding.inputIds.length), 0);
-    for (const encoding of encodings) this.pad(encoding, length);
-    return encodings;
+    return encodeBatchWith((text, pair, single) => this.encode(text, pair, single), inputs, options, this.padTokenId);
   }
 
   /** The vocabulary entries of `ids`; an id outside the vocabulary is an error. */
@@ -210,11 +200,6 @@ export class WordPieceTokenizer implements Tokenizer {
       }
       return token;
     });
-  }
-
-  private requireMaxLength(options: EncodeOptions): number {
-    if (options.maxLength === undefined) throw new RangeError('padding "max_length" needs maxLength, got none');
-    return options.maxLength;
   }
 
   private textIds(text: string): number[] {
@@ -256,55 +241,4 @@ export class WordPieceTokenizer implements Tokenizer {
     }
     return ids;
   }
-
-  /** Special tokens around the (truncated) texts, token types and attention mask. */
-  private assemble(first: number[], second: number[] | null, maxLength: number | undefined): Encoding {
-    let [a, b] = [first, second];
-    if (maxLength !== undefined) {
-      const specialCount = second === null ? 2 : 3;
-      if (!Number.isInteger(maxLength) || maxLength < specialCount) {
-        const what = second === null ? 'a single text' : 'a pair';
-        throw new RangeError(
-          `maxLength: expected an integer of at least ${specialCount} for ${what}, got ${maxLength}`,
-        );
-      }
-      [a, b] = truncateLongestFirst(first, second, maxLength - specialCount);
-    }
-    const inputIds = [this.clsTokenId, ...a, this.sepTokenId];
-    const tokenTypeIds = new Array<number>(inputIds.length).fill(0);
-    if (b !== null) {
-      inputIds.push(...b, this.sepTokenId);
-      for (let index = 0; index <= b.length; index++) tokenTypeIds.push(1);
-    }
-    return { inputIds, tokenTypeIds, attentionMask: new Array<number>(inputIds.length).fill(1) };
-  }
-
-  private pad(encoding: Encoding, length: number): void {
-    for (let index = encoding.inputIds.length; index < length; index++) {
-      encoding.inputIds.push(this.padTokenId);
-      encoding.tokenTypeIds.push(0);
-      encoding.attentionMask.push(0);
-    }
-  }
-}
-
-/**
- * Hugging Face's `longest_first` truncation on the right, so that both texts together keep at most `budget` tokens:
- * first the longer text loses its excess over the shorter one, then the rest is shared, the odd token coming off the
- * second text unless the first one was longer.
- */
-export function truncateLongestFirst(
-  first: number[],
-  second: number[] | null,
-  budget: number,
-): [number[], number[] | null] {
-  const excess = first.length + (second?.length ?? 0) - budget;
-  if (excess <= 0) return [first, second];
-  if (second === null) return [first.slice(0, budget), null];
-  const fromLonger = Math.min(Math.abs(first.length - second.length), excess);
-  const shared = excess - fromLonger;
-  const half = Math.floor(shared / 2);
-  const [cutFirst, cutSecond] =
-    first.length > second.length ? [fromLonger + half, shared - half] : [half, fromLonger + shared - half];
-  return [first.slice(0, first.length - cutFirst), second.slice(0, second.length - cutSecond)];
 }

@@ -40,7 +40,7 @@ describe.skipIf(!available)('BERT WordPiece conformance (500 reference records)'
 
   beforeAll(async () => {
     // No tokenizer_config.json in the shared folder: the uncased default comes from the vocabulary itself.
-    uncased = await loadTokenizer(sharedPath(...VOCAB_DIR));
+    uncased = (await loadTokenizer(sharedPath(...VOCAB_DIR))) as WordPieceTokenizer;
     cased = WordPieceTokenizer.fromVocabFile(sharedPath(...VOCAB_DIR, 'vocab.txt'), { doLowerCase: false });
   });
 

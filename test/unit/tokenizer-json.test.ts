@@ -85,6 +85,13 @@ function encodings(tokenizer: WordPieceTokenizer): unknown[] {
   return TEXTS.map((text, index) => [tokenizer.tokenize(text), tokenizer.encode(text, TEXTS[index + 1] ?? null)]);
 }
 
+/** loadTokenizer, which must give the WordPiece implementation for these files. */
+async function loadWordPiece(dir: string): Promise<WordPieceTokenizer> {
+  const tokenizer = await loadTokenizer(dir);
+  expect(tokenizer).toBeInstanceOf(WordPieceTokenizer);
+  return tokenizer as WordPieceTokenizer;
+}
+
 /** `base` with `patch` merged into its top-level member `key`. */
 function patched(base: Record<string, unknown>, key: string, patch: Record<string, unknown>): Record<string, unknown> {
   return { ...base, [key]: { ...(base[key] as Record<string, unknown>), ...patch } };
@@ -92,7 +99,7 @@ function patched(base: Record<string, unknown>, key: string, patch: Record<strin
 
 describe('tokenizer.json', () => {
   it('round-trips: a generated tokenizer.json tokenizes exactly like the same vocabulary given in code', async () => {
-    const loaded = await loadTokenizer(modelDir({ 'tokenizer.json': bertTokenizerJson(VOCABULARY) }));
+    const loaded = await loadWordPiece(modelDir({ 'tokenizer.json': bertTokenizerJson(VOCABULARY) }));
     const inCode = WordPieceTokenizer.fromVocab(VOCABULARY, { doLowerCase: true });
     expect(loaded.options).toEqual(inCode.options);
     expect(loaded.vocabulary).toEqual(VOCABULARY);
@@ -102,7 +109,7 @@ describe('tokenizer.json', () => {
 
   it('reads the BertNormalizer flags', async () => {
     const load = (flags: Partial<NormalizerFlags>): Promise<WordPieceTokenizer> =>
-      loadTokenizer(modelDir({ 'tokenizer.json': bertTokenizerJson(VOCABULARY, { ...UNCASED, ...flags }) }));
+      loadWordPiece(modelDir({ 'tokenizer.json': bertTokenizerJson(VOCABULARY, { ...UNCASED, ...flags }) }));
     const cased = await load({ lowercase: false });
     expect(cased.tokenize('Naïve naïve NAIVE')).toEqual(['Naïve', 'naïve', '[UNK]']);
     expect(encodings(cased)).toEqual(encodings(WordPieceTokenizer.fromVocab(VOCABULARY, { doLowerCase: false })));
@@ -115,7 +122,7 @@ describe('tokenizer.json', () => {
   it('accepts the older BertProcessing post-processor and follows the WordPiece model settings', async () => {
     const json = patched(bertTokenizerJson(VOCABULARY), 'model', { max_input_chars_per_word: 4 });
     json.post_processor = { type: 'BertProcessing', sep: ['[SEP]', 3], cls: ['[CLS]', 2] };
-    const tokenizer = await loadTokenizer(modelDir({ 'tokenizer.json': json }));
+    const tokenizer = await loadWordPiece(modelDir({ 'tokenizer.json': json }));
     expect(tokenizer.tokenize('zero hello')).toEqual(['zero', '[UNK]']);
     expect(tokenizer.encode('zero', 'zero').inputIds).toEqual([2, 14, 3, 14, 3]);
   });
@@ -133,7 +140,9 @@ describe('tokenizer.json', () => {
       expect(message.startsWith(`${join(dir, 'tokenizer.json')}: `)).toBe(true);
       return message.slice(join(dir, 'tokenizer.json').length + 2);
     };
-    expect(await failure(patched(base, 'model', { type: 'BPE' }))).toBe('model.type: expected "WordPiece", got "BPE"');
+    expect(await failure(patched(base, 'model', { type: 'WordLevel' }))).toBe(
+      'model.type: expected one of WordPiece, BPE, Unigram, got "WordLevel"',
+    );
     expect(await failure({ ...base, normalizer: null })).toBe('normalizer: expected an object, got null');
     expect(await failure(patched(base, 'normalizer', { lowercase: 'yes' }))).toBe(
       'normalizer.lowercase: expected true or false, got "yes"',
@@ -172,37 +181,37 @@ describe('loadTokenizer', () => {
 
   it('prefers vocab.txt over tokenizer.json', async () => {
     const other = bertTokenizerJson([...SPECIALS, 'other']);
-    const tokenizer = await loadTokenizer(modelDir({ 'vocab.txt': vocabText, 'tokenizer.json': other }));
+    const tokenizer = await loadWordPiece(modelDir({ 'vocab.txt': vocabText, 'tokenizer.json': other }));
     expect(tokenizer.vocabulary).toEqual(VOCABULARY);
   });
 
   it('lowercases an uncased vocab.txt by default and leaves a cased one alone', async () => {
-    expect((await loadTokenizer(modelDir({ 'vocab.txt': vocabText }))).options.doLowerCase).toBe(false);
+    expect((await loadWordPiece(modelDir({ 'vocab.txt': vocabText }))).options.doLowerCase).toBe(false);
     const uncased = VOCABULARY.filter((token) => token !== 'Naïve');
-    const tokenizer = await loadTokenizer(modelDir({ 'vocab.txt': uncased.join('\n') }));
+    const tokenizer = await loadWordPiece(modelDir({ 'vocab.txt': uncased.join('\n') }));
     expect(tokenizer.options).toMatchObject({ doLowerCase: true, stripAccents: true });
   });
 
   it('takes do_lower_case, strip_accents and tokenize_chinese_chars from tokenizer_config.json', async () => {
     const config = { do_lower_case: true, strip_accents: false, tokenize_chinese_chars: false, model_max_length: 512 };
-    const fromVocab = await loadTokenizer(modelDir({ 'vocab.txt': vocabText, 'tokenizer_config.json': config }));
+    const fromVocab = await loadWordPiece(modelDir({ 'vocab.txt': vocabText, 'tokenizer_config.json': config }));
     expect(fromVocab.options).toMatchObject({ doLowerCase: true, stripAccents: false, tokenizeChineseChars: false });
     expect(fromVocab.tokenize('Naïve 你好')).toEqual(['naïve', '[UNK]']);
     // As Hugging Face's BertTokenizerFast does, the config overrides the normalizer of tokenizer.json.
     const json = bertTokenizerJson(VOCABULARY);
-    const fromJson = await loadTokenizer(
+    const fromJson = await loadWordPiece(
       modelDir({ 'tokenizer.json': json, 'tokenizer_config.json': { do_lower_case: false } }),
     );
     expect(fromJson.options).toMatchObject({ doLowerCase: false, stripAccents: false, tokenizeChineseChars: true });
     const nullAccents = { do_lower_case: true, strip_accents: null };
-    const followsCase = await loadTokenizer(modelDir({ 'vocab.txt': vocabText, 'tokenizer_config.json': nullAccents }));
+    const followsCase = await loadWordPiece(modelDir({ 'vocab.txt': vocabText, 'tokenizer_config.json': nullAccents }));
     expect(followsCase.options.stripAccents).toBe(true);
   });
 
   it('names the directory that holds no tokenizer and the config field that is wrong', async () => {
     const empty = modelDir({});
     await expect(loadTokenizer(empty)).rejects.toThrow(
-      `${empty}: no tokenizer found: expected vocab.txt or tokenizer.json in this directory`,
+      `${empty}: no tokenizer found: expected vocab.txt, tokenizer.json, or vocab.json and merges.txt in this directory`,
     );
     const dir = modelDir({ 'vocab.txt': vocabText, 'tokenizer_config.json': { do_lower_case: 'yes' } });
     await expect(loadTokenizer(dir)).rejects.toThrow(
@@ -219,8 +228,8 @@ describe.skipIf(!hasShared(...FIXTURE) || !hasShared(...VOCAB))('tokenizer.json 
     const tokens = readFileSync(sharedPath(...VOCAB), 'utf8')
       .split('\n')
       .slice(0, -1);
-    const uncased = await loadTokenizer(modelDir({ 'tokenizer.json': bertTokenizerJson(tokens) }));
-    const cased = await loadTokenizer(
+    const uncased = await loadWordPiece(modelDir({ 'tokenizer.json': bertTokenizerJson(tokens) }));
+    const cased = await loadWordPiece(
       modelDir({ 'tokenizer.json': bertTokenizerJson(tokens, { ...UNCASED, lowercase: false }) }),
     );
     const records = readFileSync(sharedPath(...FIXTURE), 'utf8')

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TokenizerError } from '../../src/tokenizer/tokenizer-error';
-import { WordPieceTokenizer, truncateLongestFirst } from '../../src/tokenizer/word-piece-tokenizer';
+import { truncateLongestFirst } from '../../src/tokenizer/encoding';
+import { WordPieceTokenizer } from '../../src/tokenizer/word-piece-tokenizer';
 
 const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 // ids: [PAD] 0, [UNK] 1, [CLS] 2, [SEP] 3, [MASK] 4, then these from 5 on.
