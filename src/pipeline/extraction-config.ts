@@ -57,11 +57,11 @@ export class ExtractionConfig {
   @IsIn(EXTRACTION_MODES)
   mode: ExtractionMode = 'st-a';
 
-  /** Hugging Face model directory of the frozen backbone (config.json + model.safetensors). */
+  /** Hugging Face model directory of the frozen backbone (config.json + model.safetensors), or a Hub id (org/name@revision). */
   @IsString()
   backbone!: string;
 
-  /** Directory with vocab.txt or tokenizer.json (default: the backbone directory). */
+  /** Directory or Hub id with the tokenizer files (default: the backbone's). */
   @IsOptional()
   @IsString()
   tokenizer?: string;

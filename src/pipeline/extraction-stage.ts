@@ -13,6 +13,7 @@ import type { TaskPlugin } from '../task/task-plugin';
 import type { TaskRegistry } from '../task/task-registry';
 import { scorePredictions } from '../task/metrics';
 import { checkTokenizerFitsModel, loadTokenizer } from '../tokenizer/load-tokenizer';
+import { resolveModelPath } from '../hub/resolve-model-path';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer, trainingRecord } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
@@ -113,12 +114,14 @@ export class ExtractionStage {
     const absent = tasks.filter((task) => !existsSync(path(task.dataDir)));
     if (absent.length > 0) throw new Error(`tasks ${absent.map((task) => `${task.id} (dataDir ${path(task.dataDir)})`).join(', ')}: the data directory does not exist`);
 
-    const backbone = await BertModel.fromPretrained(path(this.config.backbone));
+    const baseDir = options.baseDir ?? process.cwd();
+    const backboneDir = await resolveModelPath(this.config.backbone, { baseDir });
+    const backbone = await BertModel.fromPretrained(backboneDir);
     try {
-      const tokenizerDir = path(this.config.tokenizer ?? this.config.backbone);
+      const tokenizerDir = this.config.tokenizer ? await resolveModelPath(this.config.tokenizer, { baseDir }) : backboneDir;
       const tokenizer = await loadTokenizer(tokenizerDir);
-      checkTokenizerFitsModel(tokenizer, tokenizerDir, backbone.config, path(this.config.backbone));
-      recordEnvironment(options.run, backbone, path(this.config.backbone), options.backend);
+      checkTokenizerFitsModel(tokenizer, tokenizerDir, backbone.config, backboneDir);
+      recordEnvironment(options.run, backbone, backboneDir, options.backend);
       const results: ExtractionTaskResult[] = [];
       for (const [i, task] of tasks.entries()) {
         const plugin = plugins[i] as TaskPlugin;

@@ -14,6 +14,7 @@ import { metricNamed } from '../task/metrics';
 import type { TaskPlugin } from '../task/task-plugin';
 import type { TaskRegistry } from '../task/task-registry';
 import { checkTokenizerFitsModel, loadTokenizer } from '../tokenizer/load-tokenizer';
+import { resolveModelPath } from '../hub/resolve-model-path';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { Trainer, trainingRecord, type TrainResult } from '../training/trainer';
 import type { ExtractionConfig, ExtractionTaskConfig } from './extraction-config';
@@ -138,13 +139,15 @@ export class MultiTaskExtractionStage {
     }
         const plugins = tasks.map((task) => this.tasks.get(task.id)); // unknown ids fail before anything loads
 
-    const backbone = await BertModel.fromPretrained(path(this.config.backbone));
+    const baseDir = options.baseDir ?? process.cwd();
+    const backboneDir = await resolveModelPath(this.config.backbone, { baseDir });
+    const backbone = await BertModel.fromPretrained(backboneDir);
     const models: JointTask[] = [];
     try {
-      const tokenizerDir = path(this.config.tokenizer ?? this.config.backbone);
+      const tokenizerDir = this.config.tokenizer ? await resolveModelPath(this.config.tokenizer, { baseDir }) : backboneDir;
       const tokenizer = await loadTokenizer(tokenizerDir);
-      checkTokenizerFitsModel(tokenizer, tokenizerDir, backbone.config, path(this.config.backbone));
-      recordEnvironment(run, backbone, path(this.config.backbone), options.backend);
+      checkTokenizerFitsModel(tokenizer, tokenizerDir, backbone.config, backboneDir);
+      recordEnvironment(run, backbone, backboneDir, options.backend);
       for (const [i, task] of tasks.entries()) {
         models.push(await this.taskModel(task, plugins[i] as TaskPlugin, backbone, tokenizer, path(task.dataDir), log));
       }

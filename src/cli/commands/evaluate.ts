@@ -12,6 +12,7 @@ import { loadTaskModel, predictWithModel, type TaskModelKind } from '../../pipel
 import { scorePredictions, type SplitPredictions } from '../../task/metrics';
 import type { TaskPlugin } from '../../task/task-plugin';
 import { checkTokenizerFitsModel, loadTokenizer } from '../../tokenizer/load-tokenizer';
+import { resolveModelPath } from '../../hub/resolve-model-path';
 import { backendOption, type CliCommand, type CliContext, positiveInteger, startBackend, UsageError } from '../program';
 
 interface SplitOptions {
@@ -62,10 +63,11 @@ async function runSplit(options: SplitOptions, context: CliContext): Promise<{ p
   const manifest = run.readManifest();
   const record = manifest.stages[kind === 'fusion' ? fusionStageKey(options.task) : extractionStageKey(options.task)] ?? manifest.stages[MTA_STAGE_KEY];
   const recorded = (record?.config ?? {}) as { maxLength?: number; tokenizer?: string };
-  const tokenizerDir = options.tokenizer ?? recorded.tokenizer ?? manifest.backbonePath;
-  if (!tokenizerDir) throw new UsageError(`--tokenizer: ${run.manifestPath} records no backbone directory; name the tokenizer directory`);
+  const tokenizerPathOrId = options.tokenizer ?? recorded.tokenizer ?? manifest.backbonePath;
+  if (!tokenizerPathOrId) throw new UsageError(`--tokenizer: ${run.manifestPath} records no backbone directory; name the tokenizer directory`);
+  const tokenizerDir = await resolveModelPath(tokenizerPathOrId);
   const tokenizer = await loadTokenizer(tokenizerDir);
-  const model = await loadTaskModel(container, run, options.task, kind, { ...(options.backbone ? { backbone: options.backbone } : {}), force: options.force === true });
+  const model = await loadTaskModel(container, run, options.task, kind, { ...(options.backbone ? { backbone: await resolveModelPath(options.backbone) } : {}), force: options.force === true });
   try {
     checkTokenizerFitsModel(tokenizer, tokenizerDir, model.backbone.config, options.backbone ?? manifest.backbonePath ?? run.backboneDir());
     const examples = await readTaskSplit(plugin, options.split, { dataDir: resolve(options.data), ...(options.maxExamples ? { maxExamples: options.maxExamples } : {}) });

@@ -6,6 +6,7 @@ import type { BertConfig } from '../../backbone/bert-config';
 import { BertModel } from '../../backbone/bert-model';
 import type { SublayerHook } from '../../backbone/sublayer-hook';
 import type { BackendPreference } from '../../backend/backend';
+import { resolveModelPath } from '../../hub/resolve-model-path';
 import { writeFileAtomic } from '../../io/atomic';
 import { readJsonFile } from '../../io/read-file';
 import { backendOption, type CliCommand, type CliContext, positiveNumber, startBackend, UsageError } from '../program';
@@ -69,13 +70,15 @@ export function readForwardInput(file: string, config: BertConfig): ForwardInput
 /** The hook for the options: a fusion (which loads its own adapters), one adapter, or none (the backbone alone). */
 async function loadHook(options: ForwardOptions, model: BertModel, context: CliContext): Promise<{ hook?: SublayerHook; fusion?: LoadedComposition; release: () => void }> {
   if (options.fusion) {
-    const fusion = await loadComposition(await context.container(), options.fusion, model, options.adapter.length > 0 ? { adapterDirs: options.adapter } : {});
+    const adapterDirs: string[] = [];
+    for (const dir of options.adapter) adapterDirs.push(await resolveModelPath(dir));
+    const fusion = await loadComposition(await context.container(), await resolveModelPath(options.fusion), model, adapterDirs.length > 0 ? { adapterDirs } : {});
     const hook = fusion.hook({ recordAttention: true, ...(options.temperature === undefined ? {} : { temperature: options.temperature }) });
     return { hook, fusion, release: () => fusion.dispose() };
   }
   const [dir] = options.adapter;
   if (dir === undefined) return { release: () => undefined };
-  const adapter = await BottleneckAdapter.load(dir, model);
+  const adapter = await BottleneckAdapter.load(await resolveModelPath(dir), model);
   return { hook: adapter.hook(), release: () => adapter.dispose() };
 }
 
@@ -128,9 +131,9 @@ export const forwardCommand: CliCommand = {
     program
       .command('forward')
       .description('run the backbone (with an adapter or a fusion) on token ids from JSON and write its hidden states as JSON')
-      .requiredOption('--model <dir>', 'Hugging Face model directory (config.json + model.safetensors)')
-      .option('--adapter <dir>', 'adapter directory (AdapterHub layout); with --fusion, repeat it to give the fused adapters in order', (dir: string, all: string[]) => [...all, dir], [])
-      .option('--fusion <dir>', 'fusion directory; its adapters come from --adapter, else from the directories recorded when it was trained')
+      .requiredOption('--model <dir>', 'Hugging Face model directory (config.json + model.safetensors) or Hub id (org/name[@revision])')
+      .option('--adapter <dir>', 'adapter directory (AdapterHub layout) or Hub id; with --fusion, repeat it to give the fused adapters in order', (dir: string, all: string[]) => [...all, dir], [])
+      .option('--fusion <dir>', 'fusion directory or Hub id; its adapters come from --adapter, else from the directories recorded when it was trained')
       .requiredOption('--input <file>', 'JSON with input_ids, and optionally attention_mask and token_type_ids (lists of rows)')
       .requiredOption('--output <file>', 'where to write the outputs as JSON')
       .option('--temperature <T>', 'fusion softmax temperature (default 1)', positiveNumber)
@@ -139,7 +142,7 @@ export const forwardCommand: CliCommand = {
         if (options.adapter.length > 1 && !options.fusion) throw new UsageError(`${options.adapter.length} --adapter options need --fusion to combine them; give one adapter, or add --fusion <dir>`);
         if (options.temperature !== undefined && !options.fusion) throw new UsageError('--temperature applies to --fusion only');
         await startBackend(options);
-        const model = await BertModel.fromPretrained(options.model, {
+        const model = await BertModel.fromPretrained(await resolveModelPath(options.model), {
           warn: (line) => io.err(`${line}\n`),
           ...(process.env.ADAPTERFUSION_DEBUG ? { debug: (line: string) => io.err(`${line}\n`) } : {}),
         });
