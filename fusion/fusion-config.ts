@@ -76,13 +76,13 @@ export class FusionConfig extends FusionSetup {
   run?: string;
 
   /**
-   * Backbone directory (Hugging Face layout): the one the adapters were extracted with. Leave it out for an MT-A run,
+   * Backbone directory (Hugging Face layout) or Hub id: the one the adapters were extracted with. Leave it out for an MT-A run,
    * whose tuned backbone (`<run>/backbone`) is then used. A backbone other than the adapters' is refused.
    */
   @IsOptional() @IsString()
   backbone?: string;
 
-  /** Directory with `vocab.txt` or `tokenizer.json` (default: the backbone directory). */
+  /** Directory or Hub id with the tokenizer files (default: the backbone's). */
   @IsOptional() @IsString()
   tokenizer?: string;
 

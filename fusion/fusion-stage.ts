@@ -13,6 +13,7 @@ import {
   loadTokenizer,
   makeBatches,
   fusionStageKey,
+  resolveModelPath,
   RunDirectory,
   TaskRegistryToken,
   taskLoss,
@@ -93,14 +94,15 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
       log(`fuse ${config.target}: already done in ${run.root}, skipped (${config.evalSplit} ${JSON.stringify(done.metrics ?? {})}); use another run directory to train it again`);
       return { target: config.target, skipped: true, fusionDir: run.fusionDir(config.target), metrics: done.metrics ?? {}, steps: Number(done.steps ?? 0) };
     }
-    const backboneDir = config.backbone === undefined ? run.backboneDir() : path(config.backbone);
+    const modelDir = (pathOrId: string): Promise<string> => resolveModelPath(pathOrId, { baseDir: context.baseDir });
+    const backboneDir = config.backbone === undefined ? run.backboneDir() : await modelDir(config.backbone);
     const adapterDirs = config.adapters.map((entry, i) => this.adapterDir(entry, i, context));
     const resolved: FusionConfig = Object.assign(new FusionConfig(), config, {
       run: run.root,
       dataDir: path(config.dataDir),
       adapters: adapterDirs,
       backbone: backboneDir,
-      tokenizer: path(config.tokenizer ?? backboneDir),
+      tokenizer: config.tokenizer === undefined ? backboneDir : await modelDir(config.tokenizer),
       modules: config.modules.map((module) => (module.startsWith('.') ? path(module) : module)),
     });
 

@@ -91,10 +91,17 @@ export class HubClient {
     return `${this.settings.endpoint}/${id.repoId}/resolve/${commit}/${file.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  /** The file's blob name and size, from the headers of its resolve URL (not following an LFS redirect). */
+  /**
+   * The file's blob name and size, from the headers of its resolve URL. An LFS file's redirect to its storage is not
+   * followed (the headers are on the redirect); a relative redirect (a renamed repository) is.
+   */
   private async metadata(id: HubId, commit: string, file: string): Promise<FileMetadata> {
-    const url = this.resolveUrl(id, commit, file);
-    const response = await this.request(id, url, { method: 'HEAD', redirect: 'manual', headers: this.headers({ 'accept-encoding': 'identity' }) });
+    let url = this.resolveUrl(id, commit, file);
+    let response = await this.request(id, url, { method: 'HEAD', redirect: 'manual', headers: this.headers({ 'accept-encoding': 'identity' }) });
+    for (let hops = 0; hops < 5 && response.status >= 300 && response.status < 400 && response.headers.get('location')?.startsWith('/'); hops++) {
+      url = new URL(response.headers.get('location') as string, url).href;
+      response = await this.request(id, url, { method: 'HEAD', redirect: 'manual', headers: this.headers({ 'accept-encoding': 'identity' }) });
+    }
     if (response.status >= 400) throw this.refusal(id, url, response);
     const etag = plainEtag(response.headers.get('x-linked-etag') ?? response.headers.get('etag'));
     const size = Number(response.headers.get('x-linked-size') ?? response.headers.get('content-length') ?? NaN);
@@ -135,7 +142,7 @@ export class HubClient {
         let done = append ? have : 0;
         body.on('data', (chunk: Buffer) => {
           done += chunk.length;
-          bar?.update(Math.floor(done / 1024), `kB ${file}`);
+          bar?.update(Math.ceil(done / 1024), `kB ${file}`);
         });
         await pipeline(body, createWriteStream(partial, { flags: append ? 'a' : 'w' }));
         failure = undefined;

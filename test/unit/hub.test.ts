@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubError } from '../../src/hub/hub-error';
 import { parseHubId } from '../../src/hub/hub-id';
 import { resolveModelPath, type ResolveModelOptions } from '../../src/hub/resolve-model-path';
+import { loadTokenizer } from '../../src/tokenizer/load-tokenizer';
 import { gitHash, HubServer, sha256, type FixtureRepo } from '../integration/fixtures/hub-server';
+import { unigramTokenizerJson } from './tokenizer-files';
 
 const COMMIT = 'a'.repeat(40);
 const CONFIG = Buffer.from('{"model_type": "bert"}\n');
@@ -16,6 +18,7 @@ const BERT: FixtureRepo = {
   repoId: 'org/tiny-bert',
   commit: COMMIT,
   revisions: ['v1'],
+  formerName: 'tiny-bert-old',
   files: [
     { path: 'config.json', content: CONFIG },
     { path: 'vocab.txt', content: Buffer.from('[PAD]\n[UNK]\n') },
@@ -40,8 +43,13 @@ const SHARDED: FixtureRepo = {
   ],
 };
 const PRIVATE: FixtureRepo = { repoId: 'org/private', commit: 'c'.repeat(40), private: true, files: [{ path: 'config.json', content: CONFIG }] };
+const XLMR: FixtureRepo = {
+  repoId: 'org/tiny-xlmr',
+  commit: 'e'.repeat(40),
+  files: [{ path: 'tokenizer.json', content: Buffer.from(JSON.stringify(unigramTokenizerJson())), lfs: true }],
+};
 
-const server = new HubServer([BERT, SHARDED, PRIVATE]);
+const server = new HubServer([BERT, SHARDED, PRIVATE, XLMR]);
 let endpoint = '';
 beforeAll(async () => {
   endpoint = await server.start();
@@ -181,6 +189,25 @@ describe('resolveModelPath', () => {
     expect(await resolveModelPath('org/tiny-bert', { ...options(), baseDir: base })).toBe(join(base, 'org', 'tiny-bert'));
     expect(await resolveModelPath('./models/none', { ...options(), baseDir: base })).toBe(join(base, 'models', 'none'));
     expect(server.requests.length).toBe(before);
+  });
+
+  it('follows a renamed repository to its new name, caching under the name asked for', async () => {
+    const settings = options();
+    const dir = await resolveModelPath('tiny-bert-old', settings);
+    expect(dir).toBe(join(settings.cache, 'models--tiny-bert-old', 'snapshots', COMMIT));
+    expect(readFileSync(join(dir, 'model.safetensors')).equals(WEIGHTS)).toBe(true);
+  });
+
+  it('draws a progress bar per download on the stream it is given', async () => {
+    let drawn = '';
+    await resolveModelPath('org/tiny-bert', { ...options(), progress: { write: (text: string) => (drawn += text), columns: 200 } });
+    const size = Math.ceil(WEIGHTS.length / 1024);
+    expect(drawn).toContain(`\r\x1b[K[########################] ${size}/${size} kB model.safetensors\n`);
+  });
+
+  it('gives loadTokenizer a tokenizer from the Hub', async () => {
+    const tokenizer = await loadTokenizer(await resolveModelPath('org/tiny-xlmr', options()));
+    expect(tokenizer.encode('ab', 'abc').inputIds).toEqual([0, 7, 2, 2, 5, 9, 2]);
   });
 
   it('names the endpoint it cannot reach', async () => {
