@@ -54,6 +54,10 @@ export async function downloadModel(id: HubId, options: ResolveModelOptions = {}
   const client = new HubClient(settings, progress, log);
   const { commit, files } = await client.listFiles(id);
   let wanted = files.filter((file) => WANTED.test(file));
+  if (wanted.length === 0)
+    throw new HubError(`${id.repoId}@${id.revision}: none of its files is one the library reads (top-level .json, .txt, .safetensors or .model files); it holds ${files.join(', ') || 'no files'}`);
+  if (!wanted.some((file) => file.endsWith('.safetensors')) && files.some((file) => file.endsWith('.bin')))
+    log(`${id.repoId}@${id.revision}: its weights are PyTorch .bin files only, which are not downloaded; the library reads safetensors`);
   if (wanted.includes(SHARD_INDEX)) {
     const shards = shardsOf(await client.download(id, commit, SHARD_INDEX), id);
     wanted = wanted.filter((file) => !file.endsWith('.safetensors') || shards.has(file));

@@ -49,7 +49,9 @@ const XLMR: FixtureRepo = {
   files: [{ path: 'tokenizer.json', content: Buffer.from(JSON.stringify(unigramTokenizerJson())), lfs: true }],
 };
 
-const server = new HubServer([BERT, SHARDED, PRIVATE, XLMR]);
+const PICKLES: FixtureRepo = { repoId: 'org/pickles', commit: 'f'.repeat(40), files: [{ path: 'pytorch_adapter.bin', content: Buffer.from('pickle'), lfs: true }] };
+
+const server = new HubServer([BERT, SHARDED, PRIVATE, XLMR, PICKLES]);
 let endpoint = '';
 beforeAll(async () => {
   endpoint = await server.start();
@@ -208,6 +210,12 @@ describe('resolveModelPath', () => {
   it('gives loadTokenizer a tokenizer from the Hub', async () => {
     const tokenizer = await loadTokenizer(await resolveModelPath('org/tiny-xlmr', options()));
     expect(tokenizer.encode('ab', 'abc').inputIds).toEqual([0, 7, 2, 2, 5, 9, 2]);
+  });
+
+  it('refuses a repository without a file the library reads, listing what it holds', async () => {
+    expect(await failure(resolveModelPath('org/pickles', options()))).toBe(
+      'org/pickles@main: none of its files is one the library reads (top-level .json, .txt, .safetensors or .model files); it holds pytorch_adapter.bin',
+    );
   });
 
   it('names the endpoint it cannot reach', async () => {
