@@ -7,6 +7,7 @@ import { JsonFields } from '../../src/tokenizer/json-fields';
 import { loadTokenizer } from '../../src/tokenizer/load-tokenizer';
 import { readNormalizer } from '../../src/tokenizer/normalizers';
 import { PipelineTokenizer } from '../../src/tokenizer/pipeline-tokenizer';
+import { readPostProcessor, type PostProcessor } from '../../src/tokenizer/post-processor';
 import { PrecompiledCharsmap } from '../../src/tokenizer/precompiled-charsmap';
 import { readPreTokenizer } from '../../src/tokenizer/pre-tokenizers';
 import { TokenizerError } from '../../src/tokenizer/tokenizer-error';
@@ -284,5 +285,35 @@ describe('pre-tokenizers', () => {
     const first = readPreTokenizer(metaspace('first'), 'pre_tokenizer', fields);
     expect(first([{ text: 'a', first: false }]).map((piece) => piece.text)).toEqual(['a']);
     expect(split({ type: 'Metaspace', replacement: '▁', add_prefix_space: true }, ' a')).toEqual(['▁a']);
+  });
+});
+
+describe('post-processors', () => {
+  const read = (json: unknown): PostProcessor => readPostProcessor(json, 'post_processor', fields);
+
+  it('BertProcessing: [CLS] a [SEP] b [SEP], the second text and its [SEP] of type 1', () => {
+    const bert = read({ type: 'BertProcessing', sep: ['[SEP]', 102], cls: ['[CLS]', 101] });
+    expect(bert.apply([7, 8], [9])).toEqual({ inputIds: [101, 7, 8, 102, 9, 102], tokenTypeIds: [0, 0, 0, 0, 1, 1] });
+    expect([bert.addedCount(false), bert.addedCount(true)]).toEqual([2, 3]);
+  });
+
+  it('RobertaProcessing, ByteLevel, none, and a Sequence of ByteLevel and a template', () => {
+    expect(read({ type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0] }).apply([7], [9])).toEqual({ inputIds: [0, 7, 2, 2, 9, 2], tokenTypeIds: [0, 0, 0, 0, 0, 0] });
+    expect(read({ type: 'ByteLevel', trim_offsets: true }).apply([7], [9])).toEqual({ inputIds: [7, 9], tokenTypeIds: [0, 1] });
+    expect(read(null).apply([7], null)).toEqual({ inputIds: [7], tokenTypeIds: [0] });
+    const template = {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    };
+    const sequence = read({ type: 'Sequence', processors: [{ type: 'ByteLevel' }, template] });
+    expect(sequence.apply([7], null)).toEqual({ inputIds: [1, 7], tokenTypeIds: [0, 0] });
+    expect(() => read({ type: 'Sequence', processors: [template, template] })).toThrow(
+      'test.json: post_processor.processors: expected at most one processor besides ByteLevel, got ["TemplateProcessing","TemplateProcessing"]',
+    );
+    expect(() => read({ ...template, single: [{ SpecialToken: { id: '<cls>', type_id: 0 } }] })).toThrow(
+      'test.json: post_processor.special_tokens["<cls>"]: expected an object, got nothing',
+    );
   });
 });
