@@ -3,6 +3,7 @@ import { TokenizerError } from './tokenizer-error';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+const CLUSTER_CACHE_LIMIT = 100_000;
 
 // A unit of the double-array trie (darts-clone's layout): bits 0-7 the label, bit 8 "has a leaf", bits 10-31 the
 // offset to the children (shifted 8 more when bit 9 is set); a leaf unit holds the value in bits 0-30 and has bit 31
@@ -24,6 +25,7 @@ const offset = (unit: number): number => (unit >>> 10) << ((unit & 0x200) >>> 6)
 export class PrecompiledCharsmap {
   private readonly trie: Uint32Array;
   private readonly replacements: Uint8Array;
+  private readonly clusters = new Map<string, string>();
 
   constructor(bytes: Uint8Array, source: string) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -37,16 +39,48 @@ export class PrecompiledCharsmap {
 
   /** `text` with the rules applied. */
   normalize(text: string): string {
+    // Segmenting is the slow part, so ASCII characters between ASCII neighbours, which are grapheme clusters of
+    // their own (CR LF aside), skip it; what lies between them is segmented.
     let normalized = '';
-    for (const { segment } of graphemes.segment(text)) {
-      const bytes = encoder.encode(segment);
-      const whole = bytes.length < 6 ? this.lookUp(bytes) : undefined;
-      if (whole !== undefined) {
-        normalized += whole;
+    let pending = -1;
+    for (let index = 0; index < text.length; index++) {
+      const code = text.charCodeAt(index);
+      const [before, after] = [text.charCodeAt(index - 1), text.charCodeAt(index + 1)];
+      const alone =
+        code < 0x80 &&
+        !(before >= 0x80) &&
+        !(after >= 0x80) &&
+        !(code === 0x0d && after === 0x0a) &&
+        !(code === 0x0a && before === 0x0d);
+      if (!alone) {
+        if (pending < 0) pending = index;
         continue;
       }
+      if (pending >= 0) normalized += this.normalizeSegmented(text.slice(pending, index));
+      pending = -1;
+      normalized += this.cluster(text[index] as string);
+    }
+    return pending >= 0 ? normalized + this.normalizeSegmented(text.slice(pending)) : normalized;
+  }
+
+  private normalizeSegmented(text: string): string {
+    let normalized = '';
+    for (const { segment } of graphemes.segment(text)) normalized += this.cluster(segment);
+    return normalized;
+  }
+
+  /** One grapheme cluster normalized, remembered (a corpus has few distinct clusters). */
+  private cluster(segment: string): string {
+    let normalized = this.clusters.get(segment);
+    if (normalized !== undefined) return normalized;
+    const bytes = encoder.encode(segment);
+    normalized = bytes.length < 6 ? this.lookUp(bytes) : undefined;
+    if (normalized === undefined) {
+      normalized = '';
       for (const character of segment) normalized += this.lookUp(encoder.encode(character)) ?? character;
     }
+    if (this.clusters.size >= CLUSTER_CACHE_LIMIT) this.clusters.clear();
+    this.clusters.set(segment, normalized);
     return normalized;
   }
 

@@ -246,13 +246,15 @@ describe('normalizers', () => {
   }
 
   it('applies a precompiled charsmap per grapheme cluster, else per character, as the reference does', () => {
-    const rules = charsmap({ 'ﬁ': 'fi', '\u00a0': ' ', 'e\u0301': 'é', '\u200b': '', 'Ａ': 'A' });
+    const rules = charsmap({ 'ﬁ': 'fi', '\u00a0': ' ', 'e\u0301': 'é', '\u200b': '', 'Ａ': 'A', '\r': ' ' });
     const map = new PrecompiledCharsmap(rules, 'test');
     expect(map.normalize('ﬁ\u00a0e\u0301x\u200by')).toBe('fi éxy');
     // A cluster is looked up whole: the shortest key that is its prefix (Ａ) gives the replacement of all of it, so
     // the accent goes. A cluster of 6 bytes or more is looked up per character, and the accent stays.
     expect(map.normalize('Ａ\u0301😀')).toBe('A😀');
     expect(map.normalize('Ａ\u0301\u0301')).toBe('A\u0301\u0301');
+    // CR LF is one cluster, so the rule for CR replaces both; a lone CR is replaced alone.
+    expect(map.normalize('a\r\nb\rc\r')).toBe('a b c ');
     const base64 = Buffer.from(rules).toString('base64');
     expect(normalize({ type: 'Precompiled', precompiled_charsmap: base64 }, 'ﬁ\u00a0')).toBe('fi ');
     expect(() => new PrecompiledCharsmap(new Uint8Array([9, 0, 0, 0]), 'spiece')).toThrow(
