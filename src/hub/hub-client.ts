@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -59,7 +60,7 @@ export class HubClient {
       return await fetch(url, init);
     } catch (error) {
       const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
-      throw new HubError(`${describe(id)}: cannot reach ${url} (${cause}); check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only`);
+      throw new HubError(`${describe(id)}: cannot reach ${url} (${cause}); check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only`, true);
     }
   }
 
@@ -138,13 +139,18 @@ export class HubClient {
         if (!response.ok) throw this.refusal(id, url, response);
         // A server that ignores Range sends the whole file: start over.
         const append = have > 0 && response.status === 206;
-        const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
         let done = append ? have : 0;
-        body.on('data', (chunk: Buffer) => {
-          done += chunk.length;
-          bar?.update(Math.ceil(done / 1024), `kB ${file}`);
-        });
-        await pipeline(body, createWriteStream(partial, { flags: append ? 'a' : 'w' }));
+        // Each chunk is on disk before the next is read, so a dropped connection loses nothing already received.
+        const output = await open(partial, append ? 'a' : 'w');
+        try {
+          for await (const chunk of Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) as AsyncIterable<Buffer>) {
+            await output.write(chunk);
+            done += chunk.length;
+            bar?.update(Math.ceil(done / 1024), `kB ${file}`);
+          }
+        } finally {
+          await output.close();
+        }
         failure = undefined;
       } catch (error) {
         if (error instanceof HubError) throw error;

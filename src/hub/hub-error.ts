@@ -10,7 +10,11 @@
  * }
  */
 export class HubError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** True when the Hub could not be reached at all (no answer), as opposed to an answer refusing the request. */
+    readonly unreachable = false,
+  ) {
     super(message);
     this.name = 'HubError';
   }

@@ -42,17 +42,27 @@ function shardsOf(indexFile: string, id: HubId): Set<string> {
 export async function downloadModel(id: HubId, options: ResolveModelOptions = {}): Promise<string> {
   const settings = hubSettings(options.env);
   const cache = new HubCacheFolder(settings.cacheDir, id.repoId);
+  const commitInCache = isCommitHash(id.revision) ? id.revision : cache.readRef(id.revision);
+  const cached = commitInCache !== undefined && existsSync(cache.snapshotDir(commitInCache)) ? cache.snapshotDir(commitInCache) : undefined;
   if (settings.offline) {
-    const commit = isCommitHash(id.revision) ? id.revision : cache.readRef(id.revision);
-    const missing = commit === undefined ? cache.refPath(id.revision) : cache.snapshotDir(commit);
-    if (commit === undefined || !existsSync(missing))
+    const missing = commitInCache === undefined ? cache.refPath(id.revision) : cache.snapshotDir(commitInCache);
+    if (cached === undefined)
       throw new HubError(`${id.repoId}@${id.revision}: HF_HUB_OFFLINE is set and the cache has no copy: ${missing} is missing; download it once without HF_HUB_OFFLINE (or give a local directory)`);
-    return cache.snapshotDir(commit);
+    return cached;
   }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const progress = options.progress === undefined ? (process.stderr.isTTY ? process.stderr : null) : options.progress;
   const client = new HubClient(settings, progress, log);
-  const { commit, files } = await client.listFiles(id);
+  let listing: { commit: string; files: string[] };
+  try {
+    listing = await client.listFiles(id);
+  } catch (error) {
+    // As huggingface_hub does: without an answer from the Hub, a copy in the cache is used.
+    if (!(error instanceof HubError && error.unreachable && cached !== undefined)) throw error;
+    log(`${(error as Error).message.split(';')[0]}; using the copy in ${cached}`);
+    return cached;
+  }
+  const { commit, files } = listing;
   let wanted = files.filter((file) => WANTED.test(file));
   if (wanted.length === 0)
     throw new HubError(`${id.repoId}@${id.revision}: none of its files is one the library reads (top-level .json, .txt, .safetensors or .model files); it holds ${files.join(', ') || 'no files'}`);

@@ -218,10 +218,16 @@ describe('resolveModelPath', () => {
     );
   });
 
-  it('names the endpoint it cannot reach', async () => {
+  it('names the endpoint it cannot reach, and then uses a copy in the cache if there is one', async () => {
     const settings = options({ HF_ENDPOINT: 'http://127.0.0.1:9' });
     expect(await failure(resolveModelPath('org/tiny-bert', settings))).toMatch(
       /^org\/tiny-bert@main: cannot reach http:\/\/127\.0\.0\.1:9\/api\/models\/org\/tiny-bert\/revision\/main \(.*\); check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only$/,
     );
+    const online = options({}, settings.cache);
+    const dir = await resolveModelPath('org/tiny-bert', online);
+    const lines: string[] = [];
+    expect(await resolveModelPath('org/tiny-bert', { ...settings, log: (line) => lines.push(line) })).toBe(dir);
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`^org/tiny-bert@main: cannot reach .*; using the copy in ${dir}$`))]);
+    expect(await failure(resolveModelPath('org/private', { ...online, env: { ...online.env, HF_TOKEN: 'hf_wrong' } }))).toMatch(/answered 401/);
   });
 });
