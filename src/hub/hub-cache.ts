@@ -15,14 +15,17 @@ export class HubCacheFolder {
     this.root = join(cacheDir, `models--${repoId.replaceAll('/', '--')}`);
   }
 
+  /** `blobs/<etag>`. */
   blobPath(etag: string): string {
     return join(this.root, 'blobs', etag);
   }
 
+  /** `refs/<revision>` (a revision with slashes, `refs/pr/1`, nests). */
   refPath(revision: string): string {
     return join(this.root, 'refs', revision);
   }
 
+  /** `snapshots/<commit>`: the model directory the library reads. */
   snapshotDir(commit: string): string {
     return join(this.root, 'snapshots', commit);
   }

@@ -24,24 +24,29 @@ export class JsonFields {
     return readJsonFile(path, what);
   }
 
+  /** Throws `<file>: <field>: expected <expected>, got <got as JSON>`. */
   fail(field: string, expected: string, got: unknown): never {
     throw new TokenizerError(this.source, `${field}: expected ${expected}, got ${show(got)}`);
   }
 
+  /** A JSON object (not null, not an array). */
   object(value: unknown, field: string): Json {
     return value !== null && typeof value === 'object' && !Array.isArray(value)
       ? (value as Json)
       : this.fail(field, 'an object', value);
   }
 
+  /** A JSON array. */
   array(value: unknown, field: string): unknown[] {
     return Array.isArray(value) ? value : this.fail(field, 'an array', value);
   }
 
+  /** A string. */
   string(value: unknown, field: string): string {
     return typeof value === 'string' ? value : this.fail(field, 'a string', value);
   }
 
+  /** A number. */
   number(value: unknown, field: string): number {
     return typeof value === 'number' ? value : this.fail(field, 'a number', value);
   }
