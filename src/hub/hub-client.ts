@@ -104,6 +104,9 @@ export class HubClient {
       response = await this.request(id, url, { method: 'HEAD', redirect: 'manual', headers: this.headers({ 'accept-encoding': 'identity' }) });
     }
     if (response.status >= 400) throw this.refusal(id, url, response);
+    const answeredCommit = response.headers.get('x-repo-commit');
+    if (answeredCommit !== null && answeredCommit !== commit)
+      throw new HubError(`${describe(id)}: ${url} answered for commit ${answeredCommit}, expected ${commit}; run again`);
     const etag = plainEtag(response.headers.get('x-linked-etag') ?? response.headers.get('etag'));
     const size = Number(response.headers.get('x-linked-size') ?? response.headers.get('content-length') ?? NaN);
     if (etag === undefined || !Number.isInteger(size)) throw new HubError(`${describe(id)}: ${url}: expected ETag and size headers, got ${etag ?? 'no ETag'} and ${size}`);

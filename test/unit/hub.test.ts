@@ -160,6 +160,17 @@ describe('resolveModelPath', () => {
     expect(existsSync(join(settings.cache, 'models--org--tiny-bert', 'snapshots', COMMIT, 'model.safetensors'))).toBe(false);
   });
 
+  it('refuses a file the Hub serves from another commit than the one asked for', async () => {
+    server.claimedCommit = '9'.repeat(40);
+    try {
+      expect(await failure(resolveModelPath('org/tiny-bert', options()))).toBe(
+        `org/tiny-bert@main: ${endpoint}/org/tiny-bert/resolve/${COMMIT}/config.json answered for commit ${'9'.repeat(40)}, expected ${COMMIT}; run again`,
+      );
+    } finally {
+      server.claimedCommit = undefined;
+    }
+  });
+
   it('fetches only the shards model.safetensors.index.json lists', async () => {
     const settings = options();
     const dir = await resolveModelPath('sharded', settings);
