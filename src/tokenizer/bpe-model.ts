@@ -1,3 +1,4 @@
+import { BoundedCache } from './bounded-cache';
 import { TokenizerError } from './tokenizer-error';
 
 /** How a BPE model splits a word, as the `model` of a `tokenizer.json` (type `BPE`) sets it. */
@@ -21,7 +22,6 @@ export function byteToken(byte: number): string {
   return `<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`;
 }
 
-const WORD_CACHE_LIMIT = 100_000;
 const encoder = new TextEncoder();
 
 /**
@@ -40,7 +40,7 @@ export class BpeModel {
   private readonly bound: number;
   private readonly unkId: number | null;
   private readonly options: Required<BpeModelOptions>;
-  private readonly cache = new Map<string, readonly number[]>();
+  private readonly words = new BoundedCache((word) => this.split(word));
 
   constructor(
     private readonly vocabulary: ReadonlyMap<string, number>,
@@ -78,13 +78,7 @@ export class BpeModel {
 
   /** The ids of one pre-tokenized word. */
   tokenize(word: string): readonly number[] {
-    let ids = this.cache.get(word);
-    if (ids === undefined) {
-      ids = this.split(word);
-      if (this.cache.size >= WORD_CACHE_LIMIT) this.cache.clear();
-      this.cache.set(word, ids);
-    }
-    return ids;
+    return this.words.get(word);
   }
 
   private split(word: string): number[] {

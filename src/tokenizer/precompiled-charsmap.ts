@@ -1,9 +1,9 @@
+import { BoundedCache } from './bounded-cache';
 import { TokenizerError } from './tokenizer-error';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
-const CLUSTER_CACHE_LIMIT = 100_000;
 
 // A unit of the double-array trie (darts-clone's layout): bits 0-7 the label, bit 8 "has a leaf", bits 10-31 the
 // offset to the children (shifted 8 more when bit 9 is set); a leaf unit holds the value in bits 0-30 and has bit 31
@@ -25,7 +25,8 @@ const offset = (unit: number): number => (unit >>> 10) << ((unit & 0x200) >>> 6)
 export class PrecompiledCharsmap {
   private readonly trie: Uint32Array;
   private readonly replacements: Uint8Array;
-  private readonly clusters = new Map<string, string>();
+  /** Each grapheme cluster's replacement (a corpus has few distinct clusters). */
+  private readonly clusters = new BoundedCache((segment) => this.normalizeCluster(segment));
 
   constructor(bytes: Uint8Array, source: string) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -58,29 +59,23 @@ export class PrecompiledCharsmap {
       }
       if (pending >= 0) normalized += this.normalizeSegmented(text.slice(pending, index));
       pending = -1;
-      normalized += this.cluster(text[index] as string);
+      normalized += this.clusters.get(text[index] as string);
     }
     return pending >= 0 ? normalized + this.normalizeSegmented(text.slice(pending)) : normalized;
   }
 
   private normalizeSegmented(text: string): string {
     let normalized = '';
-    for (const { segment } of graphemes.segment(text)) normalized += this.cluster(segment);
+    for (const { segment } of graphemes.segment(text)) normalized += this.clusters.get(segment);
     return normalized;
   }
 
-  /** One grapheme cluster normalized, remembered (a corpus has few distinct clusters). */
-  private cluster(segment: string): string {
-    let normalized = this.clusters.get(segment);
-    if (normalized !== undefined) return normalized;
+  private normalizeCluster(segment: string): string {
     const bytes = encoder.encode(segment);
-    normalized = bytes.length < 6 ? this.lookUp(bytes) : undefined;
-    if (normalized === undefined) {
-      normalized = '';
-      for (const character of segment) normalized += this.lookUp(encoder.encode(character)) ?? character;
-    }
-    if (this.clusters.size >= CLUSTER_CACHE_LIMIT) this.clusters.clear();
-    this.clusters.set(segment, normalized);
+    const whole = bytes.length < 6 ? this.lookUp(bytes) : undefined;
+    if (whole !== undefined) return whole;
+    let normalized = '';
+    for (const character of segment) normalized += this.lookUp(encoder.encode(character)) ?? character;
     return normalized;
   }
 

@@ -1,10 +1,10 @@
+import { BoundedCache } from './bounded-cache';
 import { byteToken } from './bpe-model';
 import { TokenizerError } from './tokenizer-error';
 
 // SentencePiece gives an unknown character the lowest piece score minus this penalty, so that the best path takes
 // one only where no piece covers the character.
 const UNKNOWN_PENALTY = 10;
-const WORD_CACHE_LIMIT = 100_000;
 const encoder = new TextEncoder();
 
 /**
@@ -21,7 +21,7 @@ export class UnigramModel {
   private readonly ids = new Map<string, number>();
   private readonly longestPiece: number;
   private readonly unknownScore: number;
-  private readonly cache = new Map<string, readonly number[]>();
+  private readonly words = new BoundedCache((word) => this.split(word));
 
   constructor(
     private readonly pieces: ReadonlyArray<readonly [string, number]>,
@@ -40,13 +40,7 @@ export class UnigramModel {
 
   /** The ids of one pre-tokenized word. */
   tokenize(word: string): readonly number[] {
-    let ids = this.cache.get(word);
-    if (ids === undefined) {
-      ids = this.split(word);
-      if (this.cache.size >= WORD_CACHE_LIMIT) this.cache.clear();
-      this.cache.set(word, ids);
-    }
-    return ids;
+    return this.words.get(word);
   }
 
   /** Pieces of the best path, unknown runs fused into one string each. */

@@ -1,5 +1,6 @@
 import { readTextFile } from '../io/read-file';
 import { BasicTokenizer } from './basic-tokenizer';
+import { BoundedCache } from './bounded-cache';
 import { encodeBatchWith, finishEncoding, truncateForSpecialTokens, type TextInput } from './encoding';
 import type { EncodeOptions, Encoding, Tokenizer } from './tokenizer';
 import { TokenizerError } from './tokenizer-error';
@@ -26,8 +27,6 @@ export interface WordPieceTokenizerOptions {
 /** The special tokens every BERT WordPiece vocabulary holds; they are cut out of text wherever they occur. */
 export const BERT_SPECIAL_TOKENS = { pad: '[PAD]', unk: '[UNK]', cls: '[CLS]', sep: '[SEP]', mask: '[MASK]' } as const;
 
-// Distinct words in a corpus grow without bound; clearing the cache when full keeps memory flat at little cost.
-const WORD_CACHE_LIMIT = 100_000;
 
 function isCased(tokens: readonly string[]): boolean {
   const special = new Set<string>(Object.values(BERT_SPECIAL_TOKENS));
@@ -74,7 +73,7 @@ export class WordPieceTokenizer implements Tokenizer {
   private readonly basic: BasicTokenizer;
   /** No vocabulary entry is longer than this (UTF-16 units), which bounds the longest-match search. */
   private readonly longestToken: number;
-  private readonly wordCache = new Map<string, readonly number[]>();
+  private readonly words = new BoundedCache((word) => this.wordPiece(word));
 
   private constructor(
     private readonly tokens: readonly string[],
@@ -204,17 +203,7 @@ export class WordPieceTokenizer implements Tokenizer {
 
   private textIds(text: string): number[] {
     const ids: number[] = [];
-    for (const word of this.basic.split(text)) for (const id of this.wordIds(word)) ids.push(id);
-    return ids;
-  }
-
-  private wordIds(word: string): readonly number[] {
-    let ids = this.wordCache.get(word);
-    if (ids === undefined) {
-      ids = this.wordPiece(word);
-      if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-      this.wordCache.set(word, ids);
-    }
+    for (const word of this.basic.split(text)) for (const id of this.words.get(word)) ids.push(id);
     return ids;
   }
 
