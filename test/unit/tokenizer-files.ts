@@ -13,6 +13,11 @@ export function modelDir(files: Record<string, unknown>): string {
   return dir;
 }
 
+/** An `added_tokens` entry for a special token, as `tokenizers` saves it. */
+function specialToken(content: string, id: number, lstrip = false): unknown {
+  return { id, content, single_word: false, lstrip, rstrip: false, normalized: false, special: true };
+}
+
 /** RoBERTa's special tokens, ids 0 to 4 as in roberta-base (`<mask>` comes last there; here it is id 4). */
 export const ROBERTA_SPECIALS = ['<s>', '<pad>', '</s>', '<unk>', '<mask>'];
 /** Merges in rank order: `h i` outranks `Ġ h`, so ` hi` becomes `Ġ` + `hi`, never `Ġh` + `i` = `Ġhi`. */
@@ -31,20 +36,11 @@ export function byteLevelVocabulary(): Record<string, number> {
 
 /** A RoBERTa `tokenizer.json` over `byteLevelVocabulary()`. */
 export function robertaTokenizerJson(addPrefixSpace = false): Record<string, unknown> {
-  const added = (content: string, id: number, lstrip = false): unknown => ({
-    id,
-    content,
-    single_word: false,
-    lstrip,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: ROBERTA_SPECIALS.map((token, id) => added(token, id, token === '<mask>')),
+    added_tokens: ROBERTA_SPECIALS.map((token, id) => specialToken(token, id, token === '<mask>')),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: true, use_regex: true },
     post_processor: { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0], trim_offsets: true, add_prefix_space: addPrefixSpace },
@@ -85,15 +81,8 @@ export const UNIGRAM_PIECES: Array<[string, number]> = [
 
 /** An XLM-R-style unigram `tokenizer.json` over `UNIGRAM_PIECES`; `patch` replaces top-level members. */
 export function unigramTokenizerJson(patch: Record<string, unknown> = {}, byteFallback = false): Record<string, unknown> {
-  const added = (content: string, lstrip = false): unknown => ({
-    id: UNIGRAM_PIECES.findIndex(([piece]) => piece === content),
-    content,
-    single_word: false,
-    lstrip,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
+  const added = (content: string, lstrip = false): unknown =>
+    specialToken(content, UNIGRAM_PIECES.findIndex(([piece]) => piece === content), lstrip);
   const special = (id: string): unknown => ({ SpecialToken: { id, type_id: 0 } });
   const sequence = (id: string): unknown => ({ Sequence: { id, type_id: 0 } });
   return {
