@@ -5,7 +5,7 @@ import type { AddedToken } from './added-tokens';
 import { BpeModel } from './bpe-model';
 import { JsonFields, type Json } from './json-fields';
 import { PipelineTokenizer } from './pipeline-tokenizer';
-import { configToken, padTokenId, pipelineFromJson } from './pipeline-from-json';
+import { configToken, padTokenId, pipelineFromJson, readVocabulary } from './pipeline-from-json';
 import { NO_SPECIAL_TOKENS, robertaProcessing } from './post-processor';
 import { readPreTokenizer } from './pre-tokenizers';
 import { wordPieceFromJson } from './read-tokenizer-json';
@@ -33,20 +33,27 @@ function wordPieceOptions(config: Json, fields: JsonFields): WordPieceTokenizerO
   return options;
 }
 
+/** RoBERTa's special tokens, which `tokenizer_config.json` may rename. */
+const ROBERTA_SPECIAL_TOKENS = {
+  bos_token: '<s>',
+  eos_token: '</s>',
+  unk_token: '<unk>',
+  sep_token: '</s>',
+  cls_token: '<s>',
+  pad_token: '<pad>',
+  mask_token: '<mask>',
+} as const;
+
 /**
  * A legacy byte-level BPE tokenizer (`vocab.json` + `merges.txt`, as RoBERTa and GPT-2 checkpoints ship them): GPT-2
  * pre-tokenization with `add_prefix_space` from `tokenizer_config.json` (default false), RoBERTa's `<s> a </s></s>
- * b </s>` when the vocabulary holds the `bos_token`/`eos_token` (default `<s>`, `</s>`), the special tokens cut out
- * of the text and `<mask>` taking the space before it.
+ * b </s>` when the vocabulary holds the `cls_token` and `sep_token` (default `<s>`, `</s>`), the special tokens cut
+ * out of the text and `<mask>` taking the space before it.
  */
 function byteLevelBpe(dir: string, config: Json, configFields: JsonFields): PipelineTokenizer {
   const vocabPath = join(dir, 'vocab.json');
   const vocabFields = new JsonFields(vocabPath);
-  const vocabulary = new Map<string, number>();
-  for (const [token, id] of Object.entries(vocabFields.object(JsonFields.parse(vocabPath, 'a byte-level BPE vocab.json'), '(root)'))) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) vocabFields.fail(`["${token}"]`, 'a token id', id);
-    vocabulary.set(token, id as number);
-  }
+  const vocabulary = readVocabulary(JsonFields.parse(vocabPath, 'a byte-level BPE vocab.json'), vocabFields, '(root)');
   const mergesPath = join(dir, 'merges.txt');
   const lines = readTextFile(mergesPath).split(/\r?\n/);
   const merges = lines.flatMap((line, index): Array<[string, string]> => {
@@ -55,18 +62,17 @@ function byteLevelBpe(dir: string, config: Json, configFields: JsonFields): Pipe
     if (pair.length !== 2) throw new TokenizerError(mergesPath, `line ${index + 1}: expected two tokens separated by a space, got ${JSON.stringify(line)}`);
     return [pair as [string, string]];
   });
-  const special = (key: string, fallback: string): string => configToken(config, key) ?? fallback;
-  const unk = special('unk_token', '<unk>');
+  const special = (key: keyof typeof ROBERTA_SPECIAL_TOKENS): string => configToken(config, key) ?? ROBERTA_SPECIAL_TOKENS[key];
+  const unk = special('unk_token');
   const model = new BpeModel(vocabulary, merges, mergesPath, { unkToken: vocabulary.has(unk) ? unk : null });
   const tokens: string[] = [];
   for (const [token, id] of vocabulary) tokens[id] = token;
-  const mask = special('mask_token', '<mask>');
-  const addedTokens: AddedToken[] = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'cls_token', 'pad_token', 'mask_token'].flatMap((key) => {
-    const content = configToken(config, key) ?? { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', sep_token: '</s>', cls_token: '<s>', pad_token: '<pad>', mask_token: mask }[key] ?? '';
+  const addedTokens = (Object.keys(ROBERTA_SPECIAL_TOKENS) as Array<keyof typeof ROBERTA_SPECIAL_TOKENS>).flatMap((key): AddedToken[] => {
+    const content = special(key);
     const id = vocabulary.get(content);
-    return id === undefined ? [] : [{ id, content, singleWord: false, lstrip: content === mask, rstrip: false, normalized: false }];
+    return id === undefined ? [] : [{ id, content, singleWord: false, lstrip: key === 'mask_token', rstrip: false, normalized: false }];
   });
-  const [cls, sep] = [vocabulary.get(special('cls_token', '<s>')), vocabulary.get(special('sep_token', '</s>'))];
+  const [cls, sep] = [vocabulary.get(special('cls_token')), vocabulary.get(special('sep_token'))];
   const addPrefixSpace = configFields.flag(config.add_prefix_space, 'add_prefix_space', false);
   return new PipelineTokenizer({
     normalize: (text) => text,

@@ -47,11 +47,11 @@ function readAddedTokens(value: unknown, fields: JsonFields): AddedToken[] {
   });
 }
 
-/** `vocab` of a BPE model: token to id, ids as given. */
-function readVocabulary(value: unknown, fields: JsonFields): Map<string, number> {
+/** A BPE vocabulary (`model.vocab`, or a whole `vocab.json`): token to id, ids as given. */
+export function readVocabulary(value: unknown, fields: JsonFields, field = 'model.vocab'): Map<string, number> {
   const vocabulary = new Map<string, number>();
-  for (const [token, id] of Object.entries(fields.object(value, 'model.vocab'))) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fields.fail(`model.vocab["${token}"]`, 'a token id', id);
+  for (const [token, id] of Object.entries(fields.object(value, field))) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fields.fail(`${field}["${token}"]`, 'a token id', id);
     vocabulary.set(token, id);
   }
   return vocabulary;
