@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BertModel } from '../../src/backbone/bert-model';
-import { COMMANDS } from '../../src/cli/main';
+import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
 import { HubServer } from '../unit/fixtures/hub-server';
 
@@ -16,7 +16,7 @@ const REPO = 'google-bert/bert-base-uncased';
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runProgram(COMMANDS, argv, { out: (text) => (out += text), err: (text) => (err += text) });
+  const code = await runProgram(BUILTIN_MODULES, argv, { out: (text) => (out += text), err: (text) => (err += text) });
   return { code, out, err };
 }
 
