@@ -23,7 +23,7 @@ import { evaluateTask, logitsOf, recordEnvironment, type ExtractionRunOptions, t
 import { TaskSampler, type SamplerKind } from './task-sampler';
 
 /** Tokenizer files copied beside the tuned backbone, so that `<run>/backbone` is a complete model directory. */
-const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 /** One MT-A micro-batch: a batch of one task's training examples. */
 export interface TaskBatch {
