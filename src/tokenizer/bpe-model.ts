@@ -56,7 +56,10 @@ export class BpeModel {
       endOfWordSuffix: options.endOfWordSuffix ?? null,
       ignoreMerges: options.ignoreMerges ?? false,
     };
-    this.bound = Math.max(0, ...vocabulary.values()) + 1;
+    // A loop, not Math.max(...ids): a spread of a 250,000-entry vocabulary overflows the call stack.
+    let largest = 0;
+    for (const id of vocabulary.values()) largest = Math.max(largest, id);
+    this.bound = largest + 1;
     const { unkToken, continuingSubwordPrefix } = this.options;
     this.unkId = unkToken === null ? null : (vocabulary.get(unkToken) ?? null);
     if (unkToken !== null && this.unkId === null)

@@ -3,6 +3,7 @@
 // algorithm's definition.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BpeModel } from '../../src/tokenizer/bpe-model';
 import { JsonFields } from '../../src/tokenizer/json-fields';
 import { loadTokenizer } from '../../src/tokenizer/load-tokenizer';
 import { readNormalizer } from '../../src/tokenizer/normalizers';
@@ -110,6 +111,12 @@ describe('byte-level BPE (RoBERTa tokenizer.json)', () => {
     expect(await refusal({ ...files, 'merges.txt': 'h i\nh i x\n' }, 'merges.txt')).toBe(
       'line 2: expected two tokens separated by a space, got "h i x"',
     );
+  });
+
+  it('takes a vocabulary of 300,000 entries', () => {
+    const vocabulary = new Map<string, number>(Array.from({ length: 300_000 }, (_, id) => [`t${id}`, id]));
+    vocabulary.set('a', 300_000).set('b', 300_001).set('ab', 300_002);
+    expect(new BpeModel(vocabulary, [['a', 'b']], 'big').tokenize('ab')).toEqual([300_002]);
   });
 
   it('falls back to <0xAB> byte tokens, and fuses unknown characters, where the model says so', async () => {
