@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { BertModel } from '../../src/backbone/bert-model';
 import { BUILTIN_MODULES } from '../../bin/adapterfusion';
 import { runProgram } from '../../src/cli/program';
-import { HubServer } from '../unit/fixtures/hub-server';
+import { HubServer } from '../hub-server';
 
 const ROOT = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'af-models-docs-'));

@@ -8,7 +8,7 @@ import { HubError } from '../../src/hub/hub-error';
 import { parseHubId } from '../../src/hub/hub-id';
 import { resolveModelPath, type ResolveModelOptions } from '../../src/hub/resolve-model-path';
 import { loadTokenizer } from '../../src/tokenizer/load-tokenizer';
-import { gitHash, HubServer, sha256, type FixtureRepo } from '../integration/fixtures/hub-server';
+import { gitHash, HubServer, sha256, type FixtureRepo } from '../hub-server';
 import { unigramTokenizerJson } from './tokenizer-files';
 
 const COMMIT = 'a'.repeat(40);
