@@ -17,6 +17,7 @@ export * from './demo';
 export * from './demo-tasks';
 export * from './experiment-config';
 export * from './experiment-runner';
+export * from './explorer-data';
 export * from './fusion-config';
 export * from './fusion-layer';
 export * from './fusion-model';
