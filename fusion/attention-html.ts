@@ -1,4 +1,4 @@
-import { siteLabel, type AttentionGroup, type AttentionReport, type TokenAttention } from './attention-report';
+import { signed, siteLabel, type AttentionGroup, type AttentionReport, type TokenAttention } from './attention-report';
 import type { ExplorerData, TrainingLog } from './explorer-data';
 
 const CELL = { width: 64, height: 26 };
@@ -130,10 +130,6 @@ function ablationSvg(adapters: readonly string[], ablation: NonNullable<Attentio
   });
   const width = zero + half + 10;
   return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escape(`${metric} change with each adapter masked`)}" width="${width}" height="${changes.length * row + 4}" viewBox="0 0 ${width} ${changes.length * row + 4}">${parts.join('')}</svg>`;
-}
-
-function signed(value: number): string {
-  return `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(4)}`;
 }
 
 /** Per token and adapter, the mean weight over the sites. */

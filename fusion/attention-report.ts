@@ -232,6 +232,7 @@ export function attentionTable(report: AttentionReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function signed(value: number): string {
+/** A change with its sign, to 4 decimals: `+0.0100`, `-0.1300`. */
+export function signed(value: number): string {
   return `${value >= 0 ? '+' : ''}${value.toFixed(4)}`;
 }
