@@ -276,7 +276,7 @@ th:first-child, td:first-child { text-align: left; }
  * view. It defines `enhanceExplorer(root, data)` and runs it on the page's embedded data (`#explorer-data`) if any.
  */
 export const EXPLORER_SCRIPT = `
-${colour.toString()}
+var colour = ${colour.toString()}; // as an expression: a bundler may have renamed the function
 function enhanceExplorer(root, data) {
   var tip = document.getElementById('explorer-tip');
   if (!tip) {

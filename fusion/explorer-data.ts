@@ -53,3 +53,60 @@ export function trainingLogFiles(target: string): { metrics: string; attention: 
   return { metrics: `fuse-${target}.jsonl`, attention: `fuse-attention-${target}.jsonl` };
 }
 
+
+/** A file as the explorer reads it: a browser `File` qualifies, and so does anything with a name and its text. */
+export interface NamedText {
+  name: string;
+  text(): Promise<string>;
+}
+
+/** What `explorerDataFromFiles` made of a set of files. */
+export interface OpenedFiles {
+  data: ExplorerData;
+  /** Names of the files that are none of the explorer's (weights, configs, …), left unread. */
+  ignored: string[];
+}
+
+/** The fields an `attention.json` must have for the explorer to show it. */
+function checkReport(value: unknown, file: string): AttentionReport {
+  const report = value as Partial<AttentionReport> | null;
+  const missing = ['target', 'adapters', 'all'].filter((key) => report === null || typeof report !== 'object' || !(key in report));
+  if (missing.length) throw new Error(`${file}: expected a report written by "adapterfusion inspect", but it has no ${missing.join(', ')}`);
+  return report as AttentionReport;
+}
+
+/**
+ * The explorer's data from the files of a run directory, as a browser hands them over (file input, drag and drop):
+ * each `attention.json`, and the fusion logs `fuse-<target>.jsonl` and `fuse-attention-<target>.jsonl`; other files
+ * are ignored unread. Errors name the file.
+ *
+ * @example
+ * const { data, ignored } = await explorerDataFromFiles([...input.files]);
+ */
+export async function explorerDataFromFiles(files: readonly NamedText[]): Promise<OpenedFiles> {
+  const reports = new Map<string, AttentionReport>();
+  const training: Record<string, TrainingLog> = {};
+  const log = (target: string) => (training[target] ??= { metrics: [], attention: [] });
+  const ignored: string[] = [];
+  for (const file of files) {
+    const attention = /^fuse-attention-(.+)\.jsonl$/.exec(file.name);
+    const metrics = /^fuse-(.+)\.jsonl$/.exec(file.name);
+    if (file.name === 'attention.json') {
+      let value: unknown;
+      try {
+        value = JSON.parse(await file.text());
+      } catch (error) {
+        throw new Error(`${file.name}: expected JSON (${(error as Error).message})`);
+      }
+      const report = checkReport(value, file.name);
+      reports.set(report.target, report);
+    } else if (attention?.[1]) {
+      log(attention[1]).attention = parseStepLines<AttentionSnapshot>(await file.text(), file.name);
+    } else if (metrics?.[1]) {
+      log(metrics[1]).metrics = parseStepLines<MetricsPoint>(await file.text(), file.name);
+    } else {
+      ignored.push(file.name);
+    }
+  }
+  return { data: { reports: [...reports.values()], training }, ignored };
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AttentionRecorder } from '../../fusion/attention-recorder';
 import { attentionHtml } from '../../fusion/attention-html';
 import { attentionCsv, attentionTable, AttentionAggregator, type AttentionReport } from '../../fusion/attention-report';
-import { parseStepLines } from '../../fusion/explorer-data';
+import { explorerDataFromFiles, parseStepLines } from '../../fusion/explorer-data';
 
 describe('AttentionAggregator', () => {
   it('averages over non-padding tokens, overall, per class and per example', () => {
@@ -149,5 +149,27 @@ describe('AttentionRecorder', () => {
     expect(sites[3]?.perToken?.[0]?.[1]?.[0]).toBeCloseTo(0.5, 6);
     expect(sites[2]?.sums[1]).toEqual([0.5, 0.5]);
     expect(sites[3]?.tokens).toEqual([2, 1, 2, 2]);
+  });
+});
+
+describe('explorerDataFromFiles', () => {
+  const file = (name: string, text: string) => ({ name, text: async () => text });
+
+  it("reads a run directory's reports and fusion logs, and leaves other files unread", async () => {
+    const report: AttentionReport = { target: 'rte', fusion: 'a,b', split: 'dev', adapters: ['a', 'b'], temperature: 1, all: { key: 'all', examples: 1, tokens: 3, sites: [], overall: [0.4, 0.6] } };
+    const unread = { name: 'adapter_model.safetensors', text: async () => { throw new Error('read'); } };
+    const { data, ignored } = await explorerDataFromFiles([
+      file('attention.json', JSON.stringify(report)),
+      file('fuse-rte.jsonl', '{"step":1,"loss":0.5}\n'),
+      file('fuse-attention-rte.jsonl', '{"step":1,"sites":[],"overall":[0.4,0.6]}\n'),
+      unread,
+    ]);
+    expect(data).toEqual({ reports: [report], training: { rte: { metrics: [{ step: 1, loss: 0.5 }], attention: [{ step: 1, sites: [], overall: [0.4, 0.6] }] } } });
+    expect(ignored).toEqual(['adapter_model.safetensors']);
+  });
+
+  it('names a file that is not a report', async () => {
+    await expect(explorerDataFromFiles([file('attention.json', '{"target":"rte"}')])).rejects.toThrow('attention.json: expected a report written by "adapterfusion inspect", but it has no adapters, all');
+    await expect(explorerDataFromFiles([file('attention.json', '{')])).rejects.toThrow('attention.json: expected JSON (');
   });
 });
