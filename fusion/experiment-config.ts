@@ -1,5 +1,5 @@
 import { Transform, Type } from 'class-transformer';
-import { ArrayUnique, IsArray, IsBoolean, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { ArrayUnique, IsArray, IsBoolean, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
 import { ExtractionConfig } from '../src/index';
 import { FusionSetup } from './fusion-config';
 
@@ -26,6 +26,10 @@ export class InspectRecipe {
   /** Also measure the dev metric with each adapter masked in turn. */
   @IsBoolean()
   ablate = false;
+
+  /** Also keep the first this many examples' attention token by token (the explorer's token view). */
+  @IsOptional() @IsInt() @Min(1)
+  tokens?: number;
 }
 
 /** A recipe's training seed is the experiment's unless the recipe's `training` sets one. */

@@ -51,6 +51,7 @@ export function fusionStageConfig(config: ExperimentConfig, recipe: FusionRecipe
     modules: config.modules,
     ...(maxExamples === undefined ? {} : { maxExamples }),
     ...(task?.skipBadLines === undefined ? {} : { skipBadLines: task.skipBadLines }),
+    ...(recipe.logAttentionEvery === undefined ? {} : { logAttentionEvery: recipe.logAttentionEvery }),
   });
 }
 
@@ -94,6 +95,7 @@ export async function runExperiment(container: Container, config: ExperimentConf
     split: config.inspect.split,
     perClass: config.inspect.perClass,
     ablate: config.inspect.ablate,
+    ...(config.inspect.tokens === undefined ? {} : { tokens: config.inspect.tokens }),
     log,
   });
   return { runDir, extraction, fusions, report };

@@ -67,6 +67,7 @@ describe.skipIf(!HAS_CHROMIUM)('the web app in chromium', () => {
     await expect.poll(() => page.textContent('#explorer-tip')).toBe(`mnli · plot: ${rte?.tokens?.[1]?.sites[0]?.weights[2]?.[0]}`);
     expect(await page.locator('[data-view="training"] .cell').count()).toBeGreaterThan(60);
     await page.mouse.move(0, 0);
+    await page.evaluate('window.scrollTo(0, 0)');
     const png = await page.screenshot({ path: join(SCREENSHOTS, 'web-app.png') });
     expect(await distinctColours(page, png)).toBeGreaterThan(20);
     expect(errors).toEqual([]);
