@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   backboneForAdapters,
@@ -7,6 +7,7 @@ import {
   makeBatches,
   predictWithModel,
   readTaskSplit,
+  readTextFile,
   fusionStageKey,
   RunDirectory,
   scorePredictions,
@@ -79,7 +80,7 @@ export function readTrainingLog(run: RunDirectory, target: string): TrainingLog 
   const files = trainingLogFiles(target);
   const read = <T extends { step: number }>(name: string): T[] => {
     const file = join(run.root, 'metrics', name);
-    return existsSync(file) ? parseStepLines<T>(readFileSync(file, 'utf8'), file) : [];
+    return existsSync(file) ? parseStepLines<T>(readTextFile(file), file) : [];
   };
   return { metrics: read<MetricsPoint>(files.metrics), attention: read<AttentionSnapshot>(files.attention) };
 }
