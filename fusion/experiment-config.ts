@@ -1,5 +1,5 @@
 import { Transform, Type } from 'class-transformer';
-import { ArrayUnique, IsArray, IsBoolean, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
+import { ArrayUnique, IsArray, IsBoolean, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { ExtractionConfig } from '../src/index';
 import { FusionSetup } from './fusion-config';
 
@@ -28,7 +28,7 @@ export class InspectRecipe {
   ablate = false;
 
   /** Also keep the first this many examples' attention token by token (the explorer's token view). */
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional() @IsInt() @Min(1) @Max(10_000)
   tokens?: number;
 }
 

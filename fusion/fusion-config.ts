@@ -57,7 +57,7 @@ export class FusionSetup {
    * adapter) in `<run>/metrics/fuse-attention-<target>.jsonl`, for the explorer's attention-over-training view. Off by
    * default: a recording evaluation runs every token through the last layer.
    */
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
   logAttentionEvery?: number;
 }
 
