@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   backboneForAdapters,
@@ -6,20 +7,24 @@ import {
   makeBatches,
   predictWithModel,
   readTaskSplit,
+  readTextFile,
   fusionStageKey,
   RunDirectory,
   scorePredictions,
   writeFileAtomic,
   writeJsonAtomic,
+  WordPieceTokenizer,
   type Batch,
   type HeadSpec,
   type StageRecord,
   type TaskRegistry,
+  type Tokenizer,
 } from '../src/index';
 import { loadFusionBundle } from './adapter-fusion-loader';
 import { attentionHtml } from './attention-html';
-import { AttentionRecorder } from './attention-recorder';
-import { AttentionAggregator, attentionCsv, attentionTable, type AttentionReport } from './attention-report';
+import { AttentionRecorder, type SiteAttention } from './attention-recorder';
+import { AttentionAggregator, attentionCsv, attentionTable, type AttentionReport, type TokenAttention } from './attention-report';
+import { parseStepLines, trainingLogFiles, type AttentionSnapshot, type MetricsPoint, type TrainingLog } from './explorer-data';
 import type { FusionStageRecord } from './fusion-stage';
 import { evaluateBatches, type FusionModel } from './fusion-model';
 
@@ -43,6 +48,8 @@ export interface InspectRequest {
   perClass?: boolean;
   /** Also report every example. */
   perExample?: boolean;
+  /** Also keep the attention of the first this many examples token by token (the explorer's token view). */
+  tokens?: number;
   /** Also measure the dev metric with each adapter masked in turn. */
   ablate?: boolean;
   /** Softmax temperature (default: the one the fusion was saved with, 1 unless its temperature schedule was on). */
@@ -68,10 +75,50 @@ export function fusionModules(runDir: string, targets: readonly string[]): strin
   return [...new Set(modules)];
 }
 
+/** The training logs of a target's fusion in a run directory (empty where the run has none). */
+export function readTrainingLog(run: RunDirectory, target: string): TrainingLog {
+  const files = trainingLogFiles(target);
+  const read = <T extends { step: number }>(name: string): T[] => {
+    const file = join(run.root, 'metrics', name);
+    return existsSync(file) ? parseStepLines<T>(readTextFile(file), file) : [];
+  };
+  return { metrics: read<MetricsPoint>(files.metrics), attention: read<AttentionSnapshot>(files.attention) };
+}
+
+/** A tokenizer's spelling of token ids (ids as numbers where it has no vocabulary to spell them). */
+function spell(tokenizer: Tokenizer, ids: readonly number[]): string[] {
+  return tokenizer instanceof WordPieceTokenizer ? tokenizer.convertIdsToTokens(ids) : ids.map(String);
+}
+
+/**
+ * The token view of the rows whose per-token weights a bounded recorder kept: `sites` holds each batch's sites in the
+ * order they ran, `perBatch` of them per batch.
+ */
+function tokenAttention(batches: readonly Batch[], sites: readonly SiteAttention[], perBatch: number, tokenizer: Tokenizer, label: (batch: Batch, i: number) => string | undefined): TokenAttention[] {
+  const views: TokenAttention[] = [];
+  batches.forEach((batch, b) => {
+    const batchSites = sites.slice(b * perBatch, (b + 1) * perBatch);
+    const rows = batchSites[0]?.perToken?.length ?? 0;
+    const rowsPerExample = batch.inputIds.length / batch.ids.length;
+    for (let row = 0; row < rows; row++) {
+      const example = Math.floor(row / rowsPerExample);
+      const real = (batch.attentionMask[row] ?? []).flatMap((on, t) => (on ? [t] : []));
+      const exampleLabel = label(batch, example);
+      views.push({
+        id: `${batch.ids[example] ?? row}${rowsPerExample > 1 ? ` choice ${row % rowsPerExample}` : ''}`,
+        ...(exampleLabel === undefined ? {} : { label: exampleLabel }),
+        tokens: spell(tokenizer, real.map((t) => batch.inputIds[row]?.[t] ?? 0)),
+        sites: batchSites.map((site) => ({ layer: site.layer, location: site.location, weights: real.map((t) => site.perToken?.[row]?.[t] ?? []) })),
+      });
+    }
+  });
+  return views;
+}
+
 /**
  * Runs each trained fusion of a run over a split in inference mode (`adapterfusion inspect`), records its attention,
- * and writes `attention.json`, `attention.csv` and a self-contained `attention.html` per target (plus a target ×
- * adapter page for several targets). The registry must hold every target's task: load the modules its fusion was
+ * and writes `attention.json`, `attention.csv` and a self-contained `attention.html` explorer per target (plus a
+ * target × adapter page for several targets), with the fusion's training curves from the run's metrics logs. The registry must hold every target's task: load the modules its fusion was
  * trained with (`fusionModules`) into the container first.
  *
  * @example
@@ -103,13 +150,14 @@ export class AttentionInspector {
       files.push(file);
     };
     const outRoot = request.outDir ?? join(run.root, 'reports');
+    const training = Object.fromEntries(reports.map((report) => [report.target, readTrainingLog(run, report.target)]));
     for (const report of reports) {
       const dir = join(outRoot, report.target);
       write(join(dir, 'attention.json'), report);
       write(join(dir, 'attention.csv'), attentionCsv(report));
-      write(join(dir, 'attention.html'), attentionHtml([report]));
+      write(join(dir, 'attention.html'), attentionHtml({ reports: [report], training: { [report.target]: training[report.target] as TrainingLog } }));
     }
-    if (reports.length > 1) write(join(outRoot, 'attention.html'), attentionHtml(reports));
+    if (reports.length > 1) write(join(outRoot, 'attention.html'), attentionHtml({ reports, training }));
     return { files, table: reports.map(attentionTable).join('\n') };
   }
 
@@ -136,15 +184,16 @@ export class AttentionInspector {
         const perClass = request.perClass === true && (plugin.head.type === 'classification' || plugin.head.type === 'multiple-choice');
         if (request.perClass && !perClass) log(`inspect ${target}: per-class attention needs a classification or multiple-choice task; "${target}" is ${plugin.head.type}`);
         const aggregator = new AttentionAggregator(fusion.adapterNames, { perClass, perExample: request.perExample === true });
-        const recorder = new AttentionRecorder();
+        const recorder = new AttentionRecorder(request.tokens ? { perToken: request.tokens } : {});
         log(`inspect ${target}: fusion ${fusion.name} over ${examples.length} ${split} examples (temperature ${temperature})`);
         const predicted = await predictWithModel({ backbone, head, hook: fusion.hook({ temperature, recorder }) }, batches, false);
         // The recorder holds every site of every batch, in the order they ran.
         const sites = await recorder.take();
+        const label = (batch: Batch, i: number) => className(plugin.head, batch.labels?.[i]);
         batches.forEach((batch, b) => {
           const examples = batch.ids.map((id, i) => {
-            const label = className(plugin.head, batch.labels?.[i]);
-            return label === undefined ? { id } : { id, label };
+            const gold = label(batch, i);
+            return gold === undefined ? { id } : { id, label: gold };
           });
           aggregator.add(sites.slice(b * fusion.sites.length, (b + 1) * fusion.sites.length), examples);
         });
@@ -160,6 +209,7 @@ export class AttentionInspector {
           ...(metrics ? { metrics } : {}),
           ...(perClass ? { perClass: aggregator.perClass() } : {}),
           ...(request.perExample ? { perExample: aggregator.perExample() } : {}),
+          ...(request.tokens ? { tokens: tokenAttention(batches, sites, fusion.sites.length, tokenizer, label) } : {}),
         };
         if (request.ablate) {
           if (!metrics) throw new Error(`inspect ${target}: --ablate needs gold labels, and the ${split} split has none`);

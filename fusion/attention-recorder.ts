@@ -9,7 +9,10 @@ export interface SiteAttention {
   sums: number[][];
   /** Per batch row, the number of non-padding tokens. [rows] */
   tokens: number[];
-  /** Per batch row and token, the raw weights, padding included (only when recording tokens). [rows][T][N] */
+  /**
+   * Per batch row and token, the raw weights, padding included (only when recording tokens; with a bound, only the
+   * site's first rows overall, so later batches may have fewer rows here than in `sums`, or none). [rows][T][N]
+   */
   perToken?: number[][][];
 }
 
@@ -35,8 +38,14 @@ interface PendingSite {
  */
 export class AttentionRecorder {
   private pending: PendingSite[] = [];
+  /** Per site, the rows whose per-token weights were kept so far. */
+  private readonly tokenRows = new Map<string, number>();
 
-  constructor(private readonly options: { perToken?: boolean } = {}) {}
+  /**
+   * @param options.perToken also keep per-token weights: `true` for every row, or a number to keep only each site's
+   *   first that many rows (across batches), so memory stays bounded however long the split.
+   */
+  constructor(private readonly options: { perToken?: boolean | number } = {}) {}
 
   /** Keeps one site's attention. probabilities (B, T, N), attentionMask (B, T) with 1 on real tokens. */
   record(layer: number, location: SublayerLocation, probabilities: tf.Tensor3D, attentionMask: tf.Tensor2D): void {
@@ -44,14 +53,27 @@ export class AttentionRecorder {
       const mask = tf.cast(attentionMask, 'float32'); // (B, T)
       return [tf.sum(tf.mul(probabilities, tf.expandDims(mask, 2)), 1), tf.sum(mask, 1)]; // (B, N), (B)
     });
+    const perToken = this.perTokenRows(`${layer}/${location}`, probabilities);
     // Kept past the forward pass's tidy; `take` disposes them.
     this.pending.push({
       layer,
       location,
       sums: tf.keep(sums as tf.Tensor2D),
       tokens: tf.keep(tokens as tf.Tensor1D),
-      ...(this.options.perToken ? { perToken: tf.keep(tf.clone(probabilities)) } : {}),
+      ...(perToken ? { perToken } : {}),
     });
+  }
+
+  /** The rows of `probabilities` (B, T, N) whose per-token weights this site still keeps, if any, kept for `take`. */
+  private perTokenRows(site: string, probabilities: tf.Tensor3D): tf.Tensor3D | undefined {
+    const { perToken } = this.options;
+    if (perToken === undefined || perToken === false) return undefined;
+    if (perToken === true) return tf.keep(tf.clone(probabilities));
+    const kept = this.tokenRows.get(site) ?? 0;
+    const rows = Math.min(probabilities.shape[0], perToken - kept);
+    if (rows <= 0) return undefined;
+    this.tokenRows.set(site, kept + rows);
+    return tf.keep(tf.slice(probabilities, 0, rows));
   }
 
   /** Everything recorded since the last call, in the order the sites ran; the recorder starts empty again. */

@@ -36,6 +36,17 @@ export interface AblationResult {
   withoutAdapter: number[];
 }
 
+/** One example's fusion attention token by token (`inspect --tokens N`): the explorer's token view. */
+export interface TokenAttention {
+  /** Example id (with ` choice k` for each choice of a multiple-choice example). */
+  id: string;
+  label?: string;
+  /** The example's non-padding tokens, as the tokenizer spells them. */
+  tokens: string[];
+  /** Per site, per token and adapter, the attention weight. [sites][tokens][N] */
+  sites: { layer: number; location: SublayerLocation; weights: number[][] }[];
+}
+
 /** Which adapters a fusion attends to, layer by layer: what `adapterfusion inspect` writes. */
 export interface AttentionReport {
   target: string;
@@ -50,6 +61,8 @@ export interface AttentionReport {
   all: AttentionGroup;
   perClass?: AttentionGroup[];
   perExample?: AttentionGroup[];
+  /** The first examples' attention per token, when asked. */
+  tokens?: TokenAttention[];
   ablation?: AblationResult;
 }
 
@@ -219,6 +232,7 @@ export function attentionTable(report: AttentionReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function signed(value: number): string {
+/** A change with its sign, to 4 decimals: `+0.0100`, `-0.1300`. */
+export function signed(value: number): string {
   return `${value >= 0 ? '+' : ''}${value.toFixed(4)}`;
 }

@@ -34,8 +34,8 @@ export const DEMO_RECIPE: DemoRecipe = {
     seed: 7,
     adapter: { preset: 'seq_bn', reductionFactor: 4 },
     training: { learningRate: 1e-2, epochs: 6, batchSize: 32, earlyStoppingPatience: 2 },
-    fusions: [{ target: review, adapters: [sentiment, topic, filler, review], training: { learningRate: 3e-3, epochs: 15, batchSize: 16 } }],
-    inspect: { split: 'dev', perClass: true, ablate: true },
+    fusions: [{ target: review, adapters: [sentiment, topic, filler, review], logAttentionEvery: 1, training: { learningRate: 3e-3, epochs: 15, batchSize: 16 } }],
+    inspect: { split: 'dev', perClass: true, ablate: true, tokens: 8 },
   },
 };
 

@@ -27,6 +27,10 @@ export class InspectRecipe {
   /** Also measure the dev metric with each adapter masked in turn. */
   @IsBoolean()
   ablate = false;
+
+  /** Also keep the first this many examples' attention token by token (the explorer's token view). */
+  @IsOptional() @IsInt() @Min(1) @Max(10_000)
+  tokens?: number;
 }
 
 /** Recipes whose training seed is the experiment's (their `training` names none): with `seeds`, it follows each seed. */

@@ -54,6 +54,7 @@ export function fusionStageConfig(config: ExperimentConfig, recipe: FusionRecipe
     modules: config.modules,
     ...(maxExamples === undefined ? {} : { maxExamples }),
     ...(task?.skipBadLines === undefined ? {} : { skipBadLines: task.skipBadLines }),
+    ...(recipe.logAttentionEvery === undefined ? {} : { logAttentionEvery: recipe.logAttentionEvery }),
   });
 }
 
@@ -97,7 +98,7 @@ export function experimentStages(container: Container, config: ExperimentConfig,
     extract: (tasks) => extract.run(tasks === undefined || config.mode === 'mt-a' ? config : Object.assign(new ExperimentConfig(), config, { tasks: config.tasks.filter((task) => tasks.includes(task.id)) }), context),
     fuse: (index) => fuse.run(recipes[index] as FusionConfig, { ...context, source: `${options.source}: fusions.${index}` }),
     inspect: (targets) =>
-      new AttentionInspector(taskRegistry(container)).inspect({ runDir, targets: [...targets], split: config.inspect.split, perClass: config.inspect.perClass, ablate: config.inspect.ablate, log }),
+      new AttentionInspector(taskRegistry(container)).inspect({ runDir, targets: [...targets], split: config.inspect.split, perClass: config.inspect.perClass, ablate: config.inspect.ablate, ...(config.inspect.tokens === undefined ? {} : { tokens: config.inspect.tokens }), log }),
   };
 }
 

@@ -51,6 +51,14 @@ export class FusionSetup {
   /** Read at most this many examples per split (for quick runs). */
   @IsOptional() @IsInt() @Min(1) @Max(1_000_000_000)
   maxExamples?: number;
+
+  /**
+   * Every this many evaluations, also record the fusion attention over the evaluation split (mean per site and
+   * adapter) in `<run>/metrics/fuse-attention-<target>.jsonl`, for the explorer's attention-over-training view. Off by
+   * default: a recording evaluation runs every token through the last layer.
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
+  logAttentionEvery?: number;
 }
 
 /**

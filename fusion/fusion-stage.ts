@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
   ADAPTER_CONFIG_FILE,
   backboneForAdapters,
@@ -21,12 +21,16 @@ import {
   trainingRecord,
   type FitOptions,
   type Stage,
+  type Batch,
   type StageContext,
   type TaskPlugin,
   type TaskRegistry,
 } from '../src/index';
 import { AdapterFusion } from './adapter-fusion';
 import type { FusionFileExtras } from './adapter-fusion-loader';
+import { AttentionRecorder, type SiteAttention } from './attention-recorder';
+import { AttentionAggregator } from './attention-report';
+import type { AttentionSnapshot } from './explorer-data';
 import { FusionConfig, SMALLEST_STABLE_FUSION_BATCH } from './fusion-config';
 import { createFusionTrainer, evaluateBatches, FusionTemperature, type FusionModel, type TemperatureRecord } from './fusion-model';
 
@@ -54,6 +58,15 @@ export interface FusionResult {
   metrics: Record<string, number>;
   /** Optimizer steps done. */
   steps: number;
+}
+
+/** The mean attention of one recorded evaluation: `sites` holds each batch's sites in the order they ran. */
+function attentionSnapshot(step: number, adapters: readonly string[], sites: readonly SiteAttention[], batches: readonly Batch[]): AttentionSnapshot {
+  const aggregator = new AttentionAggregator(adapters);
+  const perBatch = sites.length / batches.length;
+  batches.forEach((batch, b) => aggregator.add(sites.slice(b * perBatch, (b + 1) * perBatch), batch.ids.map((id) => ({ id }))));
+  const { sites: means, overall } = aggregator.group();
+  return { step, sites: means, overall };
 }
 
 const stderrLog = (line: string): void => {
@@ -165,12 +178,27 @@ export class FusionStage implements Stage<FusionConfig, FusionResult> {
 
     const loss = taskLoss(plugin, head);
     const temperature = new FusionTemperature(settings, config.fusion.temperatureSchedule, totalSteps);
+    const attentionLog = run.metricsFile('fuse-attention', target);
+    let evaluations = 0;
+    const evaluate = async () => {
+      evaluations += 1;
+      // Once the trainer has accepted the checkpoint: a fresh run starts the log afresh; a resumed one appends, and
+      // readers keep the last line of a step.
+      if (evaluations === 1 && !checkpoint.resume) rmSync(attentionLog, { force: true });
+      const recorder = config.logAttentionEvery !== undefined && evaluations % config.logAttentionEvery === 0 ? new AttentionRecorder() : undefined;
+      const metrics = await evaluateBatches(model, devBatches, plugin.metrics, { temperature: () => temperature.evaluation(trainer.steps), ...(recorder ? { recorder } : {}) });
+      if (recorder) {
+        mkdirSync(dirname(attentionLog), { recursive: true });
+        appendFileSync(attentionLog, `${JSON.stringify(attentionSnapshot(trainer.steps, fusion.adapterNames, await recorder.take(), devBatches))}\n`);
+      }
+      return metrics;
+    };
     const trainer = createFusionTrainer(model, {
       config: training,
       regularizationTiming: config.regularizationTiming,
       temperature,
       loss,
-      evaluate: async () => evaluateBatches(model, devBatches, plugin.metrics, { temperature: () => temperature.evaluation(trainer.steps) }),
+      evaluate,
       primaryMetric: plugin.metrics[0],
       checkpointDir: run.checkpointDir('fuse', target),
       metricsLog: run.metricsFile('fuse', target),

@@ -18,6 +18,7 @@ export * from './demo-tasks';
 export * from './experiment-config';
 export * from './experiment-queue';
 export * from './experiment-runner';
+export * from './explorer-data';
 export * from './fusion-config';
 export * from './fusion-layer';
 export * from './fusion-model';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { backendOption, positiveNumber, startBackend, taskRegistry, type BackendPreference, type CliCommand } from '../src/index';
+import { backendOption, positiveInteger, positiveNumber, startBackend, taskRegistry, type BackendPreference, type CliCommand } from '../src/index';
 import { AttentionInspector, fusionModules } from './attention-inspector';
 
 interface InspectOptions {
@@ -9,6 +9,7 @@ interface InspectOptions {
   split?: string;
   perClass?: boolean;
   perExample?: boolean;
+  tokens?: number;
   ablate?: boolean;
   temperature?: number;
   out?: string;
@@ -23,12 +24,13 @@ export const inspectCommand: CliCommand = {
   register: (program: Command, { io, container }) => {
     program
       .command('inspect')
-      .description('report which adapters each fusion layer attends to: terminal table, JSON, CSV and HTML heatmap')
+      .description('report which adapters each fusion layer attends to: terminal table, JSON, CSV and an HTML explorer')
       .requiredOption('--run <dir>', 'run directory holding the trained fusion(s)')
       .requiredOption('--target <task>', 'target task of a fusion; repeat it for a target × adapter matrix', (task: string, all: string[] | undefined) => [...(all ?? []), task])
       .option('--split <name>', 'split to run over (default: the one that selected the fusion, usually dev)')
       .option('--per-class', 'also aggregate per gold class')
       .option('--per-example', 'also report every example')
+      .option('--tokens <n>', "also keep the first n examples' attention token by token (the explorer's token view)", positiveInteger)
       .option('--ablate', 'also report the dev metric with each adapter masked in turn')
       .option('--temperature <T>', 'fusion softmax temperature (default: the one the fusion was saved with)', positiveNumber)
       .option('--out <dir>', 'output directory (default: <run>/reports); each target gets <out>/<target>/')
@@ -43,6 +45,7 @@ export const inspectCommand: CliCommand = {
           perClass: options.perClass === true,
           perExample: options.perExample === true,
           ablate: options.ablate === true,
+          ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
           ...(options.split === undefined ? {} : { split: options.split }),
           ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
           ...(options.out === undefined ? {} : { outDir: resolve(options.out) }),

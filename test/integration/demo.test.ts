@@ -38,6 +38,11 @@ describe('the built-in demo', () => {
     expect(Math.max(...drops.slice(1))).toBeLessThan(0.05);
 
     expect(result.report?.files).toEqual(expect.arrayContaining([join(runDir, 'reports', 'demo-review', 'attention.html')]));
+    // The explorer gets every view: 8 examples token by token, and attention logged at every evaluation.
+    expect(report.tokens).toHaveLength(8);
+    const html = readFileSync(join(runDir, 'reports', 'demo-review', 'attention.html'), 'utf8');
+    for (const view of ['layers', 'classes', 'ablation', 'tokens', 'training']) expect(html).toContain(`data-view="${view}"`);
+    expect(html).toContain('Attention over training');
     expect(lines.some((line) => line.startsWith('demo: built a 2-layer backbone'))).toBe(true);
 
     // Run again: everything is done, nothing is retrained.

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import fusionModule, { AttentionInspector, FusionConfig, type FusionResult } from '../../fusion/index';
+import fusionModule, { AttentionInspector, FusionConfig, readTrainingLog, type FusionResult } from '../../fusion/index';
 import {
   BertModel,
   createContainer,
@@ -116,11 +116,12 @@ describe('extract → fuse → inspect on synthetic tasks', () => {
       adapters: ['polarity', 'topic', 'review'],
       backbone: backboneDir,
       maxLength: 12,
+      logAttentionEvery: 1,
       training: { learningRate: 5e-3, epochs: 20, batchSize: 16, earlyStoppingPatience: 0, seed: 3 },
     }), context);
 
     const inspector = new AttentionInspector(taskRegistry(container));
-    const { files, table } = await inspector.inspect({ runDir: run.root, targets: ['review'], perClass: true, ablate: true, log: logLine });
+    const { files, table } = await inspector.inspect({ runDir: run.root, targets: ['review'], perClass: true, ablate: true, tokens: 3, log: logLine });
     const report = JSON.parse(readFileSync(join(run.reportDir('review'), 'attention.json'), 'utf8')) as AttentionReport;
     expect(files).toEqual(['attention.json', 'attention.csv', 'attention.html'].map((file) => join(run.reportDir('review'), file)));
     expect(report.adapters).toEqual(['polarity', 'topic', 'review']);
@@ -141,6 +142,23 @@ describe('extract → fuse → inspect on synthetic tasks', () => {
     const drops = report.ablation?.withoutAdapter.map((value) => (report.ablation?.full ?? 0) - value) ?? [];
     expect(drops[0]).toBe(Math.max(...drops));
     expect(table).toContain('fusion attention for review over dev');
+    // The token view: the first 3 examples, their real tokens spelled, each token's weights summing to 1 at every site.
+    expect(report.tokens?.map((example) => example.tokens[0])).toEqual(['[CLS]', '[CLS]', '[CLS]']);
+    for (const example of report.tokens ?? []) {
+      expect(example.sites).toHaveLength(2);
+      for (const site of example.sites) {
+        expect(site.weights).toHaveLength(example.tokens.length);
+        for (const weights of site.weights) expect(weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      }
+    }
+    // Attention logged at every evaluation; at the kept step it is what inspection measures with the kept weights.
+    const training = readTrainingLog(run, 'review');
+    expect(training.metrics.length).toBeGreaterThan(training.attention.length);
+    const bestStep = run.readManifest().stages['fuse/review']?.bestStep;
+    const atBest = training.attention.find((snapshot) => snapshot.step === bestStep);
+    atBest?.overall.forEach((weight, n) => expect(weight).toBeCloseTo(report.all.overall[n] ?? NaN, 5));
+    expect(atBest).toBeDefined();
+    expect(readFileSync(join(run.reportDir('review'), 'attention.html'), 'utf8')).toContain('Attention over training');
 
     // The fusion loads again for inference, with its adapters found through the directories it recorded.
     const backbone = await BertModel.fromPretrained(backboneDir);

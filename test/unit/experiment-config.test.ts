@@ -59,3 +59,16 @@ describe('ExperimentConfig fusion recipes', () => {
     );
   });
 });
+
+describe('logAttentionEvery and inspect.tokens', () => {
+  it('pass from a recipe to the fuse stage and to inspection, and must be positive integers', () => {
+    const config = validateConfig(ExperimentConfig, { ...BASE, fusions: [{ target: 'rte', adapters: ['sst2', 'rte'], logAttentionEvery: 2 }], inspect: { tokens: 8 } });
+    expect(fusionStageConfig(config, config.fusions[0] as (typeof config.fusions)[number], 0, 'experiment.yaml').logAttentionEvery).toBe(2);
+    expect(config.inspect.tokens).toBe(8);
+    const bad = () => validateConfig(ExperimentConfig, { ...BASE, fusions: [{ target: 'rte', adapters: ['sst2', 'rte'], logAttentionEvery: 0.5 }], inspect: { tokens: 0 } }, 'experiment.yaml');
+    expect(bad).toThrow(ConfigValidationError);
+    expect(bad).toThrow(/fusions\.0\.logAttentionEvery[^\n]*0\.5/);
+    expect(bad).toThrow(/inspect\.tokens[^\n]*0/);
+    expect(() => validateConfig(FusionConfig, { target: 'rte', dataDir: 'd', adapters: ['a', 'b'], logAttentionEvery: 0 })).toThrow(/logAttentionEvery[^\n]*0/);
+  });
+});
