@@ -24,7 +24,7 @@ import { loadFusionBundle } from './adapter-fusion-loader';
 import { attentionHtml } from './attention-html';
 import { AttentionRecorder, type SiteAttention } from './attention-recorder';
 import { AttentionAggregator, attentionCsv, attentionTable, type AttentionReport, type TokenAttention } from './attention-report';
-import { parseStepLines, trainingLogFiles, type AttentionSnapshot, type MetricsPoint, type TrainingLog } from './explorer-data';
+import { parseMetricsLines, parseStepLines, trainingLogFiles, type AttentionSnapshot, type TrainingLog } from './explorer-data';
 import type { FusionStageRecord } from './fusion-stage';
 import { evaluateBatches, type FusionModel } from './fusion-model';
 
@@ -78,11 +78,11 @@ export function fusionModules(runDir: string, targets: readonly string[]): strin
 /** The training logs of a target's fusion in a run directory (empty where the run has none). */
 export function readTrainingLog(run: RunDirectory, target: string): TrainingLog {
   const files = trainingLogFiles(target);
-  const read = <T extends { step: number }>(name: string): T[] => {
+  const read = <T>(name: string, parse: (text: string, file: string) => T[]): T[] => {
     const file = join(run.root, 'metrics', name);
-    return existsSync(file) ? parseStepLines<T>(readTextFile(file), file) : [];
+    return existsSync(file) ? parse(readTextFile(file), file) : [];
   };
-  return { metrics: read<MetricsPoint>(files.metrics), attention: read<AttentionSnapshot>(files.attention) };
+  return { metrics: read(files.metrics, parseMetricsLines), attention: read(files.attention, parseStepLines<AttentionSnapshot>) };
 }
 
 /** A tokenizer's spelling of token ids (ids as numbers where it has no vocabulary to spell them). */

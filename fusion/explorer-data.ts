@@ -48,6 +48,15 @@ export function parseStepLines<T extends { step: number }>(text: string, file: s
   return [...byStep.values()].sort((a, b) => a.step - b.step);
 }
 
+/**
+ * A fusion's metrics log as the explorer plots it: `parseStepLines` without the measured speed (`examplesPerSecond`),
+ * which differs from run to run, so the report `inspect` writes is the same file for the same training however often
+ * it was interrupted, resumed or run on another machine.
+ */
+export function parseMetricsLines(text: string, file: string): MetricsPoint[] {
+  return parseStepLines<MetricsPoint>(text, file).map(({ examplesPerSecond: _speed, ...point }) => point as MetricsPoint);
+}
+
 /** The log files of a fusion's training, by name in `<run>/metrics/`: what `inspect` and the web app read. */
 export function trainingLogFiles(target: string): { metrics: string; attention: string } {
   return { metrics: `fuse-${target}.jsonl`, attention: `fuse-attention-${target}.jsonl` };
@@ -103,7 +112,7 @@ export async function explorerDataFromFiles(files: readonly NamedText[]): Promis
     } else if (attention?.[1]) {
       log(attention[1]).attention = parseStepLines<AttentionSnapshot>(await file.text(), file.name);
     } else if (metrics?.[1]) {
-      log(metrics[1]).metrics = parseStepLines<MetricsPoint>(await file.text(), file.name);
+      log(metrics[1]).metrics = parseMetricsLines(await file.text(), file.name);
     } else {
       ignored.push(file.name);
     }

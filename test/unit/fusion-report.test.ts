@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AttentionRecorder } from '../../fusion/attention-recorder';
 import { attentionHtml } from '../../fusion/attention-html';
 import { attentionCsv, attentionTable, AttentionAggregator, type AttentionReport } from '../../fusion/attention-report';
-import { explorerDataFromFiles, parseStepLines } from '../../fusion/explorer-data';
+import { explorerDataFromFiles, parseMetricsLines, parseStepLines } from '../../fusion/explorer-data';
 
 describe('AttentionAggregator', () => {
   it('averages over non-padding tokens, overall, per class and per example', () => {
@@ -126,6 +126,12 @@ describe('parseStepLines', () => {
   it('names the file and line of a bad line', () => {
     expect(() => parseStepLines('{"step":1}\nnot json\n', 'metrics/fuse-rte.jsonl')).toThrow('metrics/fuse-rte.jsonl:2: expected a JSON object per line, got "not json"');
     expect(() => parseStepLines('{"loss":1}\n', 'm.jsonl')).toThrow('m.jsonl:1: expected an object with a numeric "step", got {"loss":1}');
+  });
+
+  it('leaves the measured speed out of a metrics log, so two runs of the same training give the same report', () => {
+    const run = (speed: number) => parseMetricsLines(`{"step":1,"loss":0.7,"learningRate":0.001,"examplesPerSecond":${speed},"eval_accuracy":0.5}\n`, 'm.jsonl');
+    expect(run(812.5)).toEqual([{ step: 1, loss: 0.7, learningRate: 0.001, eval_accuracy: 0.5 }]);
+    expect(run(812.5)).toEqual(run(97.25));
   });
 });
 
