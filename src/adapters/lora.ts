@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { IsArray, IsBoolean, IsIn, IsInt, IsNumber, Max, Min, ValidateBy } from 'class-validator';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Projection, ProjectionName, SublayerHook } from '../backbone/sublayer-hook';
 import { validateConfig } from '../config/validate';
@@ -114,6 +115,12 @@ const LORA_KEYS = {
 /** True when an AdapterHub `config` object describes a LoRA / (IA)³ (`architecture: "lora"`). */
 export function isLoraConfig(json: unknown): boolean {
   return json !== null && typeof json === 'object' && (json as Record<string, unknown>).architecture === 'lora';
+}
+
+/** True when `dir`'s `adapter_config.json` holds a LoRA / (IA)³ rather than a bottleneck adapter. */
+export function isLoraDirectory(dir: string): boolean {
+  const file = join(dir, ADAPTER_CONFIG_FILE);
+  return existsSync(file) && isLoraConfig((readJsonFile(file) as { config?: unknown } | null)?.config);
 }
 
 /**
