@@ -35,6 +35,7 @@ export * from './adapters/adapter-config';
 export * from './adapters/adapter-inputs';
 export * from './adapters/adapterhub-files';
 export * from './adapters/bottleneck-adapter';
+export * from './adapters/lora';
 export * from './heads/loss-functions';
 export * from './heads/prediction-head';
 export * from './backbone/bert-config';

@@ -211,6 +211,9 @@ export class BottleneckAdapter {
     const json = readJsonFile(configFile);
     const savedName = requireField(configFile, json, 'name', (v): v is string => typeof v === 'string', 'the adapter name');
     const rawConfig = requireField(configFile, json, 'config', (v): v is Record<string, unknown> => v !== null && typeof v === 'object', 'an object');
+    if (rawConfig.architecture === 'lora') {
+      throw new Error(`${configFile}: "${savedName}" is a LoRA module (method "lora"), not a bottleneck adapter; fusion and the commands that run bottleneck adapters do not take LoRA modules (load it with LoraModule.load)`);
+    }
     const hiddenSize = requireField(configFile, json, 'hidden_size', (v): v is number => typeof v === 'number', 'a number');
     const modelType = requireField(configFile, json, 'model_type', (v): v is string => typeof v === 'string', 'a string');
     const legacy = !('version' in (json as object));

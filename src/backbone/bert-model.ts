@@ -11,7 +11,7 @@ import { linear } from '../ops/linear';
 import { SeededRandom } from '../util/random';
 import { readBertConfig, writeBertConfig, type BertConfig } from './bert-config';
 import { bertWeightDefinitions, INITIALIZER_RANGE, POOLER_WEIGHTS, readBertCheckpoint } from './bert-checkpoint';
-import type { SublayerHook, SublayerLocation } from './sublayer-hook';
+import type { ProjectionName, SublayerHook, SublayerLocation } from './sublayer-hook';
 
 /** Model inputs for a batch of B sequences of T tokens. */
 export interface BertInputs {
@@ -205,7 +205,7 @@ export class BertModel {
    */
   private selfAttention(run: LayerRun, x: tf.Tensor3D, keyBias: tf.Tensor2D): tf.Tensor3D {
     const prefix = `encoder.layer.${run.layer}.attention`;
-    const project = (name: string) => this.dense(x, `${prefix}.self.${name}`); // (B, T, D)
+    const project = (name: 'query' | 'key' | 'value') => this.projection(run, name, x, `${prefix}.self.${name}`); // (B, T, D)
     const rate = run.training ? this.config.attentionProbsDropoutProb : 0;
     const context = attention(project('query'), project('key'), project('value'), keyBias, this.config.numAttentionHeads, rate, rate > 0 ? run.nextSeed() : undefined); // (B, T, D)
     const rows = (t: tf.Tensor3D) => (run.firstTokenOnly ? firstRow(t) : t);
@@ -216,8 +216,8 @@ export class BertModel {
   /** Feed-forward block (dense, activation, dense, dropout), then the `output_adapter` insertion point. */
   private feedForward(run: LayerRun, x: tf.Tensor3D): tf.Tensor3D {
     const prefix = `encoder.layer.${run.layer}`;
-    const inner = this.activation(this.dense(x, `${prefix}.intermediate.dense`)) as tf.Tensor3D; // (B, T, I)
-    const h = this.dense(inner, `${prefix}.output.dense`); // (B, T, D)
+    const inner = this.activation(this.projection(run, 'intermediate', x, `${prefix}.intermediate.dense`)) as tf.Tensor3D; // (B, T, I)
+    const h = this.projection(run, 'output', inner, `${prefix}.output.dense`); // (B, T, D)
     return this.sublayer(run, 'output_adapter', run.dropout(h, this.config.hiddenDropoutProb) as tf.Tensor3D, x, `${prefix}.output.LayerNorm`);
   }
 
@@ -226,6 +226,12 @@ export class BertModel {
     const layerNorm = (input: tf.Tensor3D, residual?: tf.Tensor3D): tf.Tensor3D => this.layerNorm(input, layerNormPrefix, residual);
     const replaced = run.hook?.({ layer: run.layer, location, h, x, layerNorm, attentionMask: run.mask, training: run.training, nextDropoutSeed: run.nextSeed });
     return replaced ?? layerNorm(h, x);
+  }
+
+  /** A Linear layer a delta module may wrap: the hook's `projection`, or the pretrained `x·W + b`. (B, T, out) */
+  private projection(run: LayerRun, name: ProjectionName, x: tf.Tensor3D, prefix: string): tf.Tensor3D {
+    const y = this.dense(x, prefix);
+    return run.hook?.projection?.({ layer: run.layer, name, x, y, training: run.training, nextDropoutSeed: run.nextSeed }) ?? y;
   }
 
   /** LayerNorm over the last axis with the named pretrained weight and bias. (B, T, D) */

@@ -29,6 +29,24 @@ export interface Sublayer {
   nextDropoutSeed(): number | undefined;
 }
 
+/** An encoder Linear layer a delta module can wrap (AdapterHub LoRA's `attn_matrices` q, k, v, `intermediate`, `output`). */
+export type ProjectionName = 'query' | 'key' | 'value' | 'intermediate' | 'output';
+
+/** One wrapped Linear layer during a forward pass. */
+export interface Projection {
+  /** 0-based transformer layer index. */
+  readonly layer: number;
+  readonly name: ProjectionName;
+  /** The Linear layer's input. (B, T, in) */
+  readonly x: tf.Tensor3D;
+  /** Its pretrained output `x·W + b`. (B, T, out) */
+  readonly y: tf.Tensor3D;
+  /** Dropout is active only when true. */
+  readonly training: boolean;
+  /** As `Sublayer.nextDropoutSeed`. */
+  nextDropoutSeed(): number | undefined;
+}
+
 /**
  * Computes a sublayer's final output in place of the default `layerNorm(h + x)`; returning undefined keeps the default.
  * Hooks are pure functions of their inputs and weights.
@@ -36,4 +54,6 @@ export interface Sublayer {
 export type SublayerHook = ((sublayer: Sublayer) => tf.Tensor3D | undefined) & {
   /** True when the hook reads every position of a sublayer (an adapter gate averages over them): no `firstTokenOnly`. */
   readonly needsEveryPosition?: boolean;
+  /** Replaces a wrapped Linear layer's output (a LoRA adds its delta); returning undefined keeps `y`. */
+  readonly projection?: (projection: Projection) => tf.Tensor3D | undefined;
 };

@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
-import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateBy, ValidateNested } from 'class-validator';
 import { AdapterConfig } from '../adapters/adapter-config';
+import { LoraConfig } from '../adapters/lora';
 import { ConfigProperty } from '../config/presets';
 import { IsTaskId } from '../task/task-id';
 import { TrainingConfig } from '../training/training-config';
@@ -77,6 +78,19 @@ export class ExtractionConfig {
   /** The adapter architecture every task gets (a `preset` fills the options left out). */
   @ConfigProperty(() => AdapterConfig)
   adapter = new AdapterConfig();
+
+  /** ST-A only: a LoRA or (IA)³ module per task instead of the bottleneck adapter (`adapter` is then not used). */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => LoraConfig)
+  @ValidateBy({
+    name: 'loraStA',
+    validator: {
+      validate: (value, args) => value === undefined || (args?.object as ExtractionConfig).mode === 'st-a',
+      defaultMessage: () => 'is for mode st-a only (MT-A trains bottleneck adapters)',
+    },
+  })
+  lora?: LoraConfig;
 
   /** Optimizer, schedule, batching, early stopping and checkpoints. */
   @ValidateNested()

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { packageVersion } from '../adapters/adapterhub-files';
 import { BottleneckAdapter } from '../adapters/bottleneck-adapter';
+import { LoraModule } from '../adapters/lora';
 import { BertModel } from '../backbone/bert-model';
 import type { BackendInfo } from '../backend/backend';
 import { batchToTensors } from '../data/batch-to-tensors';
@@ -55,7 +56,7 @@ export interface ExtractionTaskResult {
  * The logits of a batch: the backbone with the adapter hooked in, then the head. In training, `seed` draws the
  * dropout masks (the backbone's from `seed`, the head's from `seed + 1`) so that a step is repeatable.
  */
-export function logitsOf(backbone: BertModel, adapter: BottleneckAdapter, head: PredictionHead, tensors: ReturnType<typeof batchToTensors>, training: boolean, seed?: number): tf.Tensor {
+export function logitsOf(backbone: BertModel, adapter: Pick<BottleneckAdapter, 'hook'>, head: PredictionHead, tensors: ReturnType<typeof batchToTensors>, training: boolean, seed?: number): tf.Tensor {
   const { inputIds, attentionMask, tokenTypeIds } = tensors;
   const output = backbone.forward({ inputIds, attentionMask, tokenTypeIds }, { training, hook: adapter.hook(), dropoutSeed: seed, firstTokenOnly: head.readsFirstTokenOnly });
   return head.forward(output.lastHiddenState, output.pooledOutput, training, seed === undefined ? undefined : seed + 1);
@@ -80,7 +81,7 @@ export function recordEnvironment(run: RunDirectory, backbone: BertModel, backbo
 }
 
 /** A task's metrics on its (labelled) dev batches, in inference mode. */
-export async function evaluateTask(batches: readonly Batch[], plugin: TaskPlugin, backbone: BertModel, adapter: BottleneckAdapter, head: PredictionHead): Promise<Record<string, number>> {
+export async function evaluateTask(batches: readonly Batch[], plugin: TaskPlugin, backbone: BertModel, adapter: Pick<BottleneckAdapter, 'hook'>, head: PredictionHead): Promise<Record<string, number>> {
   return scorePredictions(plugin.head, plugin.metrics, await predictWithModel({ backbone, head, hook: adapter.hook() }, batches));
 }
 
@@ -161,9 +162,10 @@ export class ExtractionStage {
     const { train, dev, devBatches } = await loadTaskData(plugin, tokenizer, { dataDir: options.dataDir, maxExamples: task.maxExamples, skipBadLines: task.skipBadLines, maxLength, batchSize: training.batchSize, seed, stage: 'extraction' });
     const batching = { batchSize: training.batchSize, padTokenId: tokenizer.padTokenId };
     log(`extract ${task.id}: ${train.length} training and ${dev.length} dev examples from ${options.dataDir}`);
-    const stageConfig = { task, adapter: this.config.adapter, training, maxLength, backbone: this.config.backbone };
+    const { lora } = this.config;
+    const stageConfig = { task, ...(lora ? { lora } : { adapter: this.config.adapter }), training, maxLength, backbone: this.config.backbone };
 
-    const adapter = BottleneckAdapter.create(task.id, this.config.adapter, backbone, seed);
+    const adapter = lora ? LoraModule.create(task.id, lora, backbone, seed) : BottleneckAdapter.create(task.id, this.config.adapter, backbone, seed);
     const head = createHead(task.id, plugin.head, backbone.config.hiddenSize, seed + 1, { dropoutProb: backbone.config.hiddenDropoutProb, modelType: backbone.config.modelType });
     const adapterParameters = adapter.parameterCount();
     const share = (100 * adapterParameters) / backbone.parameterCount();

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { BottleneckAdapter } from '../adapters/bottleneck-adapter';
+import { isLoraDirectory, LoraModule } from '../adapters/lora';
 import type { BertModel } from '../backbone/bert-model';
 import type { SublayerHook } from '../backbone/sublayer-hook';
 import { batchToTensors } from '../data/batch-to-tensors';
@@ -47,7 +48,7 @@ export async function loadTaskModel(
       if (!fusion.head) throw new Error(`${dir}: the fusion was saved without its head (expected ${run.fusionHeadDir(task)})`);
       return { backbone, head: fusion.head, hook: fusion.hook(), dispose: () => (fusion.dispose(), backbone.dispose()) };
     }
-    const adapter = await BottleneckAdapter.load(dir, backbone);
+    const adapter = isLoraDirectory(dir) ? LoraModule.load(dir, backbone) : await BottleneckAdapter.load(dir, backbone);
     const head = await loadHead(run.headDir(task), { hiddenSize: backbone.config.hiddenSize });
     return { backbone, head, hook: adapter.hook(), dispose: () => (adapter.dispose(), head.dispose(), backbone.dispose()) };
   } catch (error) {
