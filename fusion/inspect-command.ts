@@ -1,20 +1,15 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { backendOption, positiveInteger, positiveNumber, startBackend, taskRegistry, type BackendPreference, type CliCommand } from '../src/index';
-import { AttentionInspector, fusionModules } from './attention-inspector';
+import { AttentionInspector, fusionModules, type InspectRequest } from './attention-inspector';
 
-interface InspectOptions {
+/** What commander parses: the request's options under the command line's names. */
+type InspectOptions = Pick<InspectRequest, 'split' | 'perClass' | 'perExample' | 'tokens' | 'ablate' | 'temperature'> & {
   run: string;
   target: string[];
-  split?: string;
-  perClass?: boolean;
-  perExample?: boolean;
-  tokens?: number;
-  ablate?: boolean;
-  temperature?: number;
   out?: string;
   backend?: BackendPreference;
-}
+};
 
 /**
  * `adapterfusion inspect --run <dir> --target <task>`: which adapters each layer of a trained fusion attends to, as a
